@@ -1,0 +1,1 @@
+"""Prewarm: predictive autoscaling for LLM inference."""

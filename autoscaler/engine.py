@@ -1,0 +1,59 @@
+"""One model's decision path: Window -> forecasters -> planner. Shared by sim and production.
+
+The engine owns mutable bits (history, fitted forecasters, planner state); the decision
+itself stays in the pure `planner.decide`. Forecasts are recomputed once per completed
+bucket, not per call, so asking twice in a bucket costs a dictionary lookup.
+"""
+
+from __future__ import annotations
+
+import math
+
+from autoscaler.decision import Decision, PlannerState
+from autoscaler.forecast.forecast import Forecast
+from autoscaler.forecast.registry import build_with_upper
+from autoscaler.observation import Observation
+from autoscaler.planner import decide
+from autoscaler.profile import ModelProfile
+from autoscaler.window import Window
+
+
+class ModelEngine:
+    def __init__(self, profile: ModelProfile, initial_replicas: int | None = None) -> None:
+        self.profile = profile
+        settings = profile.forecast
+        self.window = Window(settings.bucket_s, settings.history_s)
+        self._prompt = build_with_upper(settings)
+        self._generation = build_with_upper(settings)
+        start = profile.replicas.min if initial_replicas is None else initial_replicas
+        self.state = PlannerState(replicas=start)
+        self._forecast_end_s: float | None = None
+        self._forecasts: tuple[Forecast, Forecast] | None = None
+        self.last_decision: Decision | None = None
+
+    def observe(self, obs: Observation) -> bool:
+        return self.window.add(obs)
+
+    def forecasts(self, now_s: float) -> tuple[Forecast, Forecast] | None:
+        bucket_s = self.profile.forecast.bucket_s
+        end_s = (now_s // bucket_s) * bucket_s
+        if end_s != self._forecast_end_s:
+            history, end_s = self.window.complete(now_s)
+            if history.shape[1] == 0:
+                return None
+            steps = math.ceil(self.profile.horizon_s / bucket_s) + 1
+            self._forecasts = (
+                self._prompt.forecast(history[0], end_s, steps),
+                self._generation.forecast(history[1], end_s, steps),
+            )
+            self._forecast_end_s = end_s
+        return self._forecasts
+
+    def decide(self, now_s: float) -> Decision:
+        forecasts = self.forecasts(now_s)
+        prompt, generation = forecasts if forecasts else (None, None)
+        decision, self.state = decide(
+            self.window.latest, prompt, generation, self.profile, self.state, now_s
+        )
+        self.last_decision = decision
+        return decision

@@ -1,0 +1,144 @@
+"""Holt-Winters (additive, damped trend): statsmodels fits, a cheap recursion in between.
+
+Fitting ExponentialSmoothing on a week of 5-minute buckets takes a fraction of a second, too
+much to repeat every decision for many models. So parameters are refitted every
+`refit_every_s`, and between refits the level/trend/season state is advanced one coarse
+bucket at a time with the same update equations statsmodels uses (O(1) per bucket).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from autoscaler.forecast.forecast import PointForecast, fill_gaps, last_finite
+from autoscaler.forecast.settings import ForecastSettingsBase
+
+_MIN_FIT_BUCKETS = 12
+
+
+class HoltWintersSettings(ForecastSettingsBase):
+    kind: Literal["holt-winters"] = "holt-winters"
+    season_s: float = Field(86400.0, gt=0, description="seasonal period")
+    fit_bucket_s: float = Field(300.0, gt=0, description="history is averaged to this for fits")
+    refit_every_s: float = Field(6 * 3600.0, gt=0, description="parameter refit cadence")
+    damped_trend: bool = True
+
+
+@dataclass
+class _State:
+    alpha: float
+    beta: float
+    gamma: float
+    phi: float
+    level: float
+    trend: float
+    season: np.ndarray | None  # one value per coarse bucket of the season, oldest first
+    fitted_until_s: float  # end time of the newest coarse bucket absorbed
+    fitted_at_s: float
+
+
+class HoltWintersForecaster:
+    def __init__(self, settings: HoltWintersSettings) -> None:
+        self.settings = settings
+        self._state: _State | None = None
+
+    def predict(self, history: np.ndarray, end_s: float, horizon_steps: int) -> PointForecast:
+        factor = max(1, int(round(self.settings.fit_bucket_s / self.settings.bucket_s)))
+        fit_bucket_s = factor * self.settings.bucket_s
+        # Coarse buckets are aligned to absolute time, so the state can catch up after the
+        # window slides: `partial` window buckets belong to the coarse bucket still filling.
+        partial = int(round((end_s % fit_bucket_s) / self.settings.bucket_s)) % factor
+        coarse = _coarsen(fill_gaps(history)[: history.size - partial], factor)
+        coarse_end_s = end_s - partial * self.settings.bucket_s
+        if coarse.size < _MIN_FIT_BUCKETS:
+            return PointForecast(
+                np.full(horizon_steps, last_finite(history)),
+                "last-value",
+                f"holt-winters needs {_MIN_FIT_BUCKETS} buckets of {self.settings.fit_bucket_s:.0f}"
+                f" s, has {coarse.size}",
+            )
+        state = self._state
+        note = ""
+        new_buckets = (
+            int(round((coarse_end_s - state.fitted_until_s) / fit_bucket_s)) if state else -1
+        )
+        if (
+            state is None
+            or end_s - state.fitted_at_s >= self.settings.refit_every_s
+            or not 0 <= new_buckets <= coarse.size
+        ):
+            state, note = self._fit(coarse, end_s)
+        elif new_buckets:
+            _advance(state, coarse[coarse.size - new_buckets :])
+        state.fitted_until_s = coarse_end_s
+        self._state = state
+        coarse_steps = int(np.ceil((horizon_steps + partial) / factor)) + 1
+        coarse_mean = _forecast(state, coarse_steps)
+        # Window step k lands in coarse step (partial + k) // factor: the filling one is step 0.
+        idx = (np.arange(horizon_steps) + partial) // factor
+        mean = np.maximum(coarse_mean[idx], 0.0)
+        return PointForecast(mean, "holt-winters", note)
+
+    def _fit(self, coarse: np.ndarray, end_s: float) -> tuple[_State, str]:
+        from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+        period = int(round(self.settings.season_s / self.settings.fit_bucket_s))
+        seasonal = period >= 2 and coarse.size >= 2 * period
+        note = "" if seasonal else "holt-winters without season: less than two seasons of history"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # convergence chatter; a poor fit still forecasts
+            model = ExponentialSmoothing(
+                coarse,
+                trend="add",
+                damped_trend=self.settings.damped_trend,
+                seasonal="add" if seasonal else None,
+                seasonal_periods=period if seasonal else None,
+                initialization_method="estimated",
+            )
+            fit = model.fit()
+        params = fit.params
+        state = _State(
+            alpha=float(params["smoothing_level"]),
+            beta=float(params.get("smoothing_trend") or 0.0),
+            gamma=float(params.get("smoothing_seasonal") or 0.0) if seasonal else 0.0,
+            phi=float(params.get("damping_trend") or 1.0) if self.settings.damped_trend else 1.0,
+            level=float(fit.level[-1]),
+            trend=float(fit.trend[-1]),
+            season=np.asarray(fit.season[-period:], dtype=float) if seasonal else None,
+            fitted_until_s=0.0,  # set by the caller
+            fitted_at_s=end_s,
+        )
+        return state, note
+
+
+def _coarsen(values: np.ndarray, factor: int) -> np.ndarray:
+    """Means of groups of `factor` buckets ending at the newest; an incomplete oldest group is
+    dropped."""
+    start = values.size % factor
+    return values[start:].reshape(-1, factor).mean(axis=1)
+
+
+def _advance(s: _State, new_values: np.ndarray) -> None:
+    """Additive damped Holt-Winters update, one coarse bucket at a time."""
+    for y in new_values:
+        seasonal = s.season[0] if s.season is not None else 0.0
+        prev_level, prev_trend = s.level, s.trend
+        s.level = s.alpha * (y - seasonal) + (1 - s.alpha) * (prev_level + s.phi * prev_trend)
+        s.trend = s.beta * (s.level - prev_level) + (1 - s.beta) * s.phi * prev_trend
+        if s.season is not None:
+            new_season = s.gamma * (y - prev_level - s.phi * prev_trend) + (1 - s.gamma) * seasonal
+            s.season = np.append(s.season[1:], new_season)
+
+
+def _forecast(s: _State, steps: int) -> np.ndarray:
+    h = np.arange(1, steps + 1)
+    damp = np.cumsum(s.phi ** h)
+    mean = s.level + damp * s.trend
+    if s.season is not None:
+        mean = mean + s.season[(h - 1) % s.season.size]
+    return mean

@@ -1,0 +1,110 @@
+"""A model's profile: what one replica can do, what the SLO is, how to forecast and scale.
+
+Parsed and validated in one place. Unknown keys are rejected and every error names its
+field, so an operator's typo (`cold_start: 300` for `cold_start_s`) fails loudly at load.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from autoscaler.forecast.registry import ForecastSettings
+from autoscaler.forecast.seasonal_naive import SeasonalNaiveSettings
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReplicaCapacity(_Strict):
+    """What one replica sustains while meeting the TTFT SLO (from the operator's benchmark)."""
+
+    prompt_tokens_per_s: float = Field(gt=0)
+    generation_tokens_per_s: float = Field(gt=0)
+    kv_cache_tokens: float = Field(gt=0, description="KV-cache token budget of one replica")
+    gpus_per_replica: int = Field(1, ge=1)
+
+
+class ReplicaBounds(_Strict):
+    min: int = Field(1, ge=0)
+    max: int = Field(64, ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ReplicaBounds:
+        if self.min > self.max:
+            raise ValueError(f"replicas.min ({self.min}) is above replicas.max ({self.max})")
+        return self
+
+
+class ScalingRates(_Strict):
+    """Per-decision limits. Up is generous (prewarming must not be throttled), down is gentle."""
+
+    max_up_factor: float = Field(4.0, ge=1.0, description="at most x this many replicas per step")
+    max_up_replicas: int = Field(4, ge=1, description="...or this many more, whichever is larger")
+    max_down_fraction: float = Field(0.25, gt=0, le=1.0, description="shed at most this share")
+    scale_down_delay_s: float = Field(300.0, ge=0, description="hold the peak this long")
+
+
+class Staleness(_Strict):
+    hold_after_s: float = Field(90.0, gt=0, description="older data: hold, never scale down")
+    error_after_s: float = Field(600.0, gt=0, description="older data: decision invalid")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Staleness:
+        if self.error_after_s < self.hold_after_s:
+            raise ValueError("staleness.error_after_s must be >= staleness.hold_after_s")
+        return self
+
+
+class ModelProfile(_Strict):
+    model: str = Field(min_length=1)
+    capacity: ReplicaCapacity
+    ttft_slo_s: float = Field(2.0, gt=0)
+    cold_start_s: float = Field(300.0, ge=0, description="replica wanted -> replica serving")
+    decision_interval_s: float = Field(15.0, gt=0)
+    target_utilisation: float = Field(0.8, gt=0, le=1.0)
+    kv_target_utilisation: float = Field(0.85, gt=0, le=1.0)
+    replicas: ReplicaBounds = ReplicaBounds()
+    scaling: ScalingRates = ScalingRates()
+    staleness: Staleness = Staleness()
+    forecast: ForecastSettings = SeasonalNaiveSettings()
+
+    @property
+    def horizon_s(self) -> float:
+        """How far ahead a decision must look: a replica asked for now serves this late."""
+        return self.cold_start_s + self.decision_interval_s
+
+
+class ProfileError(ValueError):
+    """A profile file is invalid. The message lists every bad field with its path."""
+
+
+def parse_profile(data: object, source: str = "<profile>") -> ModelProfile:
+    try:
+        return ModelProfile.model_validate(data)
+    except ValidationError as exc:
+        raise ProfileError(f"{source}: invalid profile:\n{format_errors(exc)}") from None
+
+
+def load_profile(path: str | Path) -> ModelProfile:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ProfileError(f"{path}: profile file not found") from None
+    except yaml.YAMLError as exc:
+        raise ProfileError(f"{path}: not valid YAML: {exc}") from None
+    return parse_profile(data, str(path))
+
+
+def format_errors(exc: ValidationError) -> str:
+    """One line per problem: `capacity.prompt_tokens_per_s: Input should be greater than 0`."""
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        lines.append(f"  {loc}: {msg}")
+    return "\n".join(lines)

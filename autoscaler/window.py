@@ -1,0 +1,78 @@
+"""Time-bucketed history of a model's token demand, for the forecasters.
+
+A ring of `history_s / bucket_s` buckets, each holding the mean of the samples that fell in
+it. Buckets are aligned to absolute time (bucket k covers [k * bucket_s, (k+1) * bucket_s)),
+so a restart that back-fills history lands samples in the same buckets. Empty buckets are
+NaN: forecasters see gaps as gaps, not as zero demand.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from autoscaler.observation import Observation
+
+SERIES = ("prompt_tokens_per_s", "generation_tokens_per_s")
+
+
+class Window:
+    def __init__(self, bucket_s: float, history_s: float) -> None:
+        if bucket_s <= 0 or history_s < bucket_s:
+            raise ValueError(f"need 0 < bucket_s <= history_s, got {bucket_s}, {history_s}")
+        self.bucket_s = float(bucket_s)
+        self.capacity = int(math.ceil(history_s / bucket_s))
+        self._sums = np.zeros((len(SERIES), self.capacity))
+        self._counts = np.zeros(self.capacity, dtype=np.int64)
+        self._first: int | None = None  # absolute index of the oldest bucket ever filled
+        self._newest: int | None = None  # absolute index of the newest bucket seen
+        self.latest: Observation | None = None
+        self.rejected_out_of_order = 0
+
+    def add(self, obs: Observation) -> bool:
+        """Adds a sample; returns False (and counts it) when it is older than the latest."""
+        if self.latest is not None and obs.t_s < self.latest.t_s:
+            self.rejected_out_of_order += 1
+            return False
+        bucket = int(obs.t_s // self.bucket_s)
+        if self._newest is None:
+            self._first = bucket
+        elif bucket > self._newest:
+            self._clear(self._newest + 1, bucket)
+        self._newest = bucket if self._newest is None else max(self._newest, bucket)
+        slot = bucket % self.capacity
+        self._sums[0, slot] += obs.prompt_tokens_per_s
+        self._sums[1, slot] += obs.generation_tokens_per_s
+        self._counts[slot] += 1
+        self.latest = obs
+        return True
+
+    def complete(self, now_s: float) -> tuple[np.ndarray, float]:
+        """Buckets that ended by `now_s`, oldest first: (array[len(SERIES), n], end_s).
+
+        The bucket still filling is left out so a forecaster never mistakes a quarter-full
+        bucket for a drop in demand.
+        """
+        end_bucket = int(now_s // self.bucket_s)  # first bucket not yet complete
+        end_s = end_bucket * self.bucket_s
+        if self._first is None or end_bucket <= self._first:
+            return np.empty((len(SERIES), 0)), end_s
+        start = max(self._first, end_bucket - self.capacity)
+        if self._newest is not None and self._newest < end_bucket - 1:
+            self._clear(self._newest + 1, end_bucket - 1)  # silence is a gap, not old data
+            self._newest = end_bucket - 1
+        idx = np.arange(start, end_bucket) % self.capacity
+        counts = self._counts[idx]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values = np.where(counts > 0, self._sums[:, idx] / counts, np.nan)
+        return values, end_s
+
+    def _clear(self, first_bucket: int, last_bucket: int) -> None:
+        if last_bucket - first_bucket + 1 >= self.capacity:
+            self._sums[:] = 0.0
+            self._counts[:] = 0
+            return
+        idx = np.arange(first_bucket, last_bucket + 1) % self.capacity
+        self._sums[:, idx] = 0.0
+        self._counts[idx] = 0

@@ -1,0 +1,28 @@
+"""What one policy's replay produced: per-tick fleet series and per-request outcomes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class PolicyRun:
+    """One policy replayed over one trace.
+
+    Per-tick arrays share `t_s` (tick start, seconds from trace start, step `tick_s`).
+    Per-request arrays are aligned with the trace's requests.
+    """
+
+    policy: str
+    tick_s: float
+    t_s: np.ndarray  # float64, per tick
+    demand_replicas: np.ndarray  # offered work per tick, in replicas at 100 % capacity
+    ready_replicas: np.ndarray  # replicas serving during the tick
+    requested_replicas: np.ndarray  # replicas costing GPU time (starting or ready)
+    ttft_s: np.ndarray  # float32, per request
+    dropped: np.ndarray  # bool, per request (client gave up before the first token)
+    gpu_hours: float
+    replica_changes: int
+    slo_ttft_s: float
