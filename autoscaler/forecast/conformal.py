@@ -77,7 +77,7 @@ class ConformalUpper:
                 made = self._pending.get(bucket - step)
                 if made is not None and step < made.shape[1]:
                     row[step] = (actual - made[0, step]) / made[1, step]
-            if not np.isfinite(row).all():
+            if row.size == 0 or not np.isfinite(row).all():
                 continue  # only the first buckets of a model's life; keeps the ring NaN-free
             self._errors[self._next_row % self._max_errors] = row
             self._next_row += 1
