@@ -21,6 +21,7 @@ class Observation:
     requests_waiting: float  # sum(vllm:num_requests_waiting)
     kv_cache_usage: float  # mean(vllm:kv_cache_usage_perc) over ready replicas, 0..1
     ready_replicas: int  # replicas exporting metrics (serving)
+    requests_per_s: float = 0.0  # rate(vllm:request_success_total): finished requests
     ttft_p95_s: float | None = None  # histogram_quantile(0.95, vllm:time_to_first_token_seconds)
 
     def __post_init__(self) -> None:
@@ -30,6 +31,7 @@ class Observation:
             "requests_running",
             "requests_waiting",
             "kv_cache_usage",
+            "requests_per_s",
         ):
             value = getattr(self, name)
             if not value >= 0:  # also rejects NaN

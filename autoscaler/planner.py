@@ -112,15 +112,19 @@ def _kv_seconds(latest: Observation, profile: ModelProfile) -> float:
 def _reactive_floor(latest: Observation, profile: ModelProfile) -> tuple[int, str]:
     """Replicas that what is happening now already justifies.
 
-    Served token rates flatten at saturation, so the queue scales them: 40 running and 20
-    waiting means demand is ~1.5x what is being served. Worked number: 6 replicas' worth
-    of load served with 20 waiting behind 40 running -> 9 replicas of load -> 12 at 80 %.
+    Served token rates flatten at saturation, so the queue is added as work to clear within
+    `queue_drain_s`. Worked number: 6.0 replicas of load served at 30 req/s is 0.2
+    replica-seconds per request; 600 requests waiting is 120 replica-seconds, over 60 s
+    another 2.0 replicas: 8.0 replicas of load -> 10 at 80 % utilisation.
     """
     served = token_load_replicas(
         latest.prompt_tokens_per_s, latest.generation_tokens_per_s, profile.capacity
     )
-    pressure = 1.0 + latest.requests_waiting / max(latest.requests_running, 1.0)
-    by_load = replicas_for(served * pressure, profile.target_utilisation)
+    queued = 0.0
+    if latest.requests_waiting > 0:
+        per_request = served / latest.requests_per_s if latest.requests_per_s > 0 else 0.0
+        queued = latest.requests_waiting * per_request / profile.queue_drain_s
+    by_load = replicas_for(served + queued, profile.target_utilisation)
     by_kv = replicas_for(
         latest.kv_cache_usage * latest.ready_replicas, profile.kv_target_utilisation
     )
@@ -129,7 +133,7 @@ def _reactive_floor(latest: Observation, profile: ModelProfile) -> tuple[int, st
         by_load = max(by_load, 1)
     replicas = max(by_load, by_kv)
     reason = (
-        f"reactive: served load {served:.2f} replicas x queue pressure {pressure:.2f}, "
+        f"reactive: served {served:.2f} + queued {queued:.2f} replicas of load, "
         f"KV {latest.kv_cache_usage:.0%} of {latest.ready_replicas} ready -> {replicas}"
     )
     return replicas, reason

@@ -67,6 +67,9 @@ class ModelProfile(_Strict):
     decision_interval_s: float = Field(15.0, gt=0)
     target_utilisation: float = Field(0.8, gt=0, le=1.0)
     kv_target_utilisation: float = Field(0.85, gt=0, le=1.0)
+    queue_drain_s: float = Field(
+        60.0, gt=0, description="the reactive floor adds capacity to clear the queue this fast"
+    )
     replicas: ReplicaBounds = ReplicaBounds()
     scaling: ScalingRates = ScalingRates()
     staleness: Staleness = Staleness()

@@ -1,0 +1,79 @@
+"""A trace turned into per-tick offered work: computed once, shared by every policy's replay.
+
+Work is measured in replica-seconds at saturation: a request with 2,000 prompt and 100
+output tokens on a replica saturating at 8,889 prompt and 2,778 gen tok/s is
+2000/8889 + 100/2778 = 0.261 replica-seconds. Output work is charged at arrival; at tick
+scale (1 s) against request lifetimes of seconds this only shifts work slightly earlier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulations.fleet.physics import FleetPhysics
+from simulations.traces.request_trace import RequestTrace
+
+
+@dataclass(frozen=True)
+class OfferedLoad:
+    tick_s: float
+    n_ticks: int
+    request_tick: np.ndarray  # int64, per request
+    request_work_cum: np.ndarray  # float64, per request: work of requests up to and incl. it
+    work: np.ndarray  # per tick, replica-seconds at saturation
+    prompt_tokens: np.ndarray  # per tick
+    generation_tokens: np.ndarray  # per tick
+    requests: np.ndarray  # per tick
+    kv_tokens_in_flight: np.ndarray  # per tick, KV tokens held by requests decoding
+    mean_prompt_tokens: float
+    mean_output_tokens: float
+    knee_utilisation: float
+
+    @property
+    def slo_demand_replicas(self) -> np.ndarray:
+        """Offered work per tick in replicas at 100 % of the SLO capacity (for plots/oracle)."""
+        return self.work / (self.tick_s * self.knee_utilisation)
+
+    @classmethod
+    def from_trace(
+        cls, trace: RequestTrace, physics: FleetPhysics, tick_s: float = 1.0
+    ) -> OfferedLoad:
+        n_ticks = int(np.floor(trace.duration_s / tick_s)) + 1
+        tick = (trace.arrival_s // tick_s).astype(np.int64)
+        prompt = trace.prompt_tokens.astype(np.float64)
+        output = trace.output_tokens.astype(np.float64)
+        work_each = (
+            prompt / physics.saturation_prompt_tokens_per_s
+            + output / physics.saturation_generation_tokens_per_s
+        )
+        kv = _kv_in_flight(trace, tick_s, n_ticks, physics.decode_tokens_per_s_per_seq)
+        n = max(trace.n_requests, 1)
+        return cls(
+            tick_s=tick_s,
+            n_ticks=n_ticks,
+            request_tick=tick,
+            request_work_cum=np.cumsum(work_each),
+            work=np.bincount(tick, weights=work_each, minlength=n_ticks),
+            prompt_tokens=np.bincount(tick, weights=prompt, minlength=n_ticks),
+            generation_tokens=np.bincount(tick, weights=output, minlength=n_ticks),
+            requests=np.bincount(tick, minlength=n_ticks).astype(np.float64),
+            kv_tokens_in_flight=kv,
+            mean_prompt_tokens=float(prompt.sum()) / n,
+            mean_output_tokens=float(output.sum()) / n,
+            knee_utilisation=physics.knee_utilisation,
+        )
+
+
+def _kv_in_flight(
+    trace: RequestTrace, tick_s: float, n_ticks: int, decode_tokens_per_s: float
+) -> np.ndarray:
+    """KV tokens held per tick: each request holds prompt + output tokens while it decodes."""
+    start = (trace.arrival_s // tick_s).astype(np.int64)
+    duration_ticks = np.ceil(trace.output_tokens / decode_tokens_per_s / tick_s).astype(np.int64)
+    end = np.minimum(start + np.maximum(duration_ticks, 1), n_ticks)
+    held = (trace.prompt_tokens + trace.output_tokens).astype(np.float64)
+    delta = np.bincount(start, weights=held, minlength=n_ticks + 1)
+    delta -= np.bincount(end, weights=held, minlength=n_ticks + 1)
+    return np.cumsum(delta)[:n_ticks]
