@@ -1,0 +1,20 @@
+"""`prewarm` and its subcommands. Wiring only: each command parses, calls, prints."""
+
+from __future__ import annotations
+
+import typer
+
+from autoscaler.cli.simulate import simulate_command
+
+app = typer.Typer(
+    name="prewarm",
+    help="Predictive autoscaling and GPU placement for LLM inference on Kubernetes.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.command("simulate")(simulate_command)
+
+
+@app.callback()
+def _root() -> None:
+    """Predictive autoscaling and GPU placement for LLM inference on Kubernetes."""

@@ -1,0 +1,115 @@
+"""`prewarm simulate`: replay a trace through Prewarm and the baselines, compare, report."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from autoscaler.profile import ModelProfile, ProfileError, load_profile
+
+BUNDLED_PROFILE = Path(__file__).resolve().parents[1] / "profiles" / "default.yaml"
+# The bundled trace: two days of code-assistant-like traffic, big enough to need ~5-15
+# replicas of the default profile, small enough to replay in seconds.
+DEMO_DURATION_S = 2 * 86400.0
+DEMO_MEAN_RPS = 15.0
+
+
+def simulate_command(
+    trace: Annotated[
+        Path | None, typer.Option(help="request trace or rate series; omitted: bundled trace")
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="azure | mooncake | burstgpt | rate")
+    ] = "azure",
+    profile: Annotated[
+        Path | None, typer.Option(help="model profile YAML; omitted: the bundled example")
+    ] = None,
+    policies: Annotated[
+        str, typer.Option(help="comma-separated: predictive,reactive,reactive-tokens,static,oracle")
+    ] = "predictive,reactive,reactive-tokens,oracle",
+    cold_start_s: Annotated[
+        float | None, typer.Option(min=0, help="override the profile's cold start (s)")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="seed for arrivals and cold-start jitter")] = 0,
+    process: Annotated[
+        str, typer.Option(help="rate series arrivals: poisson | gamma")
+    ] = "poisson",
+    cv: Annotated[float, typer.Option(min=0.01, help="gamma inter-arrival CV")] = 1.0,
+    out: Annotated[Path, typer.Option(help="directory for summary.json, report, plots")] = Path(
+        "out/simulate"
+    ),
+    json_out: Annotated[
+        bool, typer.Option("--json", help="print summary.json to stdout instead of a table")
+    ] = False,
+) -> None:
+    """Replay a trace through every policy with the same fleet model, and compare them."""
+    from simulations.fleet.physics import FleetPhysics
+    from simulations.report import build_summary, comparison_table, write_report
+    from simulations.runner import parse_policy_names, simulate
+    from simulations.traces.loader import TRACE_FORMATS, load_trace
+    from simulations.traces.request_trace import TraceFormatError
+    from simulations.traces.synthetic import synthetic_trace
+
+    console = Console(stderr=json_out)
+    try:
+        names = parse_policy_names(policies)
+        if fmt not in TRACE_FORMATS:
+            raise ValueError(f"unknown --format {fmt!r}; choose from {', '.join(TRACE_FORMATS)}")
+        if process not in ("poisson", "gamma"):
+            raise ValueError(f"unknown --process {process!r}; choose poisson or gamma")
+        model_profile = _profile(profile, cold_start_s)
+        if trace is None:
+            request_trace = synthetic_trace(
+                duration_s=DEMO_DURATION_S, mean_rps=DEMO_MEAN_RPS, seed=seed
+            )
+        else:
+            request_trace = load_trace(trace, fmt, seed=seed, process=process, cv=cv)
+    except (ValueError, ProfileError, TraceFormatError, FileNotFoundError) as exc:
+        console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        raise typer.Exit(2) from None
+    if request_trace.n_requests == 0:
+        console.print(f"[red]error:[/red] {trace}: the trace has no requests")
+        raise typer.Exit(2)
+
+    physics = FleetPhysics.from_profile(model_profile)
+    console.print(
+        f"Replaying [bold]{request_trace.n_requests:,}[/bold] requests over "
+        f"{request_trace.duration_s / 3600:.1f} h ({request_trace.name}) through "
+        f"{', '.join(names)}; cold start {model_profile.cold_start_s:g} s"
+    )
+    with Progress(
+        TextColumn("{task.description:>16}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
+        TimeElapsedColumn(), console=console, transient=False,
+    ) as bar:
+        tasks = {name: bar.add_task(name, total=1.0) for name in names}
+
+        def on_progress(name: str, done: int, total: int) -> None:
+            bar.update(tasks[name], completed=done / max(total, 1))
+
+        runs = simulate(request_trace, model_profile, physics, names, seed=seed,
+                        on_progress=on_progress)
+
+    summary = build_summary(
+        request_trace.describe(), request_trace.n_requests, request_trace.duration_s, runs
+    )
+    paths = write_report(out, summary, runs)
+    if json_out:
+        json.dump(summary, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
+    console.print(comparison_table(summary))
+    console.print(f"Report: [bold]{paths['report']}[/bold]")
+    console.print(f"Summary: {paths['summary']}  Plots: {paths['capacity']}, {paths['ttft']}")
+
+
+def _profile(path: Path | None, cold_start_s: float | None) -> ModelProfile:
+    profile = load_profile(path or BUNDLED_PROFILE)
+    if cold_start_s is not None:
+        profile = profile.model_copy(update={"cold_start_s": cold_start_s})
+    return profile

@@ -1,0 +1,140 @@
+"""Fleet invariants: nothing serves before it is ready, GPU-hours add up, capacity has a knee."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simulations.fleet.offered_load import OfferedLoad
+from simulations.fleet.physics import FleetPhysics
+from simulations.fleet.replay import replay
+from simulations.fleet.replicas import ReplicaSet
+from tests.simulations.fleet_helpers import FixedPolicy, constant_trace, profile
+
+# 900 prompt + 9 output tokens; saturation 10,000 prompt / 1,000 gen tok/s (knee 0.9):
+# 0.09 + 0.009 = 0.099 replica-seconds of work per request.
+WORK_PER_REQUEST = 900 / 10_000 + 9 / 1_000
+
+
+def _physics(**overrides: float) -> FleetPhysics:
+    return FleetPhysics.from_profile(profile(), cold_start_jitter=0.0, **overrides)
+
+
+def _replay(trace, policy, physics, initial=0):
+    offered = OfferedLoad.from_trace(trace, physics)
+    return offered, replay(trace, offered, policy, physics, initial_replicas=initial,
+                           slo_ttft_s=2.0, seed=1)
+
+
+def test_offered_work_matches_hand_computation() -> None:
+    trace = constant_trace(rps=10, duration_s=60)
+    offered = OfferedLoad.from_trace(trace, _physics())
+    assert offered.work.sum() == pytest.approx(600 * WORK_PER_REQUEST)
+    assert offered.requests.sum() == 600
+    # 10 req/s x 0.099 s at saturation = 0.99 saturation replicas = 1.1 SLO replicas.
+    assert offered.slo_demand_replicas[5] == pytest.approx(0.99 / 0.9)
+
+
+def test_no_request_is_served_before_a_replica_is_ready() -> None:
+    trace = constant_trace(rps=5, duration_s=400)
+    policy = FixedPolicy([(0.0, 3)])
+    _, run = _replay(trace, policy, _physics())  # first decision at 5 s, ready at 105 s
+    assert run.ready_replicas[:105].max() == 0
+    assert run.ready_replicas[105] == 3
+    early = trace.arrival_s < 100
+    # Every early request waited at least until the first replica started serving.
+    assert np.all(trace.arrival_s[early] + run.ttft_s[early] >= 105 - 1e-6)
+    assert not run.dropped[early].any()  # 105 s < the 120 s client timeout
+
+
+def test_gpu_hours_count_from_request_to_release_including_cold_start() -> None:
+    trace = constant_trace(rps=1, duration_s=3600)
+    policy = FixedPolicy([(0.0, 4), (1800.0, 1)], interval_s=10.0)
+    _, run = _replay(trace, policy, _physics(), initial=4)
+    # 4 replicas for the first 1,800 s, 1 after: (4 x 1800 + 1 x 1800) s.
+    ticks = run.t_s.size
+    expected = (4 * 1800 + 1 * (ticks - 1800)) / 3600
+    assert run.gpu_hours == pytest.approx(expected)
+    assert run.replica_changes == 1
+
+
+def test_cancelled_start_costs_what_it_held() -> None:
+    fleet = ReplicaSet(initial_ready=1, cold_start_s=100, jitter=0.0,
+                       rng=np.random.default_rng(0))
+    assert fleet.scale_to(3, now_s=0.0)
+    assert (fleet.ready, fleet.requested) == (1, 3)
+    assert fleet.scale_to(2, now_s=50.0)  # cancels a start, not the serving replica
+    assert (fleet.ready, fleet.requested) == (1, 2)
+    fleet.advance_to(99.9)
+    assert fleet.ready == 1
+    fleet.advance_to(100.0)
+    assert (fleet.ready, fleet.requested) == (2, 2)
+
+
+def test_cold_start_jitter_stays_within_bounds_and_is_seeded() -> None:
+    def ready_times(seed: int) -> list[float]:
+        fleet = ReplicaSet(initial_ready=0, cold_start_s=300, jitter=0.2,
+                           rng=np.random.default_rng(seed))
+        fleet.scale_to(50, 0.0)
+        return list(fleet._starting)
+
+    times = ready_times(7)
+    assert min(times) >= 240 and max(times) <= 360
+    assert times == ready_times(7)
+    assert times != ready_times(8)
+
+
+@pytest.mark.parametrize(
+    "utilisation",
+    [0.3, 0.6, 0.8, 0.9, 0.95],
+    ids=lambda u: f"util-{u:.2f}",
+)
+def test_ttft_rises_with_utilisation(utilisation: float) -> None:
+    """Median TTFT grows with load and is many times the idle value near saturation."""
+    replicas = 4
+    rps = utilisation * replicas / WORK_PER_REQUEST
+    trace = constant_trace(rps=rps, duration_s=600)
+    physics = _physics()
+    _, run = _replay(trace, FixedPolicy([(0.0, replicas)]), physics, initial=replicas)
+    settled = trace.arrival_s > 120
+    median = float(np.median(run.ttft_s[settled]))
+    idle = physics.overhead_s + 900 / physics.prefill_tokens_per_s
+    service = 900 / physics.prefill_tokens_per_s
+    expected = idle + service * utilisation / (1 - utilisation)  # M/M/1 term on mean load
+    assert median == pytest.approx(expected, rel=0.02)
+
+
+def test_overload_builds_a_backlog_that_ends_in_dropped_requests() -> None:
+    replicas = 2
+    rps = 1.5 * replicas / WORK_PER_REQUEST  # 150 % of saturation
+    trace = constant_trace(rps=rps, duration_s=900)
+    _, run = _replay(trace, FixedPolicy([(0.0, replicas)]), _physics(), initial=replicas)
+    late = trace.arrival_s > 600
+    assert run.dropped[late].all()  # the queue is minutes long by then
+    assert not run.dropped[trace.arrival_s < 30].any()
+
+
+def test_full_kv_cache_slows_the_fleet() -> None:
+    trace = constant_trace(rps=20, duration_s=600, prompt=900, output=9)
+    roomy = _physics()
+    # 20 req/s x 1 s decode x 909 tokens = ~18,000 KV tokens held; 3 replicas x 4,000 = 12,000.
+    tight = _physics(kv_cache_tokens=4_000.0)
+    _, roomy_run = _replay(trace, FixedPolicy([(0.0, 3)]), roomy, initial=3)
+    _, tight_run = _replay(trace, FixedPolicy([(0.0, 3)]), tight, initial=3)
+    assert np.median(tight_run.ttft_s) > 3 * np.median(roomy_run.ttft_s)
+
+
+def test_observations_follow_vllm_semantics_under_saturation() -> None:
+    """Served token rates flatten at capacity while the queue grows."""
+    replicas = 2
+    rps = 2.0 * replicas / WORK_PER_REQUEST
+    trace = constant_trace(rps=rps, duration_s=300)
+    policy = FixedPolicy([(0.0, replicas)])
+    _replay(trace, policy, _physics(), initial=replicas)
+    late = [obs for obs in policy.seen if obs.t_s > 60]
+    served_prompt_capacity = replicas * 10_000 * (0.09 / WORK_PER_REQUEST)
+    for obs in late:
+        assert obs.prompt_tokens_per_s <= served_prompt_capacity * 1.01
+        assert obs.ready_replicas == replicas
+    waiting = [obs.requests_waiting for obs in late]
+    assert waiting == sorted(waiting) and waiting[-1] > waiting[0] > 0
