@@ -28,6 +28,7 @@ class FleetPhysics:
     max_num_seqs: int = 256  # vLLM's default batch limit on A100-class GPUs
     request_timeout_s: float = 120.0  # a client gives up after this long without a token
     max_queue_wait_factor: float = 0.99  # utilisation cap inside the M/M/1 queueing term
+    rate_window_s: float = 60.0  # observed token rates are like rate(x[1m])
     utilisation_window_s: float = 60.0  # the queueing term follows mean load, not per-tick noise
 
     @classmethod

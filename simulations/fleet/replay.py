@@ -12,6 +12,7 @@ The loop is plain Python over plain floats: ~600 k ticks for a week in a few sec
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 
 import numpy as np
@@ -51,7 +52,7 @@ def replay(
     prompt, generation = offered.prompt_tokens.tolist(), offered.generation_tokens.tolist()
     requests = offered.requests.tolist()
     kv_budget = physics.kv_cache_tokens
-    observe = _ObservationBuilder(offered, physics)
+    observe = _ObservationBuilder(offered, physics, policy.interval_s)
 
     ready_arr = np.empty(n, dtype=np.int32)
     requested_arr = np.empty(n, dtype=np.int32)
@@ -105,17 +106,23 @@ def replay(
 
 
 class _ObservationBuilder:
-    """Turns the ticks since the last decision into what vLLM's metrics would report.
+    """Turns recent ticks into what vLLM's metrics would report through Prometheus.
 
-    Token counters count *served* tokens, so served rates flatten at saturation while the
-    queue grows; running requests follow Little's law (served request rate x decode time).
+    Rates cover the trailing `rate_window_s` like `rate(x[1m])`; gauges (queue, KV) are read
+    at the instant. Token counters count *served* tokens, so served rates flatten at
+    saturation while the queue grows; running requests follow Little's law (served request
+    rate x decode time).
     """
 
-    def __init__(self, offered: OfferedLoad, physics: FleetPhysics) -> None:
+    def __init__(self, offered: OfferedLoad, physics: FleetPhysics, interval_s: float) -> None:
         self._physics = physics
         mean_work = float(offered.work.sum()) / max(float(offered.requests.sum()), 1.0)
         self._mean_work = max(mean_work, 1e-9)
         self._decode_s = offered.mean_output_tokens / physics.decode_tokens_per_s_per_seq
+        keep = max(1, round(physics.rate_window_s / interval_s))
+        self._intervals: deque[tuple[float, float, float, float, float, float]] = deque(
+            maxlen=keep
+        )
         self._since_s = 0.0
         self._reset()
 
@@ -130,21 +137,25 @@ class _ObservationBuilder:
         self._requests += reqs
 
     def build(self, now_s: float, ready: int, backlog: float, kv_held: float) -> Observation:
-        span_s = max(now_s - self._since_s, 1e-9)
-        share = self._served / self._offered if self._offered > 0 else 0.0
-        served_requests_per_s = self._requests * share / span_s
+        self._intervals.append((now_s - self._since_s, self._offered, self._served,
+                                self._prompt, self._generation, self._requests))
+        self._since_s = now_s
+        self._reset()
+        span_s, offered, served, prompt, generation, requests = (
+            sum(column) for column in zip(*self._intervals, strict=True)
+        )
+        span_s = max(span_s, 1e-9)
+        share = served / offered if offered > 0 else 0.0
+        served_requests_per_s = requests * share / span_s
         running = min(served_requests_per_s * self._decode_s, ready * self._physics.max_num_seqs)
         kv_usage = min(1.0, kv_held / (ready * self._physics.kv_cache_tokens)) if ready else 0.0
-        obs = Observation(
+        return Observation(
             t_s=now_s,
-            prompt_tokens_per_s=self._prompt * share / span_s,
-            generation_tokens_per_s=self._generation * share / span_s,
+            prompt_tokens_per_s=prompt * share / span_s,
+            generation_tokens_per_s=generation * share / span_s,
             requests_running=running,
             requests_waiting=backlog / self._mean_work,
             kv_cache_usage=kv_usage,
             ready_replicas=ready,
             requests_per_s=served_requests_per_s,
         )
-        self._since_s = now_s
-        self._reset()
-        return obs
