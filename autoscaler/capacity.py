@@ -32,7 +32,9 @@ def replicas_for(load_replicas: float, target_utilisation: float) -> int:
     return math.ceil(load_replicas / target_utilisation - _EPS)
 
 
-def kv_tokens_in_use(kv_cache_usage: float, ready_replicas: int, capacity: ReplicaCapacity) -> float:
+def kv_tokens_in_use(
+    kv_cache_usage: float, ready_replicas: int, capacity: ReplicaCapacity
+) -> float:
     return kv_cache_usage * ready_replicas * capacity.kv_cache_tokens
 
 

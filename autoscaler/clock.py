@@ -8,7 +8,7 @@ from typing import Protocol
 
 class Clock(Protocol):
     def now_s(self) -> float:
-        """Seconds on this clock's time line (epoch seconds in production, trace seconds in sims)."""
+        """Seconds on this clock's time line (epoch s in production, trace s in sims)."""
         ...
 
 

@@ -46,10 +46,12 @@ def decide(
         until_s = now_s + profile.horizon_s
         peak_prompt = prompt_forecast.peak_upper(until_s)
         peak_gen = generation_forecast.peak_upper(until_s)
-        by_tokens = replicas_for(token_load_replicas(peak_prompt, peak_gen, cap),
-                                 profile.target_utilisation)
-        by_kv = replicas_for(kv_replicas_for_generation(peak_gen, kv_ratio_s, cap),
-                             profile.kv_target_utilisation)
+        by_tokens = replicas_for(
+            token_load_replicas(peak_prompt, peak_gen, cap), profile.target_utilisation
+        )
+        by_kv = replicas_for(
+            kv_replicas_for_generation(peak_gen, kv_ratio_s, cap), profile.kv_target_utilisation
+        )
         forecast_replicas = max(by_tokens, by_kv)
         binding = "KV cache" if by_kv > by_tokens else "token work"
         forecast_reason = (
@@ -86,8 +88,9 @@ def _stale_decision(
     latest: Observation | None, profile: ModelProfile, state: PlannerState, now_s: float
 ) -> Decision | None:
     if latest is None:
-        return Decision(now_s, state.replicas, "holding: no data yet", valid=False,
-                        data_age_s=float("inf"))
+        return Decision(
+            now_s, state.replicas, "holding: no data yet", valid=False, data_age_s=float("inf")
+        )
     age_s = now_s - latest.t_s
     if age_s <= profile.staleness.hold_after_s:
         return None

@@ -31,7 +31,9 @@ def stabilise(raw: int, state: PlannerState, profile: ModelProfile, now_s: float
     held = max(r for _, r in recent)
     notes = []
     if held > raw:
-        notes.append(f"scale-down delay holds {held} (peak of last {scaling.scale_down_delay_s:g} s)")
+        notes.append(
+            f"scale-down delay holds {held} (peak of last {scaling.scale_down_delay_s:g} s)"
+        )
 
     current = state.replicas
     up_limit = max(math.ceil(current * scaling.max_up_factor), current + scaling.max_up_replicas)

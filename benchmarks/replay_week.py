@@ -50,15 +50,22 @@ def main() -> None:
     trace = week_trace(args.seed)
     loaded = time.perf_counter()
     profile = load_profile(PROFILE)
-    runs = simulate(trace, profile, FleetPhysics.from_profile(profile), [args.policy],
-                    seed=args.seed)
+    runs = simulate(
+        trace, profile, FleetPhysics.from_profile(profile), [args.policy], seed=args.seed
+    )
     done = time.perf_counter()
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     replay_s = done - loaded
     summary = policy_summary(runs[0])
-    print(f"trace: {trace.name}, {trace.n_requests:,} requests over {trace.duration_s / 86400:.2f} days")
+    print(
+        f"trace: {trace.name}, {trace.n_requests:,} requests"
+        f" over {trace.duration_s / 86400:.2f} days"
+    )
     print(f"synthesise arrivals: {loaded - started:6.1f} s")
-    print(f"replay ({args.policy}): {replay_s:6.1f} s  -> {trace.n_requests / replay_s:,.0f} simulated requests/s")
+    print(
+        f"replay ({args.policy}): {replay_s:6.1f} s"
+        f"  -> {trace.n_requests / replay_s:,.0f} simulated requests/s"
+    )
     print(f"total wall: {done - started:6.1f} s   peak RSS: {peak_gib:.2f} GiB")
     print(f"slo_attainment {summary['slo_attainment']:.4f}  gpu_hours {summary['gpu_hours']:.1f}")
 

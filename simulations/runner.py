@@ -81,17 +81,19 @@ def simulate(
     runs = []
     for name in policy_names:
         policy = build_policy(name, profile, offered, physics, start)
-        if isinstance(policy, StaticPolicy):
-            start_for_policy = policy.replicas
-        else:
-            start_for_policy = start
+        start_for_policy = policy.replicas if isinstance(policy, StaticPolicy) else start
         progress = None
         if on_progress is not None:
+
             def progress(done: int, _name: str = name) -> None:
                 on_progress(_name, done, offered.n_ticks)
+
         runs.append(
             replay(
-                trace, offered, policy, physics,
+                trace,
+                offered,
+                policy,
+                physics,
                 initial_replicas=start_for_policy,
                 slo_ttft_s=profile.ttft_slo_s,
                 seed=int(np.random.SeedSequence([seed]).generate_state(1)[0]),

@@ -37,9 +37,7 @@ def simulate_command(
         float | None, typer.Option(min=0, help="override the profile's cold start (s)")
     ] = None,
     seed: Annotated[int, typer.Option(help="seed for arrivals and cold-start jitter")] = 0,
-    process: Annotated[
-        str, typer.Option(help="rate series arrivals: poisson | gamma")
-    ] = "poisson",
+    process: Annotated[str, typer.Option(help="rate series arrivals: poisson | gamma")] = "poisson",
     cv: Annotated[float, typer.Option(min=0.01, help="gamma inter-arrival CV")] = 1.0,
     out: Annotated[Path, typer.Option(help="directory for summary.json, report, plots")] = Path(
         "out/simulate"
@@ -84,16 +82,21 @@ def simulate_command(
         f"{', '.join(names)}; cold start {model_profile.cold_start_s:g} s"
     )
     with Progress(
-        TextColumn("{task.description:>16}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
-        TimeElapsedColumn(), console=console, transient=False,
+        TextColumn("{task.description:>16}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>5.1f}%"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
     ) as bar:
         tasks = {name: bar.add_task(name, total=1.0) for name in names}
 
         def on_progress(name: str, done: int, total: int) -> None:
             bar.update(tasks[name], completed=done / max(total, 1))
 
-        runs = simulate(request_trace, model_profile, physics, names, seed=seed,
-                        on_progress=on_progress)
+        runs = simulate(
+            request_trace, model_profile, physics, names, seed=seed, on_progress=on_progress
+        )
 
     summary = build_summary(
         request_trace.describe(), request_trace.n_requests, request_trace.duration_s, runs

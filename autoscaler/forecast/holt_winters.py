@@ -2,8 +2,9 @@
 
 Fitting ExponentialSmoothing on a week of 5-minute buckets takes a fraction of a second, too
 much to repeat every decision for many models. So parameters are refitted every
-`refit_every_s`, and between refits the level/trend/season state is advanced one coarse
-bucket at a time with the same update equations statsmodels uses (O(1) per bucket).
+`refit_every_s` (sooner while the history is young), and between refits the
+level/trend/season state is advanced one coarse bucket at a time with the same update
+equations statsmodels uses (O(1) per bucket).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ class HoltWintersSettings(ForecastSettingsBase):
     kind: Literal["holt-winters"] = "holt-winters"
     season_s: float = Field(86400.0, gt=0, description="seasonal period")
     fit_bucket_s: float = Field(300.0, gt=0, description="history is averaged to this for fits")
-    refit_every_s: float = Field(6 * 3600.0, gt=0, description="parameter refit cadence")
+    refit_every_s: float = Field(86400.0, gt=0, description="parameter refit cadence")
     damped_trend: bool = True
 
 
@@ -39,6 +40,8 @@ class _State:
     trend: float
     season: np.ndarray | None  # one value per coarse bucket of the season, oldest first
     fitted_until_s: float  # end time of the newest coarse bucket absorbed
+    fitted_on: int  # coarse buckets the parameters were fitted on
+    seasonal: bool
     fitted_at_s: float
 
 
@@ -67,11 +70,7 @@ class HoltWintersForecaster:
         new_buckets = (
             int(round((coarse_end_s - state.fitted_until_s) / fit_bucket_s)) if state else -1
         )
-        if (
-            state is None
-            or end_s - state.fitted_at_s >= self.settings.refit_every_s
-            or not 0 <= new_buckets <= coarse.size
-        ):
+        if state is None or self._refit_due(state, coarse.size, end_s, new_buckets):
             state, note = self._fit(coarse, end_s)
         elif new_buckets:
             _advance(state, coarse[coarse.size - new_buckets :])
@@ -83,6 +82,17 @@ class HoltWintersForecaster:
         idx = (np.arange(horizon_steps) + partial) // factor
         mean = np.maximum(coarse_mean[idx], 0.0)
         return PointForecast(mean, "holt-winters", note)
+
+    def _refit_due(self, state: _State, buckets: int, end_s: float, new_buckets: int) -> bool:
+        """Parameters fitted on a young history are poor: refit whenever the history has
+        doubled or a second season completed, then every `refit_every_s`."""
+        period = int(round(self.settings.season_s / self.settings.fit_bucket_s))
+        return (
+            end_s - state.fitted_at_s >= self.settings.refit_every_s
+            or not 0 <= new_buckets <= buckets
+            or buckets >= 2 * state.fitted_on
+            or (not state.seasonal and period >= 2 and buckets >= 2 * period)
+        )
 
     def _fit(self, coarse: np.ndarray, end_s: float) -> tuple[_State, str]:
         from statsmodels.tsa.holtwinters import ExponentialSmoothing
@@ -111,6 +121,8 @@ class HoltWintersForecaster:
             trend=float(fit.trend[-1]),
             season=np.asarray(fit.season[-period:], dtype=float) if seasonal else None,
             fitted_until_s=0.0,  # set by the caller
+            fitted_on=coarse.size,
+            seasonal=seasonal,
             fitted_at_s=end_s,
         )
         return state, note
@@ -137,7 +149,7 @@ def _advance(s: _State, new_values: np.ndarray) -> None:
 
 def _forecast(s: _State, steps: int) -> np.ndarray:
     h = np.arange(1, steps + 1)
-    damp = np.cumsum(s.phi ** h)
+    damp = np.cumsum(s.phi**h)
     mean = s.level + damp * s.trend
     if s.season is not None:
         mean = mean + s.season[(h - 1) % s.season.size]

@@ -120,9 +120,7 @@ class _ObservationBuilder:
         self._mean_work = max(mean_work, 1e-9)
         self._decode_s = offered.mean_output_tokens / physics.decode_tokens_per_s_per_seq
         keep = max(1, round(physics.rate_window_s / interval_s))
-        self._intervals: deque[tuple[float, float, float, float, float, float]] = deque(
-            maxlen=keep
-        )
+        self._intervals: deque[tuple[float, float, float, float, float, float]] = deque(maxlen=keep)
         self._since_s = 0.0
         self._reset()
 
@@ -137,8 +135,16 @@ class _ObservationBuilder:
         self._requests += reqs
 
     def build(self, now_s: float, ready: int, backlog: float, kv_held: float) -> Observation:
-        self._intervals.append((now_s - self._since_s, self._offered, self._served,
-                                self._prompt, self._generation, self._requests))
+        self._intervals.append(
+            (
+                now_s - self._since_s,
+                self._offered,
+                self._served,
+                self._prompt,
+                self._generation,
+                self._requests,
+            )
+        )
         self._since_s = now_s
         self._reset()
         span_s, offered, served, prompt, generation, requests = (

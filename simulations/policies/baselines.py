@@ -102,7 +102,10 @@ class OraclePolicy:
     name = "oracle"
 
     def __init__(
-        self, offered: OfferedLoad, profile: ModelProfile, cold_start_s: float,
+        self,
+        offered: OfferedLoad,
+        profile: ModelProfile,
+        cold_start_s: float,
         smoothing_s: float = 60.0,
     ) -> None:
         self.interval_s = profile.decision_interval_s
@@ -114,8 +117,9 @@ class OraclePolicy:
         # Largest smoothed demand in [t, t + ahead]: a forward-looking sliding maximum
         # (scipy centres the window; origin -(size // 2) shifts it to start at t).
         size = ahead + 1
-        self._peak_ahead = maximum_filter1d(smoothed, size=size, origin=-(size // 2),
-                                            mode="nearest")
+        self._peak_ahead = maximum_filter1d(
+            smoothed, size=size, origin=-(size // 2), mode="nearest"
+        )
 
     def decide(self, obs: Observation, now_s: float) -> int:
         k = min(int(now_s / self.tick_s), self._peak_ahead.size - 1)

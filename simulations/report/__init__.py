@@ -15,7 +15,9 @@ from simulations.run_result import PolicyRun
 __all__ = ["build_summary", "comparison_table", "policy_summary", "write_report"]
 
 
-def write_report(out_dir: Path, summary: dict[str, Any], runs: Sequence[PolicyRun]) -> dict[str, Path]:
+def write_report(
+    out_dir: Path, summary: dict[str, Any], runs: Sequence[PolicyRun]
+) -> dict[str, Path]:
     """Writes summary.json, capacity.png, ttft.png and report.md; returns their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {

@@ -38,12 +38,29 @@ def plot_capacity(runs: Sequence[PolicyRun], path: Path) -> Path:
         # Per-second demand is mostly Poisson noise: show minute means, peak per bin.
         minute = max(1, round(60 / run.tick_s))
         demand = np.convolve(run.demand_replicas, np.ones(minute) / minute, mode="same")
-        ax.fill_between(hours, _reduce(demand, size, "max"), step="mid",
-                        color="tab:gray", alpha=0.35, label="demand (replicas at SLO capacity)")
-        ax.plot(hours, _reduce(run.requested_replicas, size, "mean"), color="tab:orange",
-                lw=0.9, alpha=0.7, label="requested (paid)")
-        ax.plot(hours, _reduce(run.ready_replicas, size, "mean"), color="tab:blue", lw=1.1,
-                label="ready")
+        ax.fill_between(
+            hours,
+            _reduce(demand, size, "max"),
+            step="mid",
+            color="tab:gray",
+            alpha=0.35,
+            label="demand (replicas at SLO capacity)",
+        )
+        ax.plot(
+            hours,
+            _reduce(run.requested_replicas, size, "mean"),
+            color="tab:orange",
+            lw=0.9,
+            alpha=0.7,
+            label="requested (paid)",
+        )
+        ax.plot(
+            hours,
+            _reduce(run.ready_replicas, size, "mean"),
+            color="tab:blue",
+            lw=1.1,
+            label="ready",
+        )
         ax.set_ylabel("replicas")
         ax.set_title(run.policy, loc="left", fontsize=10)
         ax.grid(alpha=0.3)

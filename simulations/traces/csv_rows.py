@@ -18,9 +18,7 @@ def open_trace(path: str | Path) -> Path:
     return path
 
 
-def csv_rows(
-    path: Path, required: Sequence[str]
-) -> Iterator[tuple[int, dict[str, str]]]:
+def csv_rows(path: Path, required: Sequence[str]) -> Iterator[tuple[int, dict[str, str]]]:
     """Yields (1-based line number, row) after checking the header names `required` columns."""
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)
@@ -31,7 +29,8 @@ def csv_rows(
         missing = [name for name in required if name not in header]
         if missing:
             raise TraceFormatError(
-                path, 1,
+                path,
+                1,
                 f"header lacks column(s) {', '.join(missing)}; found {', '.join(header)}",
             )
         for row in reader:

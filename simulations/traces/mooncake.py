@@ -34,7 +34,9 @@ def load_mooncake(path: str | Path) -> RequestTrace:
             for name in FIELDS:
                 value = record[name]
                 if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                    raise TraceFormatError(path, line, f"{name} must be a number >= 0, got {value!r}")
+                    raise TraceFormatError(
+                        path, line, f"{name} must be a number >= 0, got {value!r}"
+                    )
             times.append(record["timestamp"] / 1000.0)
             prompts.append(record["input_length"])
             outputs.append(record["output_length"])
