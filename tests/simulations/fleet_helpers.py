@@ -24,7 +24,9 @@ def profile(**overrides: object) -> ModelProfile:
     return parse_profile(data)
 
 
-def constant_trace(rps: float, duration_s: float, prompt: int = 900, output: int = 9) -> RequestTrace:
+def constant_trace(
+    rps: float, duration_s: float, prompt: int = 900, output: int = 9
+) -> RequestTrace:
     """Evenly spaced identical requests: no randomness, so load is exactly known."""
     n = int(rps * duration_s)
     arrival = np.arange(n) / rps

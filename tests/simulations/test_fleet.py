@@ -22,8 +22,9 @@ def _physics(**overrides: float) -> FleetPhysics:
 
 def _replay(trace, policy, physics, initial=0):
     offered = OfferedLoad.from_trace(trace, physics)
-    return offered, replay(trace, offered, policy, physics, initial_replicas=initial,
-                           slo_ttft_s=2.0, seed=1)
+    return offered, replay(
+        trace, offered, policy, physics, initial_replicas=initial, slo_ttft_s=2.0, seed=1
+    )
 
 
 def test_offered_work_matches_hand_computation() -> None:
@@ -59,8 +60,7 @@ def test_gpu_hours_count_from_request_to_release_including_cold_start() -> None:
 
 
 def test_cancelled_start_costs_what_it_held() -> None:
-    fleet = ReplicaSet(initial_ready=1, cold_start_s=100, jitter=0.0,
-                       rng=np.random.default_rng(0))
+    fleet = ReplicaSet(initial_ready=1, cold_start_s=100, jitter=0.0, rng=np.random.default_rng(0))
     assert fleet.scale_to(3, now_s=0.0)
     assert (fleet.ready, fleet.requested) == (1, 3)
     assert fleet.scale_to(2, now_s=50.0)  # cancels a start, not the serving replica
@@ -73,8 +73,9 @@ def test_cancelled_start_costs_what_it_held() -> None:
 
 def test_cold_start_jitter_stays_within_bounds_and_is_seeded() -> None:
     def ready_times(seed: int) -> list[float]:
-        fleet = ReplicaSet(initial_ready=0, cold_start_s=300, jitter=0.2,
-                           rng=np.random.default_rng(seed))
+        fleet = ReplicaSet(
+            initial_ready=0, cold_start_s=300, jitter=0.2, rng=np.random.default_rng(seed)
+        )
         fleet.scale_to(50, 0.0)
         return list(fleet._starting)
 

@@ -1,0 +1,52 @@
+"""Issue 2's bar, on the shared Azure 2024 code series (7 days, cold start 300 s):
+predictive keeps SLO attainment >= 99 % at <= 1.2x the oracle's GPU-hours, and has at least
+80 % fewer SLO-violating requests than KEDA's queue threshold at <= 1.05x its GPU-hours.
+Takes a few minutes: ~17 M requests through three policies.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from autoscaler.cli.simulate import BUNDLED_PROFILE
+from autoscaler.profile import load_profile
+from simulations.fleet.physics import FleetPhysics
+from simulations.report.summary import policy_summary, slo_violations
+from simulations.runner import simulate
+from simulations.traces.azure2024 import load_azure2024_digitized
+from simulations.traces.rate_series import synthesise_arrivals
+
+
+@pytest.fixture(scope="module")
+def results(shared_dir: Path) -> dict:
+    folder = shared_dir / "traces/azure2024"
+    series = load_azure2024_digitized(
+        folder / "azure2024_code_requests_per_min_digitized.csv",
+        folder / "azure2024_code_input_tokens_per_min_digitized.csv",
+    )
+    trace = synthesise_arrivals(series, seed=0)
+    profile = load_profile(BUNDLED_PROFILE).model_copy(update={"cold_start_s": 300.0})
+    runs = simulate(
+        trace,
+        profile,
+        FleetPhysics.from_profile(profile),
+        ["predictive", "reactive", "oracle"],
+        seed=0,
+    )
+    return {run.policy: (policy_summary(run), slo_violations(run)) for run in runs}
+
+
+def test_predictive_meets_slo_near_oracle_cost(results: dict) -> None:
+    predictive, _ = results["predictive"]
+    oracle, _ = results["oracle"]
+    assert predictive["slo_attainment"] >= 0.99
+    assert predictive["gpu_hours"] <= 1.2 * oracle["gpu_hours"]
+
+
+def test_predictive_beats_queue_threshold_scaling(results: dict) -> None:
+    predictive, predictive_misses = results["predictive"]
+    reactive, reactive_misses = results["reactive"]
+    assert predictive_misses <= 0.2 * reactive_misses
+    assert predictive["gpu_hours"] <= 1.05 * reactive["gpu_hours"]

@@ -1,0 +1,95 @@
+"""`prewarm simulate` as a user runs it: the installed console script, real files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PREWARM = Path(sys.executable).parent / "prewarm"
+
+
+def prewarm(*args: str) -> subprocess.CompletedProcess[str]:
+    exe = str(PREWARM) if PREWARM.exists() else shutil.which("prewarm")
+    assert exe, "the prewarm console script is not installed (pip install -e .)"
+    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=600)
+
+
+def write_azure(tmp_path: Path, rows: int = 3000) -> Path:
+    path = tmp_path / "trace.csv"
+    lines = ["TIMESTAMP,ContextTokens,GeneratedTokens"]
+    for i in range(rows):
+        seconds = i * 0.5  # 2 req/s for 25 min
+        lines.append(f"2023-11-16 18:{17 + int(seconds // 60):02d}:{seconds % 60:09.6f}0,2000,30")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_simulate_writes_summary_report_and_plots(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = prewarm(
+        "simulate",
+        "--trace",
+        str(write_azure(tmp_path)),
+        "--format",
+        "azure",
+        "--policies",
+        "predictive,static,oracle",
+        "--cold-start-s",
+        "120",
+        "--out",
+        str(out),
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["requests"] == 3000
+    assert list(summary["policies"]) == ["predictive", "static", "oracle"]
+    for name in ("report.md", "capacity.png", "ttft.png"):
+        assert (out / name).stat().st_size > 0
+    assert "predictive" in result.stdout and "report.md" in result.stdout
+
+
+def test_json_flag_prints_the_summary(tmp_path: Path) -> None:
+    result = prewarm(
+        "simulate",
+        "--trace",
+        str(write_azure(tmp_path, 600)),
+        "--policies",
+        "static",
+        "--out",
+        str(tmp_path / "o"),
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["policies"]["static"]["replica_changes"] == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--policies", "predictive,magic"], "magic"),
+        (["--format", "parquet"], "parquet"),
+        (["--trace", "/nonexistent/trace.csv"], "/nonexistent/trace.csv"),
+        (["--profile", "/nonexistent/p.yaml"], "/nonexistent/p.yaml"),
+    ],
+    ids=["unknown-policy", "unknown-format", "missing-trace", "missing-profile"],
+)
+def test_bad_input_exits_2_naming_the_problem(tmp_path: Path, args: list[str], words: str) -> None:
+    result = prewarm("simulate", *args, "--out", str(tmp_path / "o"))
+    assert result.returncode == 2
+    assert words in result.stderr + result.stdout
+    assert not (tmp_path / "o").exists()  # nothing half-written
+
+
+def test_invalid_profile_lists_its_bad_fields(tmp_path: Path) -> None:
+    profile = tmp_path / "p.yaml"
+    profile.write_text("model: m\ncapacity: {prompt_tokens_per_s: 0}\ncold_start: 5\n")
+    result = prewarm("simulate", "--profile", str(profile), "--out", str(tmp_path / "o"))
+    assert result.returncode == 2
+    output = result.stderr + result.stdout
+    for field in ("capacity.prompt_tokens_per_s", "capacity.kv_cache_tokens", "cold_start"):
+        assert field in output
