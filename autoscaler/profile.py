@@ -11,8 +11,10 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from autoscaler.forecast.registry import ForecastSettings
-from autoscaler.forecast.seasonal_naive import SeasonalNaiveSettings
+from autoscaler.forecast.holt_winters import HoltWintersSettings
+from autoscaler.forecast.registry import FORECASTERS, ForecastSettings
+
+DEFAULT_FORECAST_KIND = "holt-winters"
 
 
 class _Strict(BaseModel):
@@ -73,7 +75,16 @@ class ModelProfile(_Strict):
     replicas: ReplicaBounds = ReplicaBounds()
     scaling: ScalingRates = ScalingRates()
     staleness: Staleness = Staleness()
-    forecast: ForecastSettings = SeasonalNaiveSettings()
+    forecast: ForecastSettings = HoltWintersSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_forecast_kind(cls, data: object) -> object:
+        """`forecast: {quantile: 0.9}` means the default kind with that quantile."""
+        forecast = data.get("forecast") if isinstance(data, dict) else None
+        if isinstance(data, dict) and isinstance(forecast, dict) and "kind" not in forecast:
+            data = {**data, "forecast": {"kind": DEFAULT_FORECAST_KIND, **forecast}}
+        return data
 
     @property
     def horizon_s(self) -> float:
@@ -107,7 +118,11 @@ def format_errors(exc: ValidationError) -> str:
     """One line per problem: `capacity.prompt_tokens_per_s: Input should be greater than 0`."""
     lines = []
     for err in exc.errors():
-        loc = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        parts = [str(part) for part in err["loc"]]
+        # pydantic puts the union's tag in the path (forecast.holt-winters.x): not a file key.
+        if len(parts) > 1 and parts[0] == "forecast" and parts[1] in FORECASTERS:
+            del parts[1]
+        loc = ".".join(parts) or "(top level)"
         msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
         lines.append(f"  {loc}: {msg}")
     return "\n".join(lines)

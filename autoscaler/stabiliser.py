@@ -1,8 +1,8 @@
 """Every policy's raw recommendation passes through the same stabilisers, in a fixed order:
 
-1. scale-down delay: the answer is the largest raw recommendation of the last
-   `scale_down_delay_s`, so a brief dip never sheds capacity and any opposite (upward)
-   recommendation restarts the wait;
+1. scale-down delay: the answer is the largest recommendation of the last
+   `scale_down_delay_s` (as far as the rate limit honoured it), so a brief dip never sheds
+   capacity and any opposite (upward) recommendation restarts the wait;
 2. rate limits against the current replicas: up to max(current x max_up_factor,
    current + max_up_replicas), down by at most ceil(current x max_down_fraction);
 3. bounds [min, max], last, so they always hold.
@@ -45,4 +45,7 @@ def stabilise(raw: int, state: PlannerState, profile: ModelProfile, now_s: float
     bounded = min(max(limited, bounds.min), bounds.max)
     if bounded != limited:
         notes.append(f"bounds [{bounds.min}, {bounds.max}]")
-    return Stabilised(bounded, PlannerState(bounded, recent), "; ".join(notes))
+    # Remember the recommendation as far as it was honoured: a one-decision spike that the
+    # rate limit cut to 40 must not be held at 100 for the whole delay (Knative does the same).
+    remembered = recent[:-1] + ((now_s, min(raw, limited)),)
+    return Stabilised(bounded, PlannerState(bounded, remembered), "; ".join(notes))

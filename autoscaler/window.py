@@ -22,9 +22,11 @@ class Window:
         if bucket_s <= 0 or history_s < bucket_s:
             raise ValueError(f"need 0 < bucket_s <= history_s, got {bucket_s}, {history_s}")
         self.bucket_s = float(bucket_s)
-        self.capacity = int(math.ceil(history_s / bucket_s))
-        self._sums = np.zeros((len(SERIES), self.capacity))
-        self._counts = np.zeros(self.capacity, dtype=np.int64)
+        self.capacity = int(math.ceil(history_s / bucket_s))  # complete buckets kept
+        # One extra slot so the bucket still filling never overwrites the oldest complete one.
+        self._slots = self.capacity + 1
+        self._sums = np.zeros((len(SERIES), self._slots))
+        self._counts = np.zeros(self._slots, dtype=np.int64)
         self._first: int | None = None  # absolute index of the oldest bucket ever filled
         self._newest: int | None = None  # absolute index of the newest bucket seen
         self.latest: Observation | None = None
@@ -41,7 +43,7 @@ class Window:
         elif bucket > self._newest:
             self._clear(self._newest + 1, bucket)
         self._newest = bucket if self._newest is None else max(self._newest, bucket)
-        slot = bucket % self.capacity
+        slot = bucket % self._slots
         self._sums[0, slot] += obs.prompt_tokens_per_s
         self._sums[1, slot] += obs.generation_tokens_per_s
         self._counts[slot] += 1
@@ -62,17 +64,17 @@ class Window:
         if self._newest is not None and self._newest < end_bucket - 1:
             self._clear(self._newest + 1, end_bucket - 1)  # silence is a gap, not old data
             self._newest = end_bucket - 1
-        idx = np.arange(start, end_bucket) % self.capacity
+        idx = np.arange(start, end_bucket) % self._slots
         counts = self._counts[idx]
         with np.errstate(invalid="ignore", divide="ignore"):
             values = np.where(counts > 0, self._sums[:, idx] / counts, np.nan)
         return values, end_s
 
     def _clear(self, first_bucket: int, last_bucket: int) -> None:
-        if last_bucket - first_bucket + 1 >= self.capacity:
+        if last_bucket - first_bucket + 1 >= self._slots:
             self._sums[:] = 0.0
             self._counts[:] = 0
             return
-        idx = np.arange(first_bucket, last_bucket + 1) % self.capacity
+        idx = np.arange(first_bucket, last_bucket + 1) % self._slots
         self._sums[:, idx] = 0.0
         self._counts[idx] = 0

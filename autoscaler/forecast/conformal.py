@@ -17,7 +17,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from autoscaler.forecast.forecast import Forecast, Forecaster
+from autoscaler.forecast.forecast import Forecast, Forecaster, PointForecast, last_finite
 
 MIN_ERRORS = 30  # fewer than this and an empirical quantile is mostly noise
 _FALLBACK_FLOOR = 0.10  # never claim to know the future better than +-10 % without evidence
@@ -42,7 +42,14 @@ class ConformalUpper:
     def forecast(self, history: np.ndarray, end_s: float, horizon_steps: int) -> Forecast:
         origin = int(round(end_s / self.bucket_s))  # index of the first forecast bucket
         self._score(history, origin)
-        point = self.forecaster.predict(history, end_s, horizon_steps)
+        try:
+            point = self.forecaster.predict(history, end_s, horizon_steps)
+        except Exception as exc:  # a failed fit must not stop decisions for the model
+            point = PointForecast(
+                np.full(horizon_steps, last_finite(history)),
+                "last-value",
+                f"forecaster failed ({type(exc).__name__}: {exc}); holding the last value",
+            )
         mean = np.maximum(np.asarray(point.mean, dtype=float), 0.0)
         scale = np.maximum(mean, self._scale_floor(history))
         self._pending[origin] = np.vstack([mean, scale])
@@ -104,7 +111,7 @@ class ConformalUpper:
         values = history[np.isfinite(history)]
         z = NormalDist().inv_cdf(self.quantile)
         if values.size < 3:
-            return _FALLBACK_FLOOR * z
+            return _FALLBACK_FLOOR
         changes = np.diff(values) / np.maximum(values[:-1], self._scale_floor(history))
         return max(_FALLBACK_FLOOR, float(np.std(changes)) * z)
 

@@ -43,6 +43,7 @@ class _State:
     fitted_on: int  # coarse buckets the parameters were fitted on
     seasonal: bool
     fitted_at_s: float
+    note: str = ""  # why this fit is simpler than asked (kept until the next refit)
 
 
 class HoltWintersForecaster:
@@ -66,12 +67,11 @@ class HoltWintersForecaster:
                 f" s, has {coarse.size}",
             )
         state = self._state
-        note = ""
         new_buckets = (
             int(round((coarse_end_s - state.fitted_until_s) / fit_bucket_s)) if state else -1
         )
         if state is None or self._refit_due(state, coarse.size, end_s, new_buckets):
-            state, note = self._fit(coarse, end_s)
+            state = self._fit(coarse, end_s)
         elif new_buckets:
             _advance(state, coarse[coarse.size - new_buckets :])
         state.fitted_until_s = coarse_end_s
@@ -81,7 +81,7 @@ class HoltWintersForecaster:
         # Window step k lands in coarse step (partial + k) // factor: the filling one is step 0.
         idx = (np.arange(horizon_steps) + partial) // factor
         mean = np.maximum(coarse_mean[idx], 0.0)
-        return PointForecast(mean, "holt-winters", note)
+        return PointForecast(mean, "holt-winters", state.note)
 
     def _refit_due(self, state: _State, buckets: int, end_s: float, new_buckets: int) -> bool:
         """Parameters fitted on a young history are poor: refit whenever the history has
@@ -94,7 +94,7 @@ class HoltWintersForecaster:
             or (not state.seasonal and period >= 2 and buckets >= 2 * period)
         )
 
-    def _fit(self, coarse: np.ndarray, end_s: float) -> tuple[_State, str]:
+    def _fit(self, coarse: np.ndarray, end_s: float) -> _State:
         from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
         period = int(round(self.settings.season_s / self.settings.fit_bucket_s))
@@ -124,8 +124,9 @@ class HoltWintersForecaster:
             fitted_on=coarse.size,
             seasonal=seasonal,
             fitted_at_s=end_s,
+            note=note,
         )
-        return state, note
+        return state
 
 
 def _coarsen(values: np.ndarray, factor: int) -> np.ndarray:

@@ -1,0 +1,124 @@
+"""ConformalUpper: upper quantiles from the forecaster's own out-of-sample relative errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from autoscaler.forecast.conformal import MIN_ERRORS, ConformalUpper
+from autoscaler.forecast.forecast import Forecast
+from tests.fakes import ScriptedForecaster
+
+BUCKET_S = 60.0
+SPREAD_NOTE = "quantile from history spread"
+
+
+def _wrap(forecaster: ScriptedForecaster, quantile: float = 0.95) -> ConformalUpper:
+    return ConformalUpper(forecaster, quantile=quantile, bucket_s=BUCKET_S, error_window_s=86400.0)
+
+
+def _replay(
+    upper: ConformalUpper, actuals: np.ndarray, start: int, steps: int, keep: int = 1440
+) -> list[tuple[int, Forecast]]:
+    """Forecast at every origin from `start` on, history sliding with the actuals."""
+    out = []
+    for origin in range(start, actuals.size - steps + 1):
+        history = actuals[max(0, origin - keep) : origin]
+        out.append((origin, upper.forecast(history, origin * BUCKET_S, steps)))
+    return out
+
+
+def _scaled_truth(level: np.ndarray, factor: float) -> Callable[[float, int], np.ndarray]:
+    """Means that are `factor` x the true level of each forecast bucket."""
+
+    def means(end_s: float, steps: int) -> np.ndarray:
+        origin = int(round(end_s / BUCKET_S))
+        return factor * level[origin : origin + steps]
+
+    return means
+
+
+@pytest.mark.parametrize("quantile", [0.8, 0.9, 0.95], ids=["p80", "p90", "p95"])
+def test_upper_covers_its_quantile_for_a_forecaster_ten_percent_low(quantile: float) -> None:
+    rng = np.random.default_rng(7)
+    n, steps, warmup = 3600, 3, 300
+    t_s = np.arange(n) * BUCKET_S
+    level = 1000.0 + 500.0 * np.sin(2 * np.pi * t_s / 86400.0)
+    actuals = level * (1.0 + rng.normal(0.0, 0.05, n))
+    upper = _wrap(ScriptedForecaster(_scaled_truth(level, 0.9)), quantile)
+    made = [(o, f) for o, f in _replay(upper, actuals, 10, steps) if o >= warmup]
+
+    for step in range(steps):
+        actual = np.array([actuals[o + step] for o, _ in made])
+        covered_by_upper = np.mean(actual <= [f.upper[step] for _, f in made])
+        covered_by_mean = np.mean(actual <= [f.mean[step] for _, f in made])
+        assert abs(covered_by_upper - quantile) < 0.03, (step, covered_by_upper)
+        assert covered_by_mean < 0.1  # the bias is real: the mean alone covers ~2 %
+    assert all(SPREAD_NOTE not in f.note for _, f in made)
+
+
+def test_worked_number_upper_is_mean_plus_error_quantile() -> None:
+    # Predicted 1,000 tok/s, every past error +0.12 (actual 1,120) -> upper 1,120.
+    actuals = np.full(200, 1120.0)
+    upper = _wrap(ScriptedForecaster(1000.0))
+    made = _replay(upper, actuals, 10, steps=6)
+    _, last = made[-1]
+    np.testing.assert_allclose(last.mean, 1000.0)
+    np.testing.assert_allclose(last.upper, 1120.0)
+    assert last.note == ""
+
+
+def test_before_enough_errors_the_quantile_comes_from_history_spread() -> None:
+    # A flat history has no spread, so the 10 % floor applies, widened by sqrt(step):
+    # upper_k = 1,000 x (1 + 0.10 x sqrt(k)) for k = 1, 2, 3.
+    actuals = np.full(200, 1000.0)
+    upper = _wrap(ScriptedForecaster(1000.0))
+    made = _replay(upper, actuals, 10, steps=3)
+    first = made[0][1]
+    np.testing.assert_allclose(first.upper, 1000.0 * (1 + 0.10 * np.sqrt([1.0, 2.0, 3.0])))
+    # Each call scores at most one new bucket, so the first MIN_ERRORS calls cannot be calibrated.
+    for _, f in made[:MIN_ERRORS]:
+        assert SPREAD_NOTE in f.note
+    for _, f in made[MIN_ERRORS + 10 :]:
+        assert f.note == ""
+        np.testing.assert_allclose(f.upper, 1000.0)  # a perfect forecaster earns no margin
+
+
+def test_note_keeps_the_forecasters_own_note() -> None:
+    upper = _wrap(ScriptedForecaster(5.0, note="fell back"))
+    result = upper.forecast(np.full(10, 5.0), 600.0, 2)
+    assert result.note.startswith("fell back; ") and SPREAD_NOTE in result.note
+
+
+@pytest.mark.parametrize(
+    "factor", [1.2, 0.9, None], ids=["always-high", "always-low", "random-bias"]
+)
+def test_upper_is_never_below_mean(factor: float | None) -> None:
+    rng = np.random.default_rng(11)
+    n = 600
+    level = 200.0 + 150.0 * np.sin(np.arange(n) / 50.0)
+    actuals = level * (1.0 + rng.normal(0.0, 0.1, n))
+    biases = rng.uniform(0.5, 1.5, n) if factor is None else np.full(n, factor)
+    upper = _wrap(ScriptedForecaster(_scaled_truth(level * biases, 1.0)))
+    for _, f in _replay(upper, actuals, 5, steps=4):
+        assert np.all(f.upper >= f.mean)
+        assert np.all(f.mean >= 0)
+
+
+def test_negative_means_are_clipped_to_zero() -> None:
+    upper = _wrap(ScriptedForecaster([-5.0, 3.0]))
+    result = upper.forecast(np.full(10, 4.0), 600.0, 2)
+    np.testing.assert_array_equal(result.mean, [0.0, 3.0])
+    assert np.all(result.upper >= result.mean)
+
+
+def test_near_zero_prediction_errors_are_scaled_by_the_floor() -> None:
+    # Predicting 0 while 100 tok/s arrive: relative errors use the floor 0.1 x 100 = 10,
+    # so each error is +10 and the calibrated upper is 0 + 10 x 10 = 100.
+    actuals = np.full(200, 100.0)
+    upper = _wrap(ScriptedForecaster(0.0))
+    _, last = _replay(upper, actuals, 10, steps=2)[-1]
+    np.testing.assert_allclose(last.upper, 100.0)
+    assert last.note == ""

@@ -1,0 +1,115 @@
+"""ModelEngine end to end: observations in, stabilised decisions out, on a ManualClock."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+import autoscaler.engine as engine_module
+from autoscaler.clock import ManualClock
+from autoscaler.decision import Decision
+from autoscaler.engine import ModelEngine
+from autoscaler.forecast.conformal import ConformalUpper
+from autoscaler.observation import Observation
+from tests.fakes import FailFn, ScriptedForecaster, fails_from_call, make_profile, observation
+
+STEP_S = 15.0
+# 20,000 / 8,000 + 1,000 / 2,500 = 2.9 replicas of work -> ceil(2.9 / 0.8) = ceil(3.625) = 4.
+PROMPT, GENERATION, NEEDED = 20_000.0, 1_000.0, 4
+
+
+def _steady(now: float) -> Observation:
+    # KV holds 25 % of 4 replicas' budgets: one replica's worth, never the binding resource.
+    return observation(now, PROMPT, GENERATION, kv=0.25, ready=NEEDED, requests_per_s=10)
+
+
+def _drive(engine: ModelEngine, clock: ManualClock, until_s: float) -> dict[float, Decision]:
+    decisions = {}
+    while clock.now_s() <= until_s:
+        now = clock.now_s()
+        assert engine.observe(_steady(now))
+        decisions[now] = engine.decide(now)
+        clock.advance(STEP_S)
+    return decisions
+
+
+def test_steady_load_settles_on_load_over_target() -> None:
+    profile = make_profile()
+    assert math.ceil((PROMPT / 8000 + GENERATION / 2500) / profile.target_utilisation) == NEEDED
+    engine = ModelEngine(profile)
+    decisions = _drive(engine, ManualClock(0.0), 75 * 60)
+
+    replicas = [d.replicas for d in decisions.values()]
+    assert replicas[0] == NEEDED  # the reactive floor at once; from 1 the up limit allows 5
+    assert min(replicas) >= NEEDED  # the floor never lets it under the load
+    for before, after in zip(replicas, replicas[1:], strict=False):
+        assert after <= max(math.ceil(before * 4.0), before + 4)
+        assert after >= before - math.ceil(before * 0.25)
+    # Once the forecaster has a record (30+ scored buckets of zero error) the margin is gone.
+    last = decisions[75 * 60]
+    assert (last.replicas, last.forecast_replicas, last.reactive_replicas) == (NEEDED,) * 3
+    assert last.valid and engine.last_decision is last
+
+
+def test_scale_from_zero_on_waiting_requests() -> None:
+    engine = ModelEngine(make_profile(replicas={"min": 0}), initial_replicas=0)
+    clock = ManualClock(0.0)
+    while clock.now_s() <= 600:
+        engine.observe(observation(clock.now_s(), ready=0))
+        assert engine.decide(clock.now_s()).replicas == 0  # idle and nothing asked
+        clock.advance(STEP_S)
+    engine.observe(observation(clock.now_s(), waiting=3, ready=0))
+    assert engine.decide(clock.now_s()).replicas >= 1
+
+
+def test_no_observation_yet_is_invalid() -> None:
+    engine = ModelEngine(make_profile(), initial_replicas=3)
+    decision = engine.decide(0.0)
+    assert (decision.replicas, decision.valid) == (3, False)
+
+
+def test_out_of_order_observation_is_refused() -> None:
+    engine = ModelEngine(make_profile())
+    assert engine.observe(_steady(100.0))
+    assert not engine.observe(_steady(50.0))
+    assert engine.window.rejected_out_of_order == 1
+
+
+def _scripted_engine(
+    monkeypatch: pytest.MonkeyPatch, fail: FailFn | None = None
+) -> tuple[ModelEngine, list[ScriptedForecaster]]:
+    made: list[ScriptedForecaster] = []
+
+    def build(settings: Any) -> ConformalUpper:
+        scripted = ScriptedForecaster(PROMPT if not made else GENERATION, fail=fail)
+        made.append(scripted)
+        return ConformalUpper(
+            scripted,
+            quantile=settings.quantile,
+            bucket_s=settings.bucket_s,
+            error_window_s=settings.error_window_s,
+        )
+
+    monkeypatch.setattr(engine_module, "build_with_upper", build)
+    return ModelEngine(make_profile(), initial_replicas=NEEDED), made
+
+
+def test_forecasts_are_made_once_per_completed_bucket(monkeypatch: pytest.MonkeyPatch) -> None:
+    engine, made = _scripted_engine(monkeypatch)
+    _drive(engine, ManualClock(0.0), 5 * 60 - STEP_S)  # 20 decisions over five minutes
+    # Buckets complete at 60, 120, 180, 240 s: four forecasts per series, not twenty.
+    for scripted in made:
+        assert [end_s for end_s, _, _ in scripted.calls] == [60.0, 120.0, 180.0, 240.0]
+        assert all(steps == math.ceil(315 / 60) + 1 for _, _, steps in scripted.calls)
+
+
+def test_failing_forecaster_falls_back_to_the_reactive_floor(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine, _ = _scripted_engine(monkeypatch, fail=fails_from_call(6, RuntimeError("fit failed")))
+    clock = ManualClock(0.0)
+    decisions = _drive(engine, clock, 10 * 60)  # the 4th bucket's forecasts start failing
+    assert all(d.replicas >= NEEDED for d in decisions.values())
+    assert decisions[10 * 60].reactive_replicas == NEEDED
