@@ -51,6 +51,13 @@ def replay(
     work, kv = offered.work.tolist(), offered.kv_tokens_in_flight.tolist()
     prompt, generation = offered.prompt_tokens.tolist(), offered.generation_tokens.tolist()
     requests = offered.requests.tolist()
+    # Clients give up after request_timeout_s and vLLM aborts their requests, so the backlog
+    # never holds more than the work that arrived within the timeout.
+    window = max(1, round(physics.request_timeout_s / tick_s))
+    arrived_cum = np.cumsum(offered.work)
+    recent = arrived_cum.copy()
+    recent[window:] -= arrived_cum[:-window]
+    recent_work = recent.tolist()
     kv_budget = physics.kv_cache_tokens
     observe = _ObservationBuilder(offered, physics, policy.interval_s)
 
@@ -79,6 +86,10 @@ def replay(
         served = min(total, effective * tick_s)
         backlog = total - served
         departed += served
+        if backlog > recent_work[k]:
+            # Abandoned work leaves the FIFO too: it counts as departed for queue positions.
+            departed += backlog - recent_work[k]
+            backlog = recent_work[k]
         observe.add(work[k], served, prompt[k], generation[k], requests[k])
         ready_arr[k] = ready
         requested_arr[k] = fleet.requested

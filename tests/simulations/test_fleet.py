@@ -126,16 +126,22 @@ def test_full_kv_cache_slows_the_fleet() -> None:
 
 
 def test_observations_follow_vllm_semantics_under_saturation() -> None:
-    """Served token rates flatten at capacity while the queue grows."""
+    """Served token rates flatten at capacity while the queue grows, until clients that
+    waited past the timeout abandon: then the queue holds at most the timeout's arrivals."""
     replicas = 2
     rps = 2.0 * replicas / WORK_PER_REQUEST
-    trace = constant_trace(rps=rps, duration_s=300)
+    trace = constant_trace(rps=rps, duration_s=400)
     policy = FixedPolicy([(0.0, replicas)])
-    _replay(trace, policy, _physics(), initial=replicas)
-    late = [obs for obs in policy.seen if obs.t_s > 60]
+    physics = _physics()
+    _replay(trace, policy, physics, initial=replicas)
     served_prompt_capacity = replicas * 10_000 * (0.09 / WORK_PER_REQUEST)
-    for obs in late:
+    for obs in policy.seen:
         assert obs.prompt_tokens_per_s <= served_prompt_capacity * 1.01
         assert obs.ready_replicas == replicas
-    waiting = [obs.requests_waiting for obs in late]
-    assert waiting == sorted(waiting) and waiting[-1] > waiting[0] > 0
+    waiting = {obs.t_s: obs.requests_waiting for obs in policy.seen}
+    growing = [waiting[t] for t in sorted(waiting) if t <= physics.request_timeout_s]
+    assert growing == sorted(growing) and growing[-1] > growing[0] > 0
+    cap = rps * physics.request_timeout_s
+    late = [waiting[t] for t in sorted(waiting) if t > physics.request_timeout_s + 30]
+    assert all(w <= cap * 1.01 for w in late)
+    assert late[-1] == pytest.approx(cap, rel=0.05)
