@@ -21,6 +21,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy autoscaler simulations benchmarks
 
 test: $(STAMP) lint
 	$(BIN)/pytest

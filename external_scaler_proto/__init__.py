@@ -1,0 +1,1 @@
+"""KEDA external-scaler protocol (externalscaler.proto) and its stubs (not built yet)."""

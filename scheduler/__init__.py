@@ -1,0 +1,1 @@
+"""GPU placement: MIG/DRA slices, instance types and zones (not built yet)."""
