@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= out/demo
 
-.PHONY: venv demo test lint bench clean
+.PHONY: venv demo test lint bench clean proto
 
 venv: $(STAMP)
 
@@ -31,3 +31,6 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache
+
+proto: $(STAMP)
+	$(BIN)/python external_scaler_proto/generate.py

@@ -31,6 +31,11 @@ class ModelEngine:
         self._forecasts: tuple[Forecast, Forecast] | None = None
         self.last_decision: Decision | None = None
 
+    @property
+    def last_forecasts(self) -> tuple[Forecast, Forecast] | None:
+        """The (prompt, generation) forecasts behind the latest decision, if any."""
+        return self._forecasts
+
     def observe(self, obs: Observation) -> bool:
         return self.window.add(obs)
 
@@ -50,6 +55,13 @@ class ModelEngine:
         return self._forecasts
 
     def decide(self, now_s: float) -> Decision:
+        latest = self.window.latest
+        if self.last_decision is None and latest is not None and latest.ready_replicas > 0:
+            # A (re)started engine first learns how many replicas already serve. Starting
+            # from `replicas.min` would answer "1" to KEDA after a restart and shed a fleet;
+            # the scale-down delay runs from now, as if that count had just been decided.
+            seeded = max(self.state.replicas, latest.ready_replicas)
+            self.state = PlannerState(seeded, ((now_s, seeded),))
         forecasts = self.forecasts(now_s)
         prompt, generation = forecasts if forecasts else (None, None)
         decision, self.state = decide(

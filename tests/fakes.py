@@ -130,3 +130,39 @@ def make_profile(**overrides: Any) -> ModelProfile:
 def prompt_for_replicas(replicas: int, target_utilisation: float = 0.8) -> float:
     """Prompt tok/s that needs exactly `replicas` at the target (and no generation)."""
     return replicas * target_utilisation * PROMPT_CAPACITY
+
+
+class FakeMetricSource:
+    """A MetricSource answering from dicts set by the test.
+
+    `latest_by_model[model]` is returned (with t_s moved to the asked instant when
+    `fresh` is True); `fail` is asked on every call and an exception it returns is raised
+    (use MetricSourceError to mimic an outage). Calls are counted.
+    """
+
+    def __init__(self, *, fail: FailFn | None = None, fresh: bool = True) -> None:
+        self.latest_by_model: dict[str, Observation] = {}
+        self.history_by_model: dict[str, list[Observation]] = {}
+        self.fail = fail
+        self.fresh = fresh
+        self.latest_calls = 0
+        self.history_calls = 0
+
+    async def latest(self, query: Any, now_s: float) -> Observation | None:
+        self.latest_calls += 1
+        if self.fail is not None and (exc := self.fail()) is not None:
+            raise exc
+        obs = self.latest_by_model.get(query.model)
+        if obs is None or not self.fresh:
+            return obs
+        from dataclasses import replace
+
+        return replace(obs, t_s=now_s)
+
+    async def history(
+        self, query: Any, start_s: float, end_s: float, step_s: float
+    ) -> list[Observation]:
+        self.history_calls += 1
+        if self.fail is not None and (exc := self.fail()) is not None:
+            raise exc
+        return [o for o in self.history_by_model.get(query.model, []) if start_s <= o.t_s <= end_s]

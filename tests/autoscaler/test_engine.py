@@ -13,7 +13,14 @@ from autoscaler.decision import Decision
 from autoscaler.engine import ModelEngine
 from autoscaler.forecast.conformal import ConformalUpper
 from autoscaler.observation import Observation
-from tests.fakes import FailFn, ScriptedForecaster, fails_from_call, make_profile, observation
+from tests.fakes import (
+    FailFn,
+    ScriptedForecaster,
+    fails_from_call,
+    make_profile,
+    observation,
+    prompt_for_replicas,
+)
 
 STEP_S = 15.0
 # 20,000 / 8,000 + 1,000 / 2,500 = 2.9 replicas of work -> ceil(2.9 / 0.8) = ceil(3.625) = 4.
@@ -113,3 +120,16 @@ def test_failing_forecaster_falls_back_to_the_reactive_floor(
     decisions = _drive(engine, clock, 10 * 60)  # the 4th bucket's forecasts start failing
     assert all(d.replicas >= NEEDED for d in decisions.values())
     assert decisions[10 * 60].reactive_replicas == NEEDED
+
+
+def test_a_restarted_engine_starts_from_the_replicas_already_serving() -> None:
+    """After a restart Prewarm must not answer `min` to KEDA while 20 replicas serve: the
+    first decision starts from the ready count and the scale-down delay holds it."""
+
+    profile = make_profile()
+    engine = ModelEngine(profile)
+    engine.observe(observation(t_s=0.0, prompt=prompt_for_replicas(12), ready=20))
+    first = engine.decide(0.0)
+    assert first.replicas == 20
+    engine.observe(observation(t_s=15.0, prompt=prompt_for_replicas(12), ready=20))
+    assert engine.decide(15.0).replicas == 20  # inside the delay: still 20

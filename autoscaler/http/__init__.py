@@ -1,0 +1,1 @@
+"""The operators HTTP face (FastAPI), served beside the gRPC server."""

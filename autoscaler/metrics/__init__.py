@@ -1,0 +1,1 @@
+"""Where observations come from: Prometheus in production, the emulator in demos."""

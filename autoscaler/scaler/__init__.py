@@ -1,0 +1,1 @@
+"""The KEDA-facing face: gRPC external scaler, fed by background decisions."""

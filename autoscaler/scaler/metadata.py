@@ -1,0 +1,77 @@
+"""A ScaledObject trigger's `metadata`, parsed and validated in one place.
+
+KEDA forwards the trigger's whole metadata map on every call. Unknown keys are rejected by
+name (a typo must not silently fall back to a default); KEDA's own keys (`scalerAddress`,
+TLS switches) are accepted and ignored. A bad map becomes gRPC INVALID_ARGUMENT.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+# Keys KEDA itself puts into or reads from the trigger metadata; they carry nothing for us.
+KEDA_KEYS = frozenset({"scalerAddress", "enableTLS", "unsafeSsl", "useCachedMetrics"})
+OUR_KEYS = frozenset({"model", "namespace", "profile", "prometheusAddress"})
+_PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")  # a Kubernetes DNS label
+
+
+class MetadataError(ValueError):
+    """Every problem with one metadata map, each naming its key."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid scaler metadata: " + "; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class ScalerTarget:
+    """What one ScaledObject asks Prewarm to scale."""
+
+    scaled_object: str  # "<namespace>/<name>" of the ScaledObject
+    model: str  # vLLM's model_name label
+    namespace: str  # where the vLLM pods run (label matcher)
+    profile: str | None  # profile name; None = the model's own or the default
+    prometheus_url: str | None  # override of the server-wide Prometheus
+
+    @property
+    def metric_name(self) -> str:
+        """Stable per model; KEDA hands it back in GetMetricsRequest."""
+        return "prewarm-" + re.sub(r"[^a-z0-9-]+", "-", self.model.lower()).strip("-")[:200]
+
+
+def parse_metadata(name: str, namespace: str, metadata: dict[str, str]) -> ScalerTarget:
+    problems = [
+        f"unknown key {key!r} (known: {', '.join(sorted(OUR_KEYS))})"
+        for key in sorted(metadata)
+        if key not in OUR_KEYS and key not in KEDA_KEYS
+    ]
+    model = metadata.get("model", "").strip()
+    if not model:
+        problems.append("key 'model' is required (vLLM's served model name)")
+    elif len(model) > 512 or any(ch in model for ch in "\n\r\x00"):
+        problems.append("key 'model' must be one line of at most 512 characters")
+    target_namespace = metadata.get("namespace", namespace).strip()
+    if target_namespace and not _NAMESPACE.match(target_namespace):
+        problems.append(f"key 'namespace' is not a Kubernetes namespace: {target_namespace!r}")
+    profile = metadata.get("profile")
+    if profile is not None and not _PROFILE_NAME.match(profile):
+        problems.append(f"key 'profile' is not a profile name: {profile!r}")
+    url = metadata.get("prometheusAddress")
+    if url is not None:
+        parsed = urlparse(url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            problems.append(f"key 'prometheusAddress' must be an http(s) URL, got {url!r}")
+    if not name:
+        problems.append("the ScaledObject reference has no name")
+    if problems:
+        raise MetadataError(problems)
+    return ScalerTarget(
+        scaled_object=f"{namespace}/{name}",
+        model=model,
+        namespace=target_namespace,
+        profile=profile,
+        prometheus_url=url,
+    )

@@ -1,0 +1,169 @@
+"""Every ScaledObject KEDA asks about, each refreshed in the background.
+
+RPC handlers only `track()` (cheap, no I/O) and read `Tracked.decision`. A background task
+per ScaledObject back-fills history once, then every decision interval reads the latest
+observation, runs the engine (in a worker thread: a forecaster refit must not stall the
+event loop) and publishes the decision. A ScaledObject no one asked about for
+`idle_after_s` is dropped, so deleted ScaledObjects do not poll Prometheus forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from autoscaler.clock import Clock
+from autoscaler.decision import Decision
+from autoscaler.engine import ModelEngine
+from autoscaler.metrics.source import MetricSource, MetricSourceError
+from autoscaler.scaler.metadata import ScalerTarget
+from autoscaler.scaler.profile_book import ProfileBook
+from autoscaler.scaler.tracked import Tracked
+
+log = logging.getLogger("prewarm.decisions")
+
+SourceFor = Callable[[str | None], MetricSource]  # prometheusAddress override -> source
+Listener = Callable[[Tracked, Decision], None]
+
+
+class ScalerRegistry:
+    def __init__(
+        self,
+        profiles: ProfileBook,
+        source_for: SourceFor,
+        clock: Clock,
+        *,
+        source_timeout_s: float = 2.0,
+        idle_after_s: float = 3600.0,
+        backfill: bool = True,
+        listeners: tuple[Listener, ...] = (),
+    ) -> None:
+        self.profiles = profiles
+        self.source_for = source_for
+        self.clock = clock
+        self.source_timeout_s = source_timeout_s
+        self.idle_after_s = idle_after_s
+        self.backfill = backfill
+        self.listeners = listeners
+        self._tracked: dict[ScalerTarget, Tracked] = {}
+        self._running = False
+
+    def __len__(self) -> int:
+        return len(self._tracked)
+
+    def all(self) -> list[Tracked]:
+        return list(self._tracked.values())
+
+    def track(self, target: ScalerTarget) -> Tracked:
+        """The entry for `target`, created (and its refresher started) on first sight.
+        Raises MetadataError when no profile fits."""
+        tracked = self._tracked.get(target)
+        now_s = self.clock.now_s()
+        if tracked is None:
+            profile = self.profiles.resolve(target)
+            tracked = Tracked(
+                target,
+                ModelEngine(profile),
+                self.source_for(target.prometheus_url),
+                last_seen_s=now_s,
+            )
+            self._tracked[target] = tracked
+            if self._running:
+                tracked.task = asyncio.get_running_loop().create_task(self._run(tracked))
+        tracked.last_seen_s = now_s
+        return tracked
+
+    def start(self) -> None:
+        self._running = True
+        loop = asyncio.get_running_loop()
+        for tracked in self._tracked.values():
+            if tracked.task is None:
+                tracked.task = loop.create_task(self._run(tracked))
+
+    async def close(self) -> None:
+        self._running = False
+        tasks = [t.task for t in self._tracked.values() if t.task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def backfill_history(self, tracked: Tracked) -> int:
+        """Loads the window's history from the source so a restart loses nothing."""
+        settings = tracked.engine.profile.forecast
+        end_s = self.clock.now_s()
+        try:
+            history = await asyncio.wait_for(
+                tracked.source.history(
+                    tracked.query, end_s - settings.history_s, end_s, settings.bucket_s
+                ),
+                timeout=max(self.source_timeout_s, 30.0),
+            )
+        except (MetricSourceError, TimeoutError) as exc:
+            log.warning("back-fill failed for %s: %s", tracked.target.scaled_object, exc)
+            return 0
+        for obs in history:
+            tracked.engine.observe(obs)
+        return len(history)
+
+    async def refresh_once(self, tracked: Tracked) -> Decision:
+        """One cycle: read the latest observation (if the source answers), decide, publish."""
+        now_s = self.clock.now_s()
+        try:
+            obs = await asyncio.wait_for(
+                tracked.source.latest(tracked.query, now_s), timeout=self.source_timeout_s
+            )
+            tracked.last_error = ""
+            if obs is not None:
+                tracked.engine.observe(obs)
+        except (MetricSourceError, TimeoutError) as exc:
+            tracked.last_error = str(exc) or type(exc).__name__
+        # The planner turns missing data into "hold", then "invalid" past the bound.
+        decision = await asyncio.to_thread(tracked.engine.decide, now_s)
+        previous = tracked.decision
+        await tracked.publish(decision)
+        self._report(tracked, decision, previous)
+        return decision
+
+    async def _run(self, tracked: Tracked) -> None:
+        if self.backfill:
+            await self.backfill_history(tracked)
+        interval_s = tracked.engine.profile.decision_interval_s
+        while self._running:
+            if self.clock.now_s() - tracked.last_seen_s > self.idle_after_s:
+                log.info(
+                    "dropping %s: not asked about for %.0f s",
+                    tracked.target.scaled_object,
+                    self.idle_after_s,
+                )
+                self._tracked.pop(tracked.target, None)
+                return
+            try:
+                await self.refresh_once(tracked)
+            except Exception:  # one model's bug must not stop the others
+                log.exception("refresh failed for %s", tracked.target.scaled_object)
+            await asyncio.sleep(interval_s)
+
+    def _report(self, tracked: Tracked, decision: Decision, previous: Decision | None) -> None:
+        for listener in self.listeners:
+            listener(tracked, decision)
+        changed = (
+            previous is None
+            or previous.replicas != decision.replicas
+            or previous.valid != decision.valid
+        )
+        log.log(
+            logging.INFO if changed else logging.DEBUG,
+            "decision",
+            extra={
+                "scaled_object": tracked.target.scaled_object,
+                "model": tracked.target.model,
+                "replicas": decision.replicas,
+                "valid": decision.valid,
+                "forecast_replicas": decision.forecast_replicas,
+                "reactive_replicas": decision.reactive_replicas,
+                "data_age_s": round(decision.data_age_s, 1),
+                "reason": decision.reason,
+                "source_error": tracked.last_error,
+            },
+        )

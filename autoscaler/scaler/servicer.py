@@ -1,0 +1,112 @@
+"""KEDA's ExternalScaler service, answered from the registry's latest decisions.
+
+No handler awaits Prometheus or a forecast: they parse metadata, look up the tracked
+ScaledObject and read its last published decision. The metric is "desired replicas" with a
+fixed target of 1, so the HPA's AverageValue arithmetic (ceil(value / target)) yields
+exactly the replicas decided.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator
+
+import grpc
+
+from autoscaler.decision import Decision
+from autoscaler.scaler.metadata import MetadataError, ScalerTarget, parse_metadata
+from autoscaler.scaler.registry import ScalerRegistry
+from autoscaler.scaler.tracked import Tracked
+from external_scaler_proto import externalscaler_pb2 as pb
+from external_scaler_proto import externalscaler_pb2_grpc as pb_grpc
+
+TARGET_PER_REPLICA = 1.0
+
+
+class ExternalScalerServicer(pb_grpc.ExternalScalerServicer):
+    def __init__(self, registry: ScalerRegistry) -> None:
+        self.registry = registry
+
+    async def GetMetricSpec(  # noqa: N802 (the proto names the method)
+        self, request: pb.ScaledObjectRef, context: grpc.aio.ServicerContext
+    ) -> pb.GetMetricSpecResponse:
+        target = await _target(request, context)
+        await _track(self.registry, target, context)
+        spec = pb.MetricSpec(
+            metricName=target.metric_name,
+            targetSize=int(TARGET_PER_REPLICA),
+            targetSizeFloat=TARGET_PER_REPLICA,
+        )
+        return pb.GetMetricSpecResponse(metricSpecs=[spec])
+
+    async def GetMetrics(  # noqa: N802
+        self, request: pb.GetMetricsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetMetricsResponse:
+        target = await _target(request.scaledObjectRef, context)
+        tracked = await _track(self.registry, target, context)
+        decision = await _valid_decision(tracked, context)
+        replicas = float(decision.replicas)
+        value = pb.MetricValue(
+            metricName=request.metricName or target.metric_name,
+            metricValue=math.ceil(replicas),
+            metricValueFloat=replicas,
+        )
+        return pb.GetMetricsResponse(metricValues=[value])
+
+    async def IsActive(  # noqa: N802
+        self, request: pb.ScaledObjectRef, context: grpc.aio.ServicerContext
+    ) -> pb.IsActiveResponse:
+        target = await _target(request, context)
+        tracked = await _track(self.registry, target, context)
+        await _valid_decision(tracked, context)
+        return pb.IsActiveResponse(result=tracked.active)
+
+    async def StreamIsActive(  # noqa: N802
+        self, request: pb.ScaledObjectRef, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.IsActiveResponse]:
+        """Pushes `true` whenever the model becomes active (KEDA ignores `false`)."""
+        target = await _target(request, context)
+        tracked = await _track(self.registry, target, context)
+        was_active = False
+        while True:
+            if tracked.active and not was_active:
+                yield pb.IsActiveResponse(result=True)
+            was_active = tracked.active
+            await tracked.wait_change()
+
+
+async def _target(ref: pb.ScaledObjectRef, context: grpc.aio.ServicerContext) -> ScalerTarget:
+    try:
+        return parse_metadata(ref.name, ref.namespace, dict(ref.scalerMetadata))
+    except MetadataError as exc:
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        raise  # abort raises; this keeps type checkers sure we never fall through
+
+
+async def _track(
+    registry: ScalerRegistry, target: ScalerTarget, context: grpc.aio.ServicerContext
+) -> Tracked:
+    try:
+        return registry.track(target)
+    except MetadataError as exc:
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        raise
+
+
+async def _valid_decision(tracked: Tracked, context: grpc.aio.ServicerContext) -> Decision:
+    decision = tracked.decision
+    if decision is None:
+        await context.abort(
+            grpc.StatusCode.UNAVAILABLE,
+            f"{tracked.target.scaled_object}: no decision yet (first refresh in progress)",
+        )
+        raise AssertionError("unreachable")
+    if not decision.valid:
+        # Past the staleness bound: an error lets KEDA's fallback take over.
+        await context.abort(
+            grpc.StatusCode.UNAVAILABLE,
+            f"{tracked.target.scaled_object}: {decision.reason}"
+            + (f"; source: {tracked.last_error}" if tracked.last_error else ""),
+        )
+        raise AssertionError("unreachable")
+    return decision

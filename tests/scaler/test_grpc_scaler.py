@@ -1,0 +1,169 @@
+"""The ExternalScaler over real gRPC on loopback, as KEDA calls it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from autoscaler.scaler.server import RunningServer, TlsFiles, start_grpc
+from external_scaler_proto import externalscaler_pb2 as pb
+from external_scaler_proto import externalscaler_pb2_grpc as pb_grpc
+from tests.fakes import FakeMetricSource, prompt_for_replicas
+from tests.scaler.certs import make_pki
+from tests.scaler.scaler_helpers import make_registry, steady, target
+
+METADATA = {"model": "llama", "scalerAddress": "prewarm:9090"}
+
+
+def ref(metadata: dict[str, str] | None = None) -> pb.ScaledObjectRef:
+    return pb.ScaledObjectRef(
+        name="chat", namespace="serving", scalerMetadata=METADATA if metadata is None else metadata
+    )
+
+
+@pytest.fixture
+async def scaler() -> AsyncIterator[tuple[pb_grpc.ExternalScalerStub, FakeMetricSource, object]]:
+    source = FakeMetricSource()
+    registry, clock = make_registry(source, replicas={"min": 0, "max": 64})
+    server = await start_grpc(registry, "127.0.0.1", 0)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        yield pb_grpc.ExternalScalerStub(channel), source, (registry, clock, server)
+    await server.stop(0)
+
+
+async def test_metric_spec_is_static_with_target_one(scaler) -> None:  # type: ignore[no-untyped-def]
+    stub, _, _ = scaler
+    spec = (await stub.GetMetricSpec(ref(), timeout=3)).metricSpecs
+    assert len(spec) == 1
+    assert spec[0].metricName == "prewarm-llama"
+    assert spec[0].targetSizeFloat == 1.0 and spec[0].targetSize == 1
+
+
+async def test_get_metrics_returns_one_value_float_and_int(scaler) -> None:  # type: ignore[no-untyped-def]
+    stub, source, (registry, _, _) = scaler
+    source.latest_by_model["llama"] = steady(prompt_for_replicas(7), ready=7)
+    await registry.refresh_once(registry.track(target()))
+    request = pb.GetMetricsRequest(scaledObjectRef=ref(), metricName="prewarm-llama")
+    values = (await stub.GetMetrics(request, timeout=3)).metricValues
+    assert len(values) == 1
+    assert values[0].metricName == "prewarm-llama"
+    assert values[0].metricValueFloat == 7.0 and values[0].metricValue == 7
+    assert (await stub.IsActive(ref(), timeout=3)).result is True
+
+
+async def test_before_the_first_decision_the_answer_is_unavailable(scaler) -> None:  # type: ignore[no-untyped-def]
+    stub, _, _ = scaler
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.GetMetrics(pb.GetMetricsRequest(scaledObjectRef=ref()), timeout=3)
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "no decision yet" in (caught.value.details() or "")
+
+
+@pytest.mark.parametrize(
+    ("metadata", "key"),
+    [
+        ({"model": "llama", "modle": "x"}, "modle"),
+        ({}, "model"),
+        ({"model": "llama", "profile": "nope"}, "profile"),
+    ],
+    ids=["unknown-key", "missing-model", "unknown-profile"],
+)
+async def test_bad_metadata_is_invalid_argument_naming_the_key(scaler, metadata, key) -> None:  # type: ignore[no-untyped-def]
+    stub, _, _ = scaler
+    for call in (
+        lambda: stub.GetMetricSpec(ref(metadata), timeout=3),
+        lambda: stub.GetMetrics(pb.GetMetricsRequest(scaledObjectRef=ref(metadata)), timeout=3),
+        lambda: stub.IsActive(ref(metadata), timeout=3),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await call()
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert f"'{key}'" in (caught.value.details() or "")
+
+
+async def test_stale_data_turns_unavailable_past_the_bound(scaler) -> None:  # type: ignore[no-untyped-def]
+    stub, source, (registry, clock, _) = scaler
+    source.latest_by_model["llama"] = steady(prompt_for_replicas(5), ready=5)
+    tracked = registry.track(target())
+    await registry.refresh_once(tracked)
+    source.fresh = False  # the source keeps returning the same, ever older sample
+    clock.advance(601)  # default error_after_s is 600
+    await registry.refresh_once(tracked)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.GetMetrics(pb.GetMetricsRequest(scaledObjectRef=ref()), timeout=3)
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "601 s old" in (caught.value.details() or "")
+
+
+async def test_stream_pushes_true_when_the_model_becomes_active(scaler) -> None:  # type: ignore[no-untyped-def]
+    stub, source, (registry, clock, _) = scaler
+    tracked = registry.track(target())
+    source.latest_by_model["llama"] = steady(0.0, ready=0)  # scaled to zero, no traffic
+    await registry.refresh_once(tracked)
+    assert not tracked.active
+    stream = stub.StreamIsActive(ref())
+    first = asyncio.ensure_future(stream.read())
+    await asyncio.sleep(0.2)  # the stream is open and silent while inactive
+    assert not first.done()
+    source.latest_by_model["llama"] = replace(steady(0.0, ready=0), requests_waiting=3.0)
+    clock.advance(15)
+    await registry.refresh_once(tracked)
+    message = await asyncio.wait_for(first, timeout=3)
+    assert message.result is True
+    stream.cancel()
+
+
+async def test_health_service_reports_serving(scaler) -> None:  # type: ignore[no-untyped-def]
+    _, _, (_, _, server) = scaler
+    assert isinstance(server, RunningServer)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        for service in ("", "externalscaler.ExternalScaler"):
+            reply = await health.Check(health_pb2.HealthCheckRequest(service=service), timeout=3)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+async def _spec_over(channel: grpc.aio.Channel) -> str:
+    stub = pb_grpc.ExternalScalerStub(channel)
+    return (await stub.GetMetricSpec(ref(), timeout=3)).metricSpecs[0].metricName
+
+
+async def test_tls_and_mutual_tls(tmp_path: Path) -> None:
+    pki = make_pki(tmp_path)
+    registry, _ = make_registry(FakeMetricSource())
+    ca = pki.ca_cert.read_bytes()
+    client_cert, client_key = pki.client_cert.read_bytes(), pki.client_key.read_bytes()
+
+    tls = await start_grpc(registry, "127.0.0.1", 0, TlsFiles(pki.server_cert, pki.server_key))
+    try:
+        creds = grpc.ssl_channel_credentials(root_certificates=ca)
+        async with grpc.aio.secure_channel(f"localhost:{tls.port}", creds) as channel:
+            assert await _spec_over(channel) == "prewarm-llama"
+    finally:
+        await tls.stop(0)
+
+    mtls_files = TlsFiles(pki.server_cert, pki.server_key, client_ca_file=pki.ca_cert)
+    mtls = await start_grpc(registry, "127.0.0.1", 0, mtls_files)
+    try:
+        with_cert = grpc.ssl_channel_credentials(ca, client_key, client_cert)
+        async with grpc.aio.secure_channel(f"localhost:{mtls.port}", with_cert) as channel:
+            assert await _spec_over(channel) == "prewarm-llama"
+        without_cert = grpc.ssl_channel_credentials(root_certificates=ca)
+        async with grpc.aio.secure_channel(f"localhost:{mtls.port}", without_cert) as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await _spec_over(channel)
+            assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    finally:
+        await mtls.stop(0)
+
+
+def test_unreadable_tls_file_names_it(tmp_path: Path) -> None:
+    files = TlsFiles(tmp_path / "missing.pem", tmp_path / "key.pem")
+    with pytest.raises(ValueError, match="missing.pem"):
+        files.credentials()

@@ -1,0 +1,80 @@
+"""Background decisions per ScaledObject, stepped with a manual clock."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from autoscaler.metrics.source import MetricSourceError
+from tests.fakes import FakeMetricSource, prompt_for_replicas
+from tests.scaler.scaler_helpers import START_S, make_registry, steady, target
+
+
+async def test_refresh_decides_from_the_latest_observation() -> None:
+    source = FakeMetricSource()
+    source.latest_by_model["llama"] = steady(prompt_for_replicas(6))
+    registry, _ = make_registry(source)
+    tracked = registry.track(target())
+    assert tracked.decision is None  # tracking does no I/O
+    decision = await registry.refresh_once(tracked)
+    assert tracked.decision is decision
+    assert decision.valid and decision.reactive_replicas == 6
+
+
+async def test_outage_holds_then_invalidates_then_recovers() -> None:
+    down = {"on": False}
+
+    def fail() -> Exception | None:
+        return MetricSourceError("http://prom:9090: connection refused") if down["on"] else None
+
+    source = FakeMetricSource(fail=fail)
+    source.latest_by_model["llama"] = steady(prompt_for_replicas(6))
+    registry, clock = make_registry(source, staleness={"hold_after_s": 90, "error_after_s": 300})
+    tracked = registry.track(target())
+    before = await registry.refresh_once(tracked)
+
+    source.latest_by_model["llama"] = steady(prompt_for_replicas(1))  # demand "fell"...
+    down["on"] = True  # ...but Prometheus is gone, so nobody can know
+    seen = []
+    for _ in range(30):  # 450 s of outage in 15 s steps
+        clock.advance(15)
+        seen.append(await registry.refresh_once(tracked))
+    # Seeded from the 4 replicas serving (not from min = 1), so 6 is reached at once.
+    assert before.replicas == 6 and "rate limit" not in before.reason
+    assert min(d.replicas for d in seen) >= before.replicas  # never scales down blind
+    held = [d for d in seen if "holding" in d.reason]
+    assert held and held[0].data_age_s > 90
+    assert {d.replicas for d in held} == {held[0].replicas}
+    assert all(d.valid for d in seen if d.data_age_s <= 300)
+    assert not seen[-1].valid and "connection refused" in tracked.last_error
+
+    down["on"] = False
+    clock.advance(15)
+    recovered = await registry.refresh_once(tracked)
+    assert recovered.valid and tracked.last_error == ""
+
+
+async def test_backfill_loads_history_into_the_window() -> None:
+    source = FakeMetricSource()
+    base = steady(prompt_for_replicas(3))
+    history = [replace(base, t_s=START_S - 3600 + 60 * i) for i in range(60)]
+    source.history_by_model["llama"] = history
+    registry, _ = make_registry(source)
+    tracked = registry.track(target())
+    loaded = await registry.backfill_history(tracked)
+    assert loaded == 60
+    values, _ = tracked.engine.window.complete(START_S)
+    assert values.shape[1] >= 59
+
+
+async def test_failed_backfill_is_survivable() -> None:
+    source = FakeMetricSource(fail=lambda: MetricSourceError("down"))
+    registry, _ = make_registry(source)
+    assert await registry.backfill_history(registry.track(target())) == 0
+
+
+async def test_same_target_is_tracked_once_and_others_separately() -> None:
+    registry, _ = make_registry(FakeMetricSource())
+    a = registry.track(target("llama"))
+    assert registry.track(target("llama")) is a
+    assert registry.track(target("mistral")) is not a
+    assert len(registry) == 2
