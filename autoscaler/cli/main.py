@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from autoscaler.cli.serve import serve_command
 from autoscaler.cli.simulate import simulate_command
 
 app = typer.Typer(
@@ -13,6 +14,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("simulate")(simulate_command)
+app.command("serve")(serve_command)
 
 
 @app.callback()

@@ -1,0 +1,124 @@
+"""`prewarm serve`: the KEDA external scaler, fed by Prometheus or by the built-in emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from autoscaler.profile import ProfileError, load_profile
+
+BUNDLED_PROFILE = Path(__file__).resolve().parents[1] / "profiles" / "default.yaml"
+DEMO_MODEL = "demo"
+
+
+def serve_command(
+    config: Annotated[
+        Path | None, typer.Option(help="serve config YAML (ports, TLS, Prometheus, profiles)")
+    ] = None,
+    demo: Annotated[
+        bool, typer.Option(help="feed from the built-in vLLM emulator (model 'demo')")
+    ] = False,
+    grpc_port: Annotated[int | None, typer.Option(min=0, max=65535)] = None,
+    http_port: Annotated[int | None, typer.Option(min=0, max=65535)] = None,
+    speed: Annotated[
+        float, typer.Option(min=0.001, help="--demo: trace seconds per wall second")
+    ] = 1.0,
+) -> None:
+    """Serve KEDA's ExternalScaler over gRPC, plus /healthz and /metrics over HTTP."""
+    from autoscaler import logs
+    from autoscaler.serve_config import ServeConfig, load_serve_config
+
+    console = Console(stderr=True)
+    if (config is None) == (not demo):
+        console.print("[red]error:[/red] give exactly one of --config FILE or --demo")
+        raise typer.Exit(2)
+    try:
+        if config is not None:
+            serve_config, profiles = load_serve_config(config)
+        else:
+            serve_config = ServeConfig()
+            profiles = {"default": load_profile(BUNDLED_PROFILE)}
+    except ProfileError as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+
+    logs.configure(serve_config.log_level)
+    grpc_port = serve_config.grpc.port if grpc_port is None else grpc_port
+    http_port = serve_config.http.port if http_port is None else http_port
+    try:
+        asyncio.run(_serve(serve_config, profiles, demo, grpc_port, http_port, speed))
+    except (OSError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+async def _serve(config, profiles, demo, grpc_port, http_port, speed) -> None:  # type: ignore[no-untyped-def]
+    from autoscaler.clock import SystemClock
+    from autoscaler.scaler.app import ScalerApp
+    from autoscaler.scaler.exported_metrics import DecisionMetrics
+    from autoscaler.scaler.profile_book import ProfileBook
+    from autoscaler.scaler.registry import ScalerRegistry
+    from autoscaler.scaler.server import TlsFiles
+
+    clock = SystemClock()
+    source_for = _demo_sources(profiles, clock, speed) if demo else _prometheus_sources(config)
+    metrics = DecisionMetrics()
+    registry = ScalerRegistry(
+        ProfileBook(profiles), source_for, clock,
+        source_timeout_s=config.prometheus.timeout_s,
+        idle_after_s=config.idle_after_s,
+        listeners=(metrics,),
+    )
+    tls = None
+    if config.grpc.tls is not None:
+        t = config.grpc.tls
+        tls = TlsFiles(t.cert_file, t.key_file, t.client_ca_file)
+    app = ScalerApp(registry, metrics, config.grpc.host, grpc_port, config.http.host,
+                    http_port, tls)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if demo:
+        Console(stderr=True).print(
+            f"Demo: model [bold]{DEMO_MODEL}[/bold] on gRPC 0.0.0.0:{grpc_port}, "
+            f"HTTP :{http_port} (/healthz, /metrics, /models). Ctrl-C stops."
+        )
+    await app.run(stop)
+
+
+def _prometheus_sources(config):  # type: ignore[no-untyped-def]
+    from autoscaler.metrics.prometheus_source import PrometheusSource
+    from autoscaler.metrics.promql import MetricNames
+
+    names = MetricNames.legacy() if config.prometheus.legacy_metric_names else MetricNames()
+    cache: dict[str, PrometheusSource] = {}
+
+    def source_for(url: str | None) -> PrometheusSource:
+        url = url or config.prometheus.url
+        if url not in cache:
+            cache[url] = PrometheusSource(
+                url, names=names, rate_window_s=config.prometheus.rate_window_s,
+                timeout_s=config.prometheus.timeout_s,
+            )
+        return cache[url]
+
+    return source_for
+
+
+def _demo_sources(profiles, clock, speed):  # type: ignore[no-untyped-def]
+    from autoscaler.cli.simulate import DEMO_DURATION_S, DEMO_MEAN_RPS
+    from simulations.emulator.fleet_state import EmulatedFleet
+    from simulations.emulator.source import EmulatorSource
+    from simulations.traces.synthetic import synthetic_trace
+
+    trace = synthetic_trace(duration_s=DEMO_DURATION_S, mean_rps=DEMO_MEAN_RPS, seed=0)
+    fleet = EmulatedFleet(trace, profiles["default"], model_name=DEMO_MODEL, speed=speed,
+                          clock=clock)
+    source = EmulatorSource(fleet)
+    return lambda url: source

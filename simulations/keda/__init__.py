@@ -1,0 +1,1 @@
+"""A client that calls an external scaler exactly as KEDA does (tests, benchmarks)."""
