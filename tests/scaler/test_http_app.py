@@ -1,0 +1,54 @@
+"""The scaler process's HTTP face over real HTTP: /healthz, /metrics, /models."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import httpx
+
+from autoscaler.scaler.app import ScalerApp
+from autoscaler.scaler.exported_metrics import DecisionMetrics
+from tests.fakes import FakeMetricSource, prompt_for_replicas
+from tests.scaler.scaler_helpers import make_registry, steady, target
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_health_metrics_and_models_over_http() -> None:
+    source = FakeMetricSource()
+    source.latest_by_model["llama"] = steady(prompt_for_replicas(6), ready=6)
+    registry, _ = make_registry(source)
+    metrics = DecisionMetrics()
+    registry.listeners = (metrics,)
+    tracked = registry.track(target())
+    await registry.refresh_once(tracked)
+    port = free_port()
+    app = ScalerApp(registry, metrics, "127.0.0.1", 0, "127.0.0.1", port)
+    stop = asyncio.Event()
+    running = asyncio.create_task(app.run(stop))
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            for _ in range(100):  # uvicorn binds a moment after the task starts
+                try:
+                    health = await client.get("/healthz")
+                    break
+                except httpx.ConnectError:
+                    await asyncio.sleep(0.05)
+            assert health.json() == {"status": "ok", "scaled_objects": 1}
+            exposition = (await client.get("/metrics")).text
+            assert 'prewarm_desired_replicas{model="llama",scaled_object="serving/chat"} 6.0' in (
+                exposition
+            )
+            assert 'prewarm_decision_valid{model="llama",scaled_object="serving/chat"} 1.0' in (
+                exposition
+            )
+            models = (await client.get("/models")).json()
+            assert models[0]["replicas"] == 6 and models[0]["reason"].startswith("reactive")
+    finally:
+        stop.set()
+        await running

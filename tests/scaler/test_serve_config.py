@@ -1,0 +1,47 @@
+"""`prewarm serve --config`: the example loads; bad files name what is wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from autoscaler.profile import ProfileError
+from autoscaler.serve_config import load_serve_config
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "config" / "prewarm.yaml"
+
+
+def test_the_shipped_example_loads_with_its_profiles() -> None:
+    config, profiles = load_serve_config(EXAMPLE)
+    assert config.grpc.port == 9090 and config.http.port == 8080
+    assert set(profiles) == {"default"}
+    assert profiles["default"].capacity.prompt_tokens_per_s > 0
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("grpc: {prot: 1}\n", "grpc.prot: unknown key"),
+        ("grpc: {port: 70000}\n", "grpc.port"),
+        ("log_level: loud\n", "log_level"),
+        ("profiles: {default: missing.yaml}\n", "missing.yaml: profile file not found"),
+        ("grpc: [\n", "not valid YAML"),
+    ],
+    ids=["unknown-key", "bad-port", "bad-level", "missing-profile", "bad-yaml"],
+)
+def test_bad_config_names_the_problem(tmp_path: Path, text: str, words: str) -> None:
+    path = tmp_path / "prewarm.yaml"
+    path.write_text(text)
+    with pytest.raises(ProfileError, match=words.replace("[", r"\[")):
+        load_serve_config(path)
+
+
+def test_profile_paths_are_relative_to_the_config(tmp_path: Path) -> None:
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "m.yaml").write_text(
+        EXAMPLE.with_name("llama-3.1-8b.yaml").read_text()
+    )
+    (tmp_path / "prewarm.yaml").write_text("profiles: {m: profiles/m.yaml}\n")
+    _, profiles = load_serve_config(tmp_path / "prewarm.yaml")
+    assert profiles["m"].model == "llama-3.1-8b-instruct"
