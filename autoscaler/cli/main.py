@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from autoscaler.cli.emulate import emulate_command
 from autoscaler.cli.serve import serve_command
 from autoscaler.cli.simulate import simulate_command
 
@@ -15,6 +16,7 @@ app = typer.Typer(
 )
 app.command("simulate")(simulate_command)
 app.command("serve")(serve_command)
+app.command("emulate")(emulate_command)
 
 
 @app.callback()

@@ -112,13 +112,9 @@ def _prometheus_sources(config):  # type: ignore[no-untyped-def]
 
 
 def _demo_sources(profiles, clock, speed):  # type: ignore[no-untyped-def]
-    from autoscaler.cli.simulate import DEMO_DURATION_S, DEMO_MEAN_RPS
-    from simulations.emulator.fleet_state import EmulatedFleet
+    from autoscaler.cli.emulate import build_fleet
     from simulations.emulator.source import EmulatorSource
-    from simulations.traces.synthetic import synthetic_trace
 
-    trace = synthetic_trace(duration_s=DEMO_DURATION_S, mean_rps=DEMO_MEAN_RPS, seed=0)
-    fleet = EmulatedFleet(trace, profiles["default"], model_name=DEMO_MODEL, speed=speed,
-                          clock=clock)
+    fleet = build_fleet(None, clock=clock, speed=speed, model=DEMO_MODEL)
     source = EmulatorSource(fleet)
     return lambda url: source

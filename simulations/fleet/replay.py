@@ -81,7 +81,8 @@ def replay(
         ready = fleet.ready
         held = kv[k]
         # An over-committed KV cache preempts and queues: throughput shrinks in proportion.
-        effective = ready if held <= ready * kv_budget else ready * kv_budget / held
+        fleet_kv = ready * kv_budget
+        effective = ready if held <= fleet_kv else ready * fleet_kv / held
         total = backlog + work[k]
         served = min(total, effective * tick_s)
         backlog = total - served

@@ -115,14 +115,23 @@ def test_overload_builds_a_backlog_that_ends_in_dropped_requests() -> None:
     assert not run.dropped[trace.arrival_s < 30].any()
 
 
-def test_full_kv_cache_slows_the_fleet() -> None:
+def test_full_kv_cache_scales_throughput_by_the_share_that_fits() -> None:
+    """20 req/s x 1 s decode x 909 tokens holds ~18,180 KV tokens; 3 replicas x 5,000 = 15,000
+    fit, so the fleet runs at 15,000 / 18,180 = 0.825 of its 3 replicas: 2.475 effective.
+    Offered work is 20 x 0.099 = 1.98 replica-seconds per second: utilisation 0.80, no backlog."""
     trace = constant_trace(rps=20, duration_s=600, prompt=900, output=9)
-    roomy = _physics()
-    # 20 req/s x 1 s decode x 909 tokens = ~18,000 KV tokens held; 3 replicas x 4,000 = 12,000.
-    tight = _physics(kv_cache_tokens=4_000.0)
+    physics = _physics(kv_cache_tokens=5_000.0, decode_tokens_per_s_per_seq=9.0)
+    _, run = _replay(trace, FixedPolicy([(0.0, 3)]), physics, initial=3)
+    settled = trace.arrival_s > 120
+    held = 20 * 1 * 909
+    utilisation = 20 * WORK_PER_REQUEST / (3 * (3 * 5_000 / held))
+    service = 900 / physics.prefill_tokens_per_s
+    expected = physics.overhead_s + service + service * utilisation / (1 - utilisation)
+    assert not run.dropped.any()
+    assert float(np.median(run.ttft_s[settled])) == pytest.approx(expected, rel=0.03)
+    roomy = _physics(decode_tokens_per_s_per_seq=9.0)
     _, roomy_run = _replay(trace, FixedPolicy([(0.0, 3)]), roomy, initial=3)
-    _, tight_run = _replay(trace, FixedPolicy([(0.0, 3)]), tight, initial=3)
-    assert np.median(tight_run.ttft_s) > 3 * np.median(roomy_run.ttft_s)
+    assert np.median(run.ttft_s[settled]) > np.median(roomy_run.ttft_s[settled])
 
 
 def test_observations_follow_vllm_semantics_under_saturation() -> None:
