@@ -69,7 +69,9 @@ async def _serve(config, profiles, demo, grpc_port, http_port, speed) -> None:  
     source_for = _demo_sources(profiles, clock, speed) if demo else _prometheus_sources(config)
     metrics = DecisionMetrics()
     registry = ScalerRegistry(
-        ProfileBook(profiles), source_for, clock,
+        ProfileBook(profiles),
+        source_for,
+        clock,
         source_timeout_s=config.prometheus.timeout_s,
         idle_after_s=config.idle_after_s,
         listeners=(metrics,),
@@ -78,8 +80,9 @@ async def _serve(config, profiles, demo, grpc_port, http_port, speed) -> None:  
     if config.grpc.tls is not None:
         t = config.grpc.tls
         tls = TlsFiles(t.cert_file, t.key_file, t.client_ca_file)
-    app = ScalerApp(registry, metrics, config.grpc.host, grpc_port, config.http.host,
-                    http_port, tls)
+    app = ScalerApp(
+        registry, metrics, config.grpc.host, grpc_port, config.http.host, http_port, tls
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -103,7 +106,9 @@ def _prometheus_sources(config):  # type: ignore[no-untyped-def]
         url = url or config.prometheus.url
         if url not in cache:
             cache[url] = PrometheusSource(
-                url, names=names, rate_window_s=config.prometheus.rate_window_s,
+                url,
+                names=names,
+                rate_window_s=config.prometheus.rate_window_s,
                 timeout_s=config.prometheus.timeout_s,
             )
         return cache[url]
