@@ -1,7 +1,8 @@
 """Benchmark: 1,000 ScaledObjects polled the way KEDA does, plus 1,000 open push streams.
 
 Goal (issue 3): GetMetrics p99 <= 5 ms, no errors, scaler RSS <= 300 MB. The scaler runs as
-a real `prewarm serve --demo` process; this process plays KEDA over loopback gRPC:
+its own process (benchmarks/scaler_server.py: the real app and registry, one distinct model
+per ScaledObject, a synthetic source); this process plays KEDA over loopback gRPC:
 a polling loop (30 s) and an HPA loop (15 s, 3 s deadline) per ScaledObject, started at
 seeded random offsets, and one StreamIsActive each.
 
@@ -25,7 +26,7 @@ import httpx
 from external_scaler_proto import externalscaler_pb2 as pb
 from simulations.keda.client import CallLog, KedaLikeClient, percentile_ms
 
-PREWARM = Path(sys.executable).parent / "prewarm"
+SERVER = Path(__file__).resolve().parent / "scaler_server.py"
 
 
 def free_port() -> int:
@@ -46,7 +47,7 @@ def refs(n: int) -> list[pb.ScaledObjectRef]:
         pb.ScaledObjectRef(
             name=f"so-{i:04d}",
             namespace="bench",
-            scalerMetadata={"model": "demo", "scalerAddress": "prewarm:9090"},
+            scalerMetadata={"model": f"model-{i:04d}", "scalerAddress": "prewarm:9090"},
         )
         for i in range(n)
     ]
@@ -66,18 +67,10 @@ async def wait_ready(http_port: int, n: int, timeout_s: float = 120.0) -> None:
     raise TimeoutError("the scaler did not decide for every ScaledObject in time")
 
 
-async def run(n: int, duration_s: float, seed: int) -> None:
+async def run(n: int, duration_s: float, seed: int, streams: bool = True) -> None:
     grpc_port, http_port = free_port(), free_port()
     server = subprocess.Popen(
-        [
-            str(PREWARM),
-            "serve",
-            "--demo",
-            "--grpc-port",
-            str(grpc_port),
-            "--http-port",
-            str(http_port),
-        ],
+        [sys.executable, str(SERVER), str(grpc_port), str(http_port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -110,7 +103,8 @@ async def run(n: int, duration_s: float, seed: int) -> None:
                     staggered(lambda r=r: client.hpa_loop(r, 15.0, stop), rng.uniform(0, 15))
                 )
             )
-            tasks.append(asyncio.create_task(client.push_stream(r, stop)))
+            if streams:
+                tasks.append(asyncio.create_task(client.push_stream(r, stop)))
         peak_rss = rss_before
         started = time.monotonic()
         while time.monotonic() - started < duration_s:
@@ -126,7 +120,7 @@ async def run(n: int, duration_s: float, seed: int) -> None:
     log = client.log
     get_metrics = log.latencies_s.get("GetMetrics", [])
     calls = sum(log.codes.values())
-    print(f"scaled objects: {n}, duration {duration_s:.0f} s, push streams open: {n}")
+    print(f"scaled objects: {n}, duration {duration_s:.0f} s, push streams: {n if streams else 0}")
     print(f"calls: {calls:,} ({calls / duration_s:,.0f}/s), errors: {log.error_count()}")
     for method in ("GetMetricSpec", "GetMetrics", "IsActive"):
         samples = log.latencies_s.get(method, [])
@@ -147,8 +141,9 @@ def main() -> None:
     parser.add_argument("--scaled-objects", type=int, default=1000)
     parser.add_argument("--duration-s", type=float, default=60.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-streams", action="store_true", help="leave out the push streams")
     args = parser.parse_args()
-    asyncio.run(run(args.scaled_objects, args.duration_s, args.seed))
+    asyncio.run(run(args.scaled_objects, args.duration_s, args.seed, not args.no_streams))
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ class ConformalUpper:
         self.bucket_s = bucket_s
         self._max_errors = max(MIN_ERRORS, int(error_window_s / bucket_s))
         # Ring of relative errors: row = scored bucket, column = horizon step, NaN = none yet.
-        self._errors = np.full((self._max_errors, 0), np.nan)
+        self._errors = np.full((self._max_errors, 0), np.nan, dtype=np.float32)
         self._next_row = 0
         self._pending: dict[int, np.ndarray] = {}  # origin bucket -> (mean, scale) rows
         self._scored_until = -1  # newest bucket index whose actual has been scored
@@ -55,7 +55,9 @@ class ConformalUpper:
         self._pending[origin] = np.vstack([mean, scale])
         if self._errors.shape[1] < horizon_steps:
             grow = horizon_steps - self._errors.shape[1]
-            self._errors = np.hstack([self._errors, np.full((self._max_errors, grow), np.nan)])
+            self._errors = np.hstack(
+                [self._errors, np.full((self._max_errors, grow), np.nan, dtype=np.float32)]
+            )
         rel, calibrated = self._relative_upper(history, horizon_steps)
         note = point.note
         if not calibrated:

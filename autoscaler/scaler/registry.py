@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import zlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from autoscaler.clock import Clock
 from autoscaler.decision import Decision
@@ -48,6 +50,12 @@ class ScalerRegistry:
         self.listeners = listeners
         self._tracked: dict[ScalerTarget, Tracked] = {}
         self._running = False
+        # Back-fills are big range queries plus thousands of window inserts: a few at a time,
+        # so a restart with a thousand ScaledObjects does not starve the RPC path.
+        self._backfills = asyncio.Semaphore(4)
+        # Decisions are short CPU work (a refit now and then): one worker thread, so at most
+        # one thread competes with the RPC loop for the GIL, however many models there are.
+        self._decider = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prewarm-decide")
 
     def __len__(self) -> int:
         return len(self._tracked)
@@ -87,24 +95,30 @@ class ScalerRegistry:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        self._decider.shutdown(wait=False, cancel_futures=True)
 
     async def backfill_history(self, tracked: Tracked) -> int:
         """Loads the window's history from the source so a restart loses nothing."""
         settings = tracked.engine.profile.forecast
-        end_s = self.clock.now_s()
-        try:
-            history = await asyncio.wait_for(
-                tracked.source.history(
-                    tracked.query, end_s - settings.history_s, end_s, settings.bucket_s
-                ),
-                timeout=max(self.source_timeout_s, 30.0),
-            )
-        except (MetricSourceError, TimeoutError) as exc:
-            log.warning("back-fill failed for %s: %s", tracked.target.scaled_object, exc)
-            return 0
-        for obs in history:
-            tracked.engine.observe(obs)
-        return len(history)
+        async with self._backfills:
+            end_s = self.clock.now_s()
+            try:
+                history = await asyncio.wait_for(
+                    tracked.source.history(
+                        tracked.query, end_s - settings.history_s, end_s, settings.bucket_s
+                    ),
+                    timeout=max(self.source_timeout_s, 30.0),
+                )
+            except (MetricSourceError, TimeoutError) as exc:
+                log.warning("back-fill failed for %s: %s", tracked.target.scaled_object, exc)
+                return 0
+
+            def load() -> None:  # off the event loop: days of minutes are many inserts
+                for obs in history:
+                    tracked.engine.observe(obs)
+
+            await asyncio.get_running_loop().run_in_executor(self._decider, load)
+            return len(history)
 
     async def refresh_once(self, tracked: Tracked) -> Decision:
         """One cycle: read the latest observation (if the source answers), decide, publish."""
@@ -119,7 +133,8 @@ class ScalerRegistry:
         except (MetricSourceError, TimeoutError) as exc:
             tracked.last_error = str(exc) or type(exc).__name__
         # The planner turns missing data into "hold", then "invalid" past the bound.
-        decision = await asyncio.to_thread(tracked.engine.decide, now_s)
+        loop = asyncio.get_running_loop()
+        decision = await loop.run_in_executor(self._decider, tracked.engine.decide, now_s)
         previous = tracked.decision
         await tracked.publish(decision)
         self._report(tracked, decision, previous)
@@ -129,6 +144,11 @@ class ScalerRegistry:
         if self.backfill:
             await self.backfill_history(tracked)
         interval_s = tracked.engine.profile.decision_interval_s
+        await self.refresh_once(tracked)  # answer as soon as possible after a (re)start...
+        # ...then settle at a fixed phase of the interval, spread by a hash of the target, so
+        # a thousand ScaledObjects do not all refresh in the same instant every interval.
+        phase = (zlib.crc32(tracked.target.scaled_object.encode()) % 1000) / 1000
+        await asyncio.sleep(phase * interval_s)
         while self._running:
             if self.clock.now_s() - tracked.last_seen_s > self.idle_after_s:
                 log.info(
