@@ -1,17 +1,18 @@
 """The Azure 2024 week-long code trace as digitised from its published plots.
 
-Files `t,env_low,env_high,mid` with per-minute values (use `mid`): requests per minute in
-one file (~7.2 min per row), input tokens per minute in another (~20 min per row). Turned
-into a RateSeries in per-second units on the request file's rows.
+Files `t,env_low,env_high,mid` with per-minute values (use `mid`, the centre of the plotted
+envelope): requests per minute in one file (~7.2 min per row), input tokens per minute in
+another (~20 min per row). Turned into a RateSeries in per-second units on the request
+file's rows, t_s relative to its first row.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
+from simulations.traces.azure import split_timestamp
 from simulations.traces.csv_rows import csv_rows, number, open_trace
 from simulations.traces.rate_series import RateSeries
 from simulations.traces.request_trace import TraceFormatError
@@ -19,31 +20,54 @@ from simulations.traces.request_trace import TraceFormatError
 COLUMNS = ("t", "mid")
 
 
-def _read(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    times, values = [], []
-    for line, row in csv_rows(path, COLUMNS):
+def _read(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(whole POSIX seconds, fractions, mid per minute), t strictly increasing."""
+    wholes: list[int] = []
+    fractions: list[float] = []
+    times: list[float] = []
+    values: list[float] = []
+    line = 1
+    for line, row in csv_rows(path, COLUMNS):  # `line` outlives the loop
         try:
-            times.append(datetime.fromisoformat(row["t"][:26]).timestamp())
+            whole, fraction = split_timestamp(row["t"])
         except ValueError:
             raise TraceFormatError(path, line, f"t is not a date-time: {row['t']!r}") from None
+        # A float of ~1.7e9 s keeps ~0.2 us: plenty to check the order of rows minutes
+        # apart; the returned parts keep full precision for the relative times.
+        t = whole + fraction
+        if times and t <= times[-1]:
+            raise TraceFormatError(path, line, f"t must increase: {row['t']!r}")
+        times.append(t)
+        wholes.append(whole)
+        fractions.append(fraction)
         values.append(number(path, line, "mid", row["mid"]))
     if len(times) < 2:
-        raise TraceFormatError(path, None, "needs at least two rows")
-    t = np.asarray(times)
-    if np.any(np.diff(t) <= 0):
-        bad = int(np.flatnonzero(np.diff(t) <= 0)[0]) + 3  # header + 1-based + next row
-        raise TraceFormatError(path, bad, "t must increase")
-    return t, np.asarray(values)
+        # One row has no step, so neither its duration nor an interpolation is defined.
+        raise TraceFormatError(path, line + 1, "needs at least two data rows")
+    return np.asarray(wholes, dtype=np.int64), np.asarray(fractions), np.asarray(values)
 
 
 def load_azure2024_digitized(
     requests_csv: str | Path, input_tokens_csv: str | Path | None = None
 ) -> RateSeries:
+    """Request rate (and, if given, input token rate) per second on the request rows.
+
+    The token file is coarser, so it is linearly interpolated onto the request rows' times
+    (held flat beyond its ends). Both files are per minute; the series is per second.
+    """
     requests_path = open_trace(requests_csv)
-    t, per_min = _read(requests_path)
+    whole, fraction, per_min = _read(requests_path)
+    origin = int(whole[0])
+
+    def since_origin(w: np.ndarray, f: np.ndarray) -> np.ndarray:
+        # Integer seconds first (exact), then the fractions: see split_timestamp.
+        return (w - origin).astype(np.float64) + f
+
+    t = since_origin(whole, fraction)
     input_tps = None
     if input_tokens_csv is not None:
-        tokens_t, tokens_per_min = _read(open_trace(input_tokens_csv))
+        tokens_whole, tokens_fraction, tokens_per_min = _read(open_trace(input_tokens_csv))
+        tokens_t = since_origin(tokens_whole, tokens_fraction)
         input_tps = np.interp(t, tokens_t, tokens_per_min) / 60.0
     return RateSeries(
         t_s=t - t[0],

@@ -1,7 +1,10 @@
 """BurstGPT CSV: `Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type`.
 
-Timestamps are seconds from the trace start. Failed requests carry 0 response tokens; they
-still arrived and still cost a prefill, so they are kept with one output token.
+Timestamps are seconds (float) from the trace start. BurstGPT marks a failed request with
+0 response tokens. Those are kept, with 1 output token: the request still arrived, still
+queued and still cost a prefill, which is exactly the load an autoscaler must absorb;
+dropping them would understate the bursts the trace is named for. meta["failed_requests"]
+counts them so a report can say how many there were.
 """
 
 from __future__ import annotations
@@ -10,34 +13,43 @@ from pathlib import Path
 
 import numpy as np
 
-from simulations.traces.csv_rows import csv_rows, number, open_trace
+from simulations.traces.csv_rows import count, csv_rows, number, open_trace
 from simulations.traces.request_trace import RequestTrace, TraceFormatError
 
+# Total tokens and Log Type are not needed, so a file without them still loads.
 COLUMNS = ("Timestamp", "Model", "Request tokens", "Response tokens")
 
 
 def load_burstgpt(path: str | Path, model: str | None = None) -> RequestTrace:
+    """Requests sorted (stably) by time, arrivals relative to the earliest kept row.
+
+    `model` keeps only rows whose Model equals it (e.g. "ChatGPT" or "GPT-4"); other rows
+    are skipped without being validated, as they are not part of the trace asked for.
+    """
     path = open_trace(path)
-    times, prompts, outputs = [], [], []
+    times: list[float] = []
+    prompts: list[int] = []
+    outputs: list[int] = []
     failed = 0
     for line, row in csv_rows(path, COLUMNS):
         if model is not None and row["Model"] != model:
             continue
         times.append(number(path, line, "Timestamp", row["Timestamp"]))
-        prompts.append(number(path, line, "Request tokens", row["Request tokens"]))
-        response = number(path, line, "Response tokens", row["Response tokens"])
+        prompts.append(count(path, line, "Request tokens", row["Request tokens"]))
+        response = count(path, line, "Response tokens", row["Response tokens"])
         failed += response == 0
-        outputs.append(max(response, 1.0))
+        outputs.append(max(response, 1))
     if not times:
-        which = f" for model {model!r}" if model else ""
-        raise TraceFormatError(path, None, f"no requests{which}")
-    arrival = np.asarray(times)
+        which = f" for model {model!r}" if model is not None else ""
+        raise TraceFormatError(path, 2, f"no requests after the header{which}")
+    arrival = np.asarray(times, dtype=np.float64)
     order = np.argsort(arrival, kind="stable")
+    arrival = arrival[order]
     return RequestTrace(
         name=path.stem,
-        arrival_s=arrival[order] - arrival[order[0]],
+        arrival_s=arrival - arrival[0],
         prompt_tokens=np.asarray(prompts, dtype=np.int32)[order],
         output_tokens=np.asarray(outputs, dtype=np.int32)[order],
         source=str(path),
-        meta={"failed_requests": int(failed), **({"model": model} if model else {})},
+        meta={"failed_requests": int(failed), **({"model": model} if model is not None else {})},
     )

@@ -3,59 +3,83 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 
-from simulations.traces.csv_rows import open_trace
+from simulations.traces.csv_rows import count, open_trace
 from simulations.traces.request_trace import RequestTrace, TraceFormatError
 
 FIELDS = ("timestamp", "input_length", "output_length")
 
 
 def load_mooncake(path: str | Path) -> RequestTrace:
+    """Requests with arrivals in seconds since the earliest record, sorted (stably) by time.
+
+    `hash_ids` name the 512-token prefix blocks of each prompt. The simulator has no prefix
+    cache, so only one cheap number is kept: meta["prefix_block_reuse"], the fraction of
+    blocks already seen in an earlier record (file order), i.e. what a cache with unlimited
+    room could have skipped. An output_length of 0 is kept as 1 token (see load_azure).
+    """
     path = open_trace(path)
-    times, prompts, outputs = [], [], []
+    times: list[float] = []
+    prompts: list[int] = []
+    outputs: list[int] = []
     blocks_seen: set[int] = set()
-    blocks_total = blocks_reused = 0
-    with path.open(encoding="utf-8") as handle:
+    blocks_total = 0
+    with path.open(encoding="utf-8-sig") as handle:
         for line, text in enumerate(handle, start=1):
             if not text.strip():
                 continue
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise TraceFormatError(path, line, f"not valid JSON: {exc.msg}") from None
-            if not isinstance(record, dict):
-                raise TraceFormatError(path, line, "expected a JSON object per line")
-            missing = [name for name in FIELDS if name not in record]
-            if missing:
-                raise TraceFormatError(path, line, f"missing field(s) {', '.join(missing)}")
-            for name in FIELDS:
-                value = record[name]
-                if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                    raise TraceFormatError(
-                        path, line, f"{name} must be a number >= 0, got {value!r}"
-                    )
-            times.append(record["timestamp"] / 1000.0)
-            prompts.append(record["input_length"])
-            outputs.append(record["output_length"])
-            for block in record.get("hash_ids") or ():
-                blocks_total += 1
-                if block in blocks_seen:
-                    blocks_reused += 1
-                else:
-                    blocks_seen.add(block)
+            record = _record(path, line, text)
+            stamp = record["timestamp"]
+            if (
+                isinstance(stamp, bool)
+                or not isinstance(stamp, int | float)
+                or not math.isfinite(stamp)
+                or stamp < 0
+            ):
+                raise TraceFormatError(
+                    path, line, f"timestamp must be milliseconds >= 0, got {stamp!r}"
+                )
+            times.append(stamp / 1000.0)
+            prompts.append(count(path, line, "input_length", record["input_length"]))
+            outputs.append(count(path, line, "output_length", record["output_length"]))
+            hashes = record.get("hash_ids") or []
+            if not isinstance(hashes, list) or not all(
+                isinstance(block, int) and not isinstance(block, bool) for block in hashes
+            ):
+                raise TraceFormatError(path, line, "hash_ids must be a list of integers")
+            blocks_total += len(hashes)
+            blocks_seen.update(hashes)
     if not times:
-        raise TraceFormatError(path, None, "no requests in the file")
+        raise TraceFormatError(path, 1, "no requests in the file")
     arrival = np.asarray(times, dtype=np.float64)
     order = np.argsort(arrival, kind="stable")
-    meta = {"prefix_block_reuse": round(blocks_reused / blocks_total, 4)} if blocks_total else {}
+    arrival = arrival[order]
+    # Every block beyond the first sighting of its id is a reuse.
+    reused = blocks_total - len(blocks_seen)
+    meta = {"prefix_block_reuse": round(reused / blocks_total, 4)} if blocks_total else {}
     return RequestTrace(
         name=path.stem,
-        arrival_s=arrival[order] - arrival[order[0]],
+        arrival_s=arrival - arrival[0],
         prompt_tokens=np.asarray(prompts, dtype=np.int32)[order],
         output_tokens=np.maximum(np.asarray(outputs, dtype=np.int32)[order], 1),
         source=str(path),
         meta=meta,
     )
+
+
+def _record(path: Path, line: int, text: str) -> dict:
+    """One JSON object with the required fields, or TraceFormatError naming the line."""
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TraceFormatError(path, line, f"not valid JSON: {exc.msg}") from None
+    if not isinstance(record, dict):
+        raise TraceFormatError(path, line, "expected a JSON object per line")
+    missing = [name for name in FIELDS if name not in record]
+    if missing:
+        raise TraceFormatError(path, line, f"missing field(s) {', '.join(missing)}")
+    return record
