@@ -39,6 +39,10 @@ def simulate_command(
     seed: Annotated[int, typer.Option(help="seed for arrivals and cold-start jitter")] = 0,
     process: Annotated[str, typer.Option(help="rate series arrivals: poisson | gamma")] = "poisson",
     cv: Annotated[float, typer.Option(min=0.01, help="gamma inter-arrival CV")] = 1.0,
+    max_requests: Annotated[
+        int | None,
+        typer.Option(min=1, help="rate series: keep only the earliest N synthesised requests"),
+    ] = None,
     out: Annotated[Path, typer.Option(help="directory for summary.json, report, plots")] = Path(
         "out/simulate"
     ),
@@ -67,7 +71,9 @@ def simulate_command(
                 duration_s=DEMO_DURATION_S, mean_rps=DEMO_MEAN_RPS, seed=seed
             )
         else:
-            request_trace = load_trace(trace, fmt, seed=seed, process=process, cv=cv)
+            request_trace = load_trace(
+                trace, fmt, seed=seed, process=process, cv=cv, max_requests=max_requests
+            )
     except (ValueError, ProfileError, TraceFormatError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
         raise typer.Exit(2) from None
@@ -98,6 +104,7 @@ def simulate_command(
             request_trace, model_profile, physics, names, seed=seed, on_progress=on_progress
         )
 
+    _warn_if_capped(console, runs, model_profile)
     summary = build_summary(
         request_trace.describe(), request_trace.n_requests, request_trace.duration_s, runs
     )
@@ -116,3 +123,24 @@ def _profile(path: Path | None, cold_start_s: float | None) -> ModelProfile:
     if cold_start_s is not None:
         profile = profile.model_copy(update={"cold_start_s": cold_start_s})
     return profile
+
+
+def _warn_if_capped(console: Console, runs: list, profile: ModelProfile) -> None:  # type: ignore[type-arg]
+    """Every policy is helpless when the trace needs more replicas than the profile allows."""
+    import numpy as np
+
+    if not runs:
+        return
+    demand = runs[0].demand_replicas
+    minute = max(1, round(60 / runs[0].tick_s))
+    if demand.size < minute:
+        return
+    per_minute = np.convolve(demand, np.ones(minute) / minute, mode="valid")
+    need = float(per_minute.max()) / profile.target_utilisation
+    if need > profile.replicas.max:
+        console.print(
+            f"[yellow]warning:[/yellow] peak demand needs ~{need:,.0f} replicas at "
+            f"{profile.target_utilisation:.0%} utilisation but the profile allows "
+            f"replicas.max = {profile.replicas.max}: raise it or scale the trace down",
+            highlight=False,
+        )

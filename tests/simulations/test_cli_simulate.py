@@ -93,3 +93,24 @@ def test_invalid_profile_lists_its_bad_fields(tmp_path: Path) -> None:
     output = result.stderr + result.stdout
     for field in ("capacity.prompt_tokens_per_s", "capacity.kv_cache_tokens", "cold_start"):
         assert field in output
+
+
+def test_warns_when_the_profile_cannot_hold_the_peak(tmp_path: Path) -> None:
+    profile = tmp_path / "small.yaml"
+    profile.write_text(
+        "model: m\ncapacity: {prompt_tokens_per_s: 500, generation_tokens_per_s: 500,"
+        " kv_cache_tokens: 400000}\nreplicas: {min: 1, max: 2}\n"
+    )
+    result = prewarm(
+        "simulate",
+        "--trace",
+        str(write_azure(tmp_path)),
+        "--profile",
+        str(profile),
+        "--policies",
+        "static",
+        "--out",
+        str(tmp_path / "o"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "replicas.max = 2" in result.stdout
