@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from autoscaler.cli.options import FormatOption, ProfileOption, TraceOption
 from autoscaler.cli.simulate import BUNDLED_PROFILE, DEMO_DURATION_S, DEMO_MEAN_RPS
 from autoscaler.clock import Clock, SystemClock
 from autoscaler.profile import ProfileError, load_profile
@@ -22,12 +23,8 @@ if TYPE_CHECKING:  # the emulator (numpy, traces) loads only when the command ru
 
 
 def emulate_command(
-    trace: Annotated[
-        Path | None, typer.Option(help="request trace or rate series; omitted: bundled trace")
-    ] = None,
-    fmt: Annotated[
-        str, typer.Option("--format", help="azure | mooncake | burstgpt | rate")
-    ] = "azure",
+    trace: TraceOption = None,
+    fmt: FormatOption = "azure",
     port: Annotated[
         int, typer.Option(min=0, max=65535, help="TCP port; 0 picks a free one")
     ] = 8000,
@@ -36,9 +33,7 @@ def emulate_command(
         float, typer.Option(min=0.001, help="trace seconds per wall second (rates scale with it)")
     ] = 1.0,
     model: Annotated[str, typer.Option(help="the `model_name` label the series carry")] = "demo",
-    profile: Annotated[
-        Path | None, typer.Option(help="model profile YAML; omitted: the bundled example")
-    ] = None,
+    profile: ProfileOption = None,
     replicas: Annotated[
         int | None, typer.Option(min=0, help="fixed ready replicas; omitted: sized to demand")
     ] = None,

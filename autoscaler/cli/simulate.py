@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from autoscaler.cli.options import FormatOption, ProfileOption, TraceOption
 from autoscaler.profile import ModelProfile, ProfileError, load_profile
 
 BUNDLED_PROFILE = Path(__file__).resolve().parents[1] / "profiles" / "default.yaml"
@@ -21,15 +22,9 @@ DEMO_MEAN_RPS = 15.0
 
 
 def simulate_command(
-    trace: Annotated[
-        Path | None, typer.Option(help="request trace or rate series; omitted: bundled trace")
-    ] = None,
-    fmt: Annotated[
-        str, typer.Option("--format", help="azure | mooncake | burstgpt | rate")
-    ] = "azure",
-    profile: Annotated[
-        Path | None, typer.Option(help="model profile YAML; omitted: the bundled example")
-    ] = None,
+    trace: TraceOption = None,
+    fmt: FormatOption = "azure",
+    profile: ProfileOption = None,
     policies: Annotated[
         str, typer.Option(help="comma-separated: predictive,reactive,reactive-tokens,static,oracle")
     ] = "predictive,reactive,reactive-tokens,oracle",

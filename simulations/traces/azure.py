@@ -59,12 +59,4 @@ def load_azure(path: str | Path) -> RequestTrace:
     whole_s = np.asarray(seconds, dtype=np.int64)
     # Integer part first (exact), then the sub-second part: see split_timestamp.
     arrival = (whole_s - whole_s.min()).astype(np.float64) + np.asarray(fractions)
-    order = np.argsort(arrival, kind="stable")
-    arrival = arrival[order]
-    return RequestTrace(
-        name=path.stem,
-        arrival_s=arrival - arrival[0],
-        prompt_tokens=np.asarray(prompts, dtype=np.int32)[order],
-        output_tokens=np.maximum(np.asarray(outputs, dtype=np.int32)[order], 1),
-        source=str(path),
-    )
+    return RequestTrace.from_unsorted(path.stem, arrival, prompts, outputs, str(path))

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from simulations.traces.csv_rows import count, csv_rows, number, open_trace
 from simulations.traces.request_trace import RequestTrace, TraceFormatError
 
@@ -42,14 +40,5 @@ def load_burstgpt(path: str | Path, model: str | None = None) -> RequestTrace:
     if not times:
         which = f" for model {model!r}" if model is not None else ""
         raise TraceFormatError(path, 2, f"no requests after the header{which}")
-    arrival = np.asarray(times, dtype=np.float64)
-    order = np.argsort(arrival, kind="stable")
-    arrival = arrival[order]
-    return RequestTrace(
-        name=path.stem,
-        arrival_s=arrival - arrival[0],
-        prompt_tokens=np.asarray(prompts, dtype=np.int32)[order],
-        output_tokens=np.asarray(outputs, dtype=np.int32)[order],
-        source=str(path),
-        meta={"failed_requests": int(failed), **({"model": model} if model is not None else {})},
-    )
+    meta = {"failed_requests": int(failed), **({"model": model} if model is not None else {})}
+    return RequestTrace.from_unsorted(path.stem, times, prompts, outputs, str(path), meta)

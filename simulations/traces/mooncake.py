@@ -6,8 +6,6 @@ import json
 import math
 from pathlib import Path
 
-import numpy as np
-
 from simulations.traces.csv_rows import count, open_trace
 from simulations.traces.request_trace import RequestTrace, TraceFormatError
 
@@ -55,20 +53,10 @@ def load_mooncake(path: str | Path) -> RequestTrace:
             blocks_seen.update(hashes)
     if not times:
         raise TraceFormatError(path, 1, "no requests in the file")
-    arrival = np.asarray(times, dtype=np.float64)
-    order = np.argsort(arrival, kind="stable")
-    arrival = arrival[order]
     # Every block beyond the first sighting of its id is a reuse.
     reused = blocks_total - len(blocks_seen)
     meta = {"prefix_block_reuse": round(reused / blocks_total, 4)} if blocks_total else {}
-    return RequestTrace(
-        name=path.stem,
-        arrival_s=arrival - arrival[0],
-        prompt_tokens=np.asarray(prompts, dtype=np.int32)[order],
-        output_tokens=np.maximum(np.asarray(outputs, dtype=np.int32)[order], 1),
-        source=str(path),
-        meta=meta,
-    )
+    return RequestTrace.from_unsorted(path.stem, times, prompts, outputs, str(path), meta)
 
 
 def _record(path: Path, line: int, text: str) -> dict:

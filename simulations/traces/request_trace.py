@@ -40,6 +40,31 @@ class RequestTrace:
         if len(self.prompt_tokens) != n or len(self.output_tokens) != n:
             raise ValueError("arrival_s, prompt_tokens and output_tokens must have equal lengths")
 
+    @classmethod
+    def from_unsorted(
+        cls,
+        name: str,
+        arrival_s: Any,
+        prompt_tokens: Any,
+        output_tokens: Any,
+        source: str,
+        meta: dict[str, Any] | None = None,
+    ) -> RequestTrace:
+        """A trace from rows in file order: sorted by arrival (stable, so ties keep file
+        order), shifted to start at 0, and with at least one output token per request (a
+        request that generated nothing still occupied a decode step)."""
+        arrival = np.asarray(arrival_s, dtype=np.float64)
+        order = np.argsort(arrival, kind="stable")
+        arrival = arrival[order]
+        return cls(
+            name=name,
+            arrival_s=arrival - arrival[0] if arrival.size else arrival,
+            prompt_tokens=np.asarray(prompt_tokens, dtype=np.int32)[order],
+            output_tokens=np.maximum(np.asarray(output_tokens, dtype=np.int32)[order], 1),
+            source=source,
+            meta=meta or {},
+        )
+
     @property
     def n_requests(self) -> int:
         return int(len(self.arrival_s))
