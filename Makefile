@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= out/demo
 
-.PHONY: venv demo test lint bench clean proto
+.PHONY: venv demo test lint bench clean proto prometheus
 
 venv: $(STAMP)
 
@@ -23,8 +23,23 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy autoscaler simulations benchmarks
 
-test: $(STAMP) lint
+test: $(STAMP) lint prometheus
 	$(BIN)/pytest
+
+# Integration tests run a real Prometheus (Debian package `prometheus`, which ships promtool).
+# As root with apt-get (CI), install it when missing; otherwise say so and go on: the tests
+# then skip, or fail under CI=true.
+prometheus:
+	@if command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing the Debian package prometheus for the integration tests"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		{ apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus; } \
+			>/dev/null || echo "note: installing prometheus failed: integration tests will skip (fail under CI=true)"; \
+	else \
+		echo "note: prometheus/promtool not on PATH and not root with apt-get: integration tests will skip (fail under CI=true)"; \
+	fi
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/replay_week.py

@@ -99,7 +99,7 @@ def _prometheus_sources(config):  # type: ignore[no-untyped-def]
     from autoscaler.metrics.prometheus_source import PrometheusSource
     from autoscaler.metrics.promql import MetricNames
 
-    names = MetricNames.legacy() if config.prometheus.legacy_metric_names else MetricNames()
+    names = MetricNames.preset("pre-0.12" if config.prometheus.legacy_metric_names else "current")
     cache: dict[str, PrometheusSource] = {}
 
     def source_for(url: str | None) -> PrometheusSource:
