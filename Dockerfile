@@ -1,0 +1,52 @@
+# syntax=docker/dockerfile:1
+# Prewarm's image. By default it runs `prewarm serve` (the KEDA external scaler) with the
+# config the Kubernetes manifests mount at /etc/prewarm (deploy/base).
+#   docker build -t prewarm:dev .
+#   docker run --rm -p 9090:9090 -p 8080:8080 prewarm:dev serve --demo
+#
+# Two stages: the builder installs the package and its wheels into a virtual environment;
+# the final image is the same slim Python plus that environment only: no build tools, no pip
+# cache, no source tree, no tests.
+
+# Both stages must use the same Python: the venv's interpreter is a symlink into it.
+# Pin a digest (python:3.11-slim@sha256:...) for reproducible builds.
+ARG PYTHON_IMAGE=python:3.11-slim
+
+FROM ${PYTHON_IMAGE} AS builder
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/prewarm
+ENV PATH=/opt/prewarm/bin:$PATH
+WORKDIR /src
+# What `pip install .` needs: the project metadata (pyproject names README.md as the readme)
+# and the packages it lists under [tool.setuptools.packages.find].
+COPY pyproject.toml README.md ./
+COPY autoscaler/ autoscaler/
+COPY scheduler/ scheduler/
+COPY simulations/ simulations/
+COPY external_scaler_proto/ external_scaler_proto/
+# A regular (non-editable) install: the venv must not point back into /src. pip compiles
+# the .pyc files here, which matters because the container's root filesystem is read-only.
+RUN pip install --upgrade pip setuptools wheel \
+ && pip install . \
+ && pip check
+
+FROM ${PYTHON_IMAGE}
+LABEL org.opencontainers.image.title="prewarm" \
+      org.opencontainers.image.description="Predictive autoscaler for vLLM on Kubernetes (KEDA external scaler)"
+ENV PATH=/opt/prewarm/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    MPLCONFIGDIR=/tmp/matplotlib
+# A numeric, unprivileged user: Kubernetes' runAsNonRoot can only verify a numeric UID, and
+# deploy/base runs as this same 10001.
+RUN groupadd --system --gid 10001 prewarm \
+ && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin prewarm
+COPY --from=builder /opt/prewarm /opt/prewarm
+USER 10001:10001
+WORKDIR /tmp
+# gRPC for KEDA (grpc.port), HTTP for /healthz, /metrics and /models (http.port).
+EXPOSE 9090 8080
+ENTRYPOINT ["prewarm"]
+CMD ["serve", "--config", "/etc/prewarm/prewarm.yaml"]

@@ -1,0 +1,315 @@
+"""deploy/base and its overlays: they build, validate, and agree with the config they ship."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+import yaml
+
+from autoscaler.scaler.server import SERVICE_NAME
+from autoscaler.serve_config import load_serve_config
+from tests.deploy.manifests import (
+    BUILDS,
+    CONFIG_DIR,
+    K8S_VERSIONS,
+    OVERLAYS,
+    Obj,
+    build,
+    config_files,
+    container,
+    ident,
+    of_kind,
+    one,
+    resolve_port,
+    validation_errors,
+)
+
+PREWARM_BUILDS = ("base", *OVERLAYS)
+EXPECTED_KINDS = {
+    "Namespace",
+    "ServiceAccount",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "ConfigMap",
+    "Deployment",
+    "Service",
+    "ServiceMonitor",
+    "NetworkPolicy",
+}
+
+
+@pytest.mark.parametrize("relpath", BUILDS)
+def test_kustomize_builds(relpath: str) -> None:
+    assert build(relpath), f"deploy/{relpath} rendered no objects"
+
+
+@pytest.mark.parametrize("version", sorted(set(K8S_VERSIONS)))
+@pytest.mark.parametrize("relpath", BUILDS)
+def test_every_built_object_validates(relpath: str, version: str) -> None:
+    problems = {
+        ident(obj): errors for obj in build(relpath) if (errors := validation_errors(obj, version))
+    }
+    assert not problems, yaml.safe_dump(problems)
+
+
+@pytest.mark.parametrize("relpath", PREWARM_BUILDS)
+def test_builds_have_every_piece(relpath: str) -> None:
+    objects = build(relpath)
+    assert {o["kind"] for o in objects} >= EXPECTED_KINDS
+    services = {s["metadata"]["name"] for s in of_kind(objects, "Service")}
+    assert services == {"prewarm-grpc", "prewarm-http"}
+    namespaced = [
+        o for o in objects if o["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding")
+    ]
+    assert {o["metadata"].get("namespace") for o in namespaced} == {"prewarm"}
+
+
+def test_production_adds_tls_and_a_disruption_budget() -> None:
+    objects = build("overlays/production")
+    certificate = one(objects, "Certificate")
+    assert certificate["apiVersion"] == "cert-manager.io/v1"
+    pdb = one(objects, "PodDisruptionBudget")
+    pod_labels = one(objects, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    assert pdb["spec"]["minAvailable"] < one(objects, "Deployment")["spec"]["replicas"]
+
+
+@pytest.mark.parametrize(
+    ("relpath", "replicas"), [("base", 2), ("overlays/dev", 1), ("overlays/production", 2)]
+)
+def test_replicas(relpath: str, replicas: int) -> None:
+    assert one(build(relpath), "Deployment")["spec"]["replicas"] == replicas
+
+
+# --- the config the pods read --------------------------------------------------------------
+def test_configmap_carries_every_file_of_deploy_config() -> None:
+    """deploy/config/kustomization.yaml lists its files by hand: none may be forgotten."""
+    shipped = {p.name for p in CONFIG_DIR.glob("*.yaml") if p.name != "kustomization.yaml"}
+    data = one(build("base"), "ConfigMap")["data"]
+    assert set(data) == shipped
+    for name in shipped:
+        assert data[name] == (CONFIG_DIR / name).read_text(), name
+
+
+@pytest.mark.parametrize("relpath", PREWARM_BUILDS)
+def test_config_in_the_configmap_loads(relpath: str, tmp_path: Path) -> None:
+    """The pod's /etc/prewarm/prewarm.yaml passes Prewarm's own loader, profiles and all."""
+    config, profiles = load_serve_config(config_files(build(relpath), tmp_path))
+    assert "default" in profiles
+
+
+def test_production_config_differs_from_the_base_only_by_tls() -> None:
+    base = yaml.safe_load(one(build("base"), "ConfigMap")["data"]["prewarm.yaml"])
+    production = yaml.safe_load(
+        one(build("overlays/production"), "ConfigMap")["data"]["prewarm.yaml"]
+    )
+    tls = production["grpc"].pop("tls")
+    assert production == base
+    assert set(tls) == {"cert_file", "key_file", "client_ca_file"}, "mutual TLS in production"
+
+
+def test_production_keeps_the_base_profiles() -> None:
+    base = one(build("base"), "ConfigMap")["data"]
+    production = one(build("overlays/production"), "ConfigMap")["data"]
+    assert set(production) == set(base)
+    assert {k: v for k, v in production.items() if k != "prewarm.yaml"} == {
+        k: v for k, v in base.items() if k != "prewarm.yaml"
+    }
+
+
+@pytest.mark.parametrize("relpath", PREWARM_BUILDS)
+def test_args_point_at_the_mounted_config(relpath: str) -> None:
+    objects = build(relpath)
+    c = container(objects)
+    assert c["args"][:2] == ["serve", "--config"]
+    path = Path(c["args"][2])
+    (mount,) = [m for m in c["volumeMounts"] if m["name"] == "config"]
+    assert path.parent == Path(mount["mountPath"])
+    assert path.name in one(objects, "ConfigMap")["data"]
+    pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "config"]
+    configmap_name = one(objects, "ConfigMap")["metadata"]["name"]
+    sources = volume["projected"]["sources"]
+    assert {"configMap": {"name": configmap_name}} in sources, "the hashed ConfigMap is mounted"
+
+
+# --- ports and probes ----------------------------------------------------------------------
+@pytest.mark.parametrize("relpath", PREWARM_BUILDS)
+def test_ports_and_probes_match_the_config(relpath: str, tmp_path: Path) -> None:
+    objects = build(relpath)
+    config, _ = load_serve_config(config_files(objects, tmp_path))
+    c = container(objects)
+    ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+    assert ports == {"grpc": config.grpc.port, "http": config.http.port}
+
+    def probe_port(probe: Obj) -> tuple[str, int]:
+        (kind,) = [k for k in ("grpc", "httpGet", "tcpSocket", "exec") if k in probe]
+        assert kind != "exec", "probes go over the network, not through a shell"
+        return kind, resolve_port(probe[kind]["port"], c["ports"])
+
+    readiness = probe_port(c["readinessProbe"])
+    liveness = probe_port(c["livenessProbe"])
+    startup = probe_port(c["startupProbe"])
+    # Liveness and startup: HTTP /healthz on the http port.
+    for kind_port, probe in ((liveness, c["livenessProbe"]), (startup, c["startupProbe"])):
+        assert kind_port == ("httpGet", config.http.port)
+        assert probe["httpGet"]["path"] == "/healthz"
+    # Readiness: the gRPC port, since that is what KEDA reaches through the headless Service.
+    assert readiness[1] == config.grpc.port
+    if config.grpc.tls is None:
+        assert readiness[0] == "grpc", "plaintext gRPC: use the kubelet's native gRPC probe"
+        assert c["readinessProbe"]["grpc"].get("service") == SERVICE_NAME
+    else:
+        # The kubelet's gRPC probe has no TLS: against a TLS port it would never pass.
+        assert readiness[0] == "tcpSocket"
+
+
+@pytest.mark.parametrize("relpath", PREWARM_BUILDS)
+def test_services_reach_the_container_ports(relpath: str) -> None:
+    objects = build(relpath)
+    c = container(objects)
+    pod_labels = one(objects, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    grpc = one(objects, "Service", "prewarm-grpc")
+    http = one(objects, "Service", "prewarm-http")
+    # KEDA balances round-robin over the addresses DNS returns: the gRPC Service is headless.
+    assert grpc["spec"]["clusterIP"] == "None"
+    assert not grpc["spec"].get("publishNotReadyAddresses", False)
+    for service, name in ((grpc, "grpc"), (http, "http")):
+        assert service["spec"]["selector"].items() <= pod_labels.items()
+        (port,) = service["spec"]["ports"]
+        assert port["name"] == name
+        container_port = resolve_port(port["targetPort"], c["ports"])
+        assert container_port == resolve_port(name, c["ports"])
+
+
+# --- hardening -----------------------------------------------------------------------------
+@pytest.mark.parametrize("relpath", PREWARM_BUILDS)
+def test_pod_is_hardened(relpath: str) -> None:
+    objects = build(relpath)
+    pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+    c = container(objects)
+    pod_sc, sc = pod["securityContext"], c["securityContext"]
+    assert pod_sc["runAsNonRoot"] is True
+    assert isinstance(pod_sc["runAsUser"], int) and pod_sc["runAsUser"] > 0
+    assert pod_sc["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert sc["allowPrivilegeEscalation"] is False
+    assert sc["readOnlyRootFilesystem"] is True
+    assert sc["capabilities"] == {"drop": ["ALL"]}
+    assert sc.get("privileged", False) is False
+    for field in ("requests", "limits"):
+        assert {"cpu", "memory"} <= set(c["resources"][field]), field
+    assert pod["serviceAccountName"] == one(objects, "ServiceAccount")["metadata"]["name"]
+
+
+@pytest.mark.parametrize("relpath", PREWARM_BUILDS)
+def test_rbac_is_read_only_and_least_privilege(relpath: str) -> None:
+    objects = build(relpath)
+    rules = one(objects, "ClusterRole")["rules"]
+    granted = {
+        (group, resource, verb)
+        for rule in rules
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+    assert granted == {
+        (group, resource, verb)
+        for group, resource in (("", "pods"), ("", "nodes"), ("resource.k8s.io", "resourceslices"))
+        for verb in ("get", "list", "watch")
+    }
+    assert not of_kind(objects, "Role") and not of_kind(objects, "RoleBinding")
+    binding = one(objects, "ClusterRoleBinding")
+    assert binding["roleRef"]["name"] == one(objects, "ClusterRole")["metadata"]["name"]
+    sa = one(objects, "ServiceAccount")["metadata"]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": sa["name"], "namespace": sa["namespace"]}
+    ]
+
+
+@pytest.mark.parametrize("relpath", PREWARM_BUILDS)
+def test_servicemonitor_scrapes_the_http_service_only(relpath: str) -> None:
+    objects = build(relpath)
+    monitor = one(objects, "ServiceMonitor")
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    selected = [
+        s["metadata"]["name"]
+        for s in of_kind(objects, "Service")
+        if selector.items() <= s["metadata"].get("labels", {}).items()
+    ]
+    assert selected == ["prewarm-http"]
+    (endpoint,) = monitor["spec"]["endpoints"]
+    http = one(objects, "Service", "prewarm-http")
+    assert endpoint["port"] in {p["name"] for p in http["spec"]["ports"]}
+    assert endpoint["path"] == "/metrics"
+
+
+@pytest.mark.parametrize("relpath", PREWARM_BUILDS)
+def test_networkpolicy_admits_keda_and_monitoring_only(relpath: str, tmp_path: Path) -> None:
+    objects = build(relpath)
+    config, _ = load_serve_config(config_files(objects, tmp_path))
+    policy = one(objects, "NetworkPolicy")["spec"]
+    pod_labels = one(objects, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert policy["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    assert set(policy["policyTypes"]) == {"Ingress", "Egress"}
+
+    def namespaces(peers: list[Obj]) -> set[str]:
+        return {p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for p in peers}
+
+    ingress = {
+        frozenset(namespaces(rule["from"])): {(p["port"], p["protocol"]) for p in rule["ports"]}
+        for rule in policy["ingress"]
+    }
+    assert ingress == {
+        frozenset({"keda"}): {(config.grpc.port, "TCP")},
+        frozenset({"monitoring"}): {(config.http.port, "TCP")},
+    }
+    # Egress: cluster DNS, and the Prometheus the config names (host <service>.<namespace>).
+    prometheus = urlparse(config.prometheus.url)
+    prometheus_namespace = (prometheus.hostname or "").split(".")[1]
+    egress = {
+        frozenset(namespaces(rule["to"])): {(p["port"], p["protocol"]) for p in rule["ports"]}
+        for rule in policy["egress"]
+    }
+    assert egress == {
+        frozenset({"kube-system"}): {(53, "UDP"), (53, "TCP")},
+        frozenset({prometheus_namespace}): {(prometheus.port or 80, "TCP")},
+    }
+
+
+# --- TLS -----------------------------------------------------------------------------------
+def test_production_tls_files_come_from_the_certificate(tmp_path: Path) -> None:
+    objects = build("overlays/production")
+    config, _ = load_serve_config(config_files(objects, tmp_path))
+    assert config.grpc.tls is not None
+    certificate = one(objects, "Certificate")["spec"]
+    c = container(objects)
+    (mount,) = [m for m in c["volumeMounts"] if m["name"] == "config"]
+    pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "config"]
+    (secret,) = [s["secret"] for s in volume["projected"]["sources"] if "secret" in s]
+    assert secret["name"] == certificate["secretName"]
+    mounted = {Path(mount["mountPath"]) / item["path"]: item["key"] for item in secret["items"]}
+    tls = config.grpc.tls
+    assert mounted == {
+        Path(tls.cert_file): "tls.crt",
+        Path(tls.key_file): "tls.key",
+        Path(tls.client_ca_file): "ca.crt",
+    }
+    # The name KEDA dials must be on the certificate.
+    grpc = one(objects, "Service", "prewarm-grpc")["metadata"]
+    assert f"{grpc['name']}.{grpc['namespace']}.svc.cluster.local" in certificate["dnsNames"]
+    assert "server auth" in certificate["usages"]
+
+
+def test_dev_serves_plaintext(tmp_path: Path) -> None:
+    config, _ = load_serve_config(config_files(build("overlays/dev"), tmp_path))
+    assert config.grpc.tls is None
+
+
+def test_dashboards_configmap_is_the_json_file() -> None:
+    configmap = one(build("dashboards"), "ConfigMap")
+    assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"
+    dashboard = CONFIG_DIR.parent / "dashboards" / "prewarm.json"
+    assert configmap["data"]["prewarm.json"] == dashboard.read_text()
