@@ -15,7 +15,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "config" / "prewarm.y
 def test_the_shipped_example_loads_with_its_profiles() -> None:
     config, profiles = load_serve_config(EXAMPLE)
     assert config.grpc.port == 9090 and config.http.port == 8080
-    assert set(profiles) == {"default"}
+    assert set(profiles) == {"default", "llama-3.1-405b"}
     assert profiles["default"].capacity.prompt_tokens_per_s > 0
 
 
