@@ -13,9 +13,10 @@ import numpy as np
 from prometheus_client.parser import text_string_to_metric_families
 
 from autoscaler.clock import ManualClock
-from autoscaler.profile import ModelProfile, parse_profile
+from autoscaler.profile import ModelProfile
 from simulations.emulator import EmulatedFleet
 from simulations.traces.request_trace import RequestTrace
+from tests.simulations.fleet_helpers import profile as fleet_profile
 
 START_S = 1_000.0
 
@@ -26,18 +27,8 @@ HAND_OUTPUT = [10, 20, 30, 40, 50]
 
 
 def profile(**overrides: object) -> ModelProfile:
-    data: dict[str, object] = {
-        "model": "test-model",
-        "capacity": {
-            "prompt_tokens_per_s": 9000.0,
-            "generation_tokens_per_s": 900.0,
-            "kv_cache_tokens": 1_000_000.0,
-        },
-        "cold_start_s": 100.0,
-        "replicas": {"min": 1, "max": 50},
-    }
-    data.update(overrides)
-    return parse_profile(data)
+    """The fleet tests' profile, but an emulated fleet always keeps one replica."""
+    return fleet_profile(**{"replicas": {"min": 1, "max": 50}, **overrides})
 
 
 def hand_trace() -> RequestTrace:
