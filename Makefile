@@ -21,7 +21,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy autoscaler simulations benchmarks
+	$(BIN)/mypy autoscaler scheduler simulations benchmarks
 
 test: $(STAMP) lint prometheus
 	$(BIN)/pytest
