@@ -31,6 +31,25 @@ class ModelEngine:
         self._forecasts: tuple[Forecast, Forecast] | None = None
         self.last_decision: Decision | None = None
 
+    def reconfigure(self, profile: ModelProfile, now_s: float) -> None:
+        """Adopts a reloaded profile without losing history or the current replica count.
+
+        Planner-only changes (capacity, SLO, bounds) take effect at the next decision. A
+        changed forecast section refits from scratch on the same history; a changed bucket or
+        history width re-buckets the window first.
+        """
+        old = self.profile.forecast
+        self.profile = profile
+        new = profile.forecast
+        if new == old:
+            return
+        if (new.bucket_s, new.history_s) != (old.bucket_s, old.history_s):
+            self.window = self.window.resized(new.bucket_s, new.history_s, now_s)
+        self._prompt = build_with_upper(new)
+        self._generation = build_with_upper(new)
+        self._forecast_end_s = None
+        self._forecasts = None
+
     @property
     def last_forecasts(self) -> tuple[Forecast, Forecast] | None:
         """The (prompt, generation) forecasts behind the latest decision, if any."""

@@ -29,6 +29,11 @@ class GrpcConfig(_Strict):
 class HttpConfig(_Strict):
     host: str = "0.0.0.0"
     port: int = Field(8080, ge=0, le=65535)
+    api_token_file: Path | None = Field(
+        None,
+        description="file holding the bearer token the operators' mutating endpoints require; "
+        "without one those endpoints are disabled (403)",
+    )
 
 
 class PrometheusConfig(_Strict):
@@ -46,6 +51,9 @@ class ServeConfig(_Strict):
         default_factory=dict, description="name -> profile YAML (relative to this file)"
     )
     idle_after_s: float = Field(3600.0, gt=0)
+    profiles_watch_s: float = Field(
+        10.0, ge=0, description="check profile files for changes this often; 0 turns it off"
+    )
     log_level: str = Field("info", pattern="^(debug|info|warning|error)$")
 
 
@@ -63,8 +71,7 @@ def load_serve_config(path: str | Path) -> tuple[ServeConfig, dict[str, ModelPro
     except ValidationError as exc:
         raise ProfileError(f"{path}: invalid config:\n{format_errors(exc)}") from None
     profiles, problems = {}, []
-    for name, profile_path in config.profiles.items():
-        full = profile_path if profile_path.is_absolute() else path.parent / profile_path
+    for name, full in profile_paths(config, path).items():
         try:
             profiles[name] = load_profile(full)
         except ProfileError as exc:
@@ -72,3 +79,26 @@ def load_serve_config(path: str | Path) -> tuple[ServeConfig, dict[str, ModelPro
     if problems:
         raise ProfileError("\n".join(problems))
     return config, profiles
+
+
+def profile_paths(config: ServeConfig, config_path: str | Path) -> dict[str, Path]:
+    """Each profile's file, relative paths taken from the config file's folder."""
+    base = Path(config_path).parent
+    return {n: p if p.is_absolute() else base / p for n, p in config.profiles.items()}
+
+
+def read_api_token(config: ServeConfig, config_path: str | Path | None) -> str | None:
+    """The operators' API token, or None when none is configured. An empty file is an error:
+    it would otherwise look configured and accept an empty bearer."""
+    if config.http.api_token_file is None:
+        return None
+    path = config.http.api_token_file
+    if not path.is_absolute() and config_path is not None:
+        path = Path(config_path).parent / path
+    try:
+        token = path.read_text().strip()
+    except OSError as exc:
+        raise ProfileError(f"http.api_token_file: cannot read {path}: {exc.strerror}") from None
+    if not token:
+        raise ProfileError(f"http.api_token_file: {path} is empty")
+    return token

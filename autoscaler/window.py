@@ -72,6 +72,25 @@ class Window:
             values = np.where(counts > 0, self._sums[:, idx].astype(np.float64) / counts, np.nan)
         return values, end_s
 
+    def resized(self, bucket_s: float, history_s: float, now_s: float) -> Window:
+        """A new window with other bucket/history widths, holding this one's history.
+
+        Each complete bucket is replayed as one sample at its midpoint, so an operator who
+        changes `bucket_s` or `history_s` in a profile keeps the history (re-bucketed means;
+        a coarser bucket averages the finer ones it spans).
+        """
+        fresh = Window(bucket_s, history_s)
+        values, end_s = self.complete(now_s)
+        starts_s = end_s - self.bucket_s * np.arange(values.shape[1], 0, -1)
+        for i in np.flatnonzero(np.isfinite(values).all(axis=0)):
+            midpoint_s = float(starts_s[i] + self.bucket_s / 2)
+            fresh.add(Observation(midpoint_s, float(values[0, i]), float(values[1, i]), 0, 0, 0, 0))
+        if self.latest is not None and self.latest.t_s >= end_s:
+            fresh.add(self.latest)  # the bucket still filling: its newest sample goes on
+        else:
+            fresh.latest = self.latest  # the planner reads queue and KV from it
+        return fresh
+
     def _clear(self, first_bucket: int, last_bucket: int) -> None:
         if last_bucket - first_bucket + 1 >= self._slots:
             self._sums[:] = 0.0

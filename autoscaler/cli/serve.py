@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from autoscaler.profile import ProfileError, load_profile
+from autoscaler.profile import ModelProfile, ProfileError, load_profile
 
 BUNDLED_PROFILE = Path(__file__).resolve().parents[1] / "profiles" / "default.yaml"
 DEMO_MODEL = "demo"
@@ -31,7 +32,12 @@ def serve_command(
 ) -> None:
     """Serve KEDA's ExternalScaler over gRPC, plus /healthz and /metrics over HTTP."""
     from autoscaler import logs
-    from autoscaler.serve_config import ServeConfig, load_serve_config
+    from autoscaler.serve_config import (
+        ServeConfig,
+        load_serve_config,
+        profile_paths,
+        read_api_token,
+    )
 
     console = Console(stderr=True)
     if (config is None) == (not demo):
@@ -51,17 +57,49 @@ def serve_command(
     grpc_port = serve_config.grpc.port if grpc_port is None else grpc_port
     http_port = serve_config.http.port if http_port is None else http_port
     try:
-        asyncio.run(_serve(serve_config, profiles, demo, grpc_port, http_port, speed))
+        api_token = read_api_token(serve_config, config)
+    except ProfileError as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    profile_files = (
+        [config, *profile_paths(serve_config, config).values()] if config else [BUNDLED_PROFILE]
+    )
+    try:
+        asyncio.run(
+            _serve(
+                serve_config,
+                profiles,
+                demo,
+                grpc_port,
+                http_port,
+                speed,
+                _profile_loader(config),
+                profile_files,
+                api_token,
+            )
+        )
     except (OSError, ValueError) as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(1) from None
 
 
-async def _serve(config, profiles, demo, grpc_port, http_port, speed) -> None:  # type: ignore[no-untyped-def]
+def _profile_loader(config_path: Path | None) -> Callable[[], dict[str, ModelProfile]]:
+    """What a reload re-reads: the config's profiles, or the bundled one for --demo."""
+    from autoscaler.serve_config import load_serve_config
+
+    if config_path is None:
+        return lambda: {"default": load_profile(BUNDLED_PROFILE)}
+    return lambda: load_serve_config(config_path)[1]
+
+
+async def _serve(  # type: ignore[no-untyped-def]
+    config, profiles, demo, grpc_port, http_port, speed, load_profiles, profile_files, api_token
+) -> None:
     from autoscaler.clock import SystemClock
     from autoscaler.scaler.app import ScalerApp
     from autoscaler.scaler.exported_metrics import DecisionMetrics
     from autoscaler.scaler.profile_book import ProfileBook
+    from autoscaler.scaler.profile_reloader import ProfileReloader
     from autoscaler.scaler.registry import ScalerRegistry
     from autoscaler.scaler.server import TlsFiles
 
@@ -81,7 +119,16 @@ async def _serve(config, profiles, demo, grpc_port, http_port, speed) -> None:  
         t = config.grpc.tls
         tls = TlsFiles(t.cert_file, t.key_file, t.client_ca_file)
     app = ScalerApp(
-        registry, metrics, config.grpc.host, grpc_port, config.http.host, http_port, tls
+        registry,
+        metrics,
+        config.grpc.host,
+        grpc_port,
+        config.http.host,
+        http_port,
+        tls,
+        reloader=ProfileReloader(registry, load_profiles, lambda: list(profile_files)),
+        api_token=api_token,
+        profiles_watch_s=config.profiles_watch_s,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

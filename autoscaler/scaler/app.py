@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import uvicorn
 
 from autoscaler.http.app import build_app
 from autoscaler.scaler.exported_metrics import DecisionMetrics
+from autoscaler.scaler.profile_reloader import ProfileReloader
 from autoscaler.scaler.registry import ScalerRegistry
 from autoscaler.scaler.server import RunningServer, TlsFiles, start_grpc
 
@@ -31,6 +32,10 @@ class ScalerApp:
     http_host: str = "0.0.0.0"
     http_port: int = 8080
     tls: TlsFiles | None = None
+    reloader: ProfileReloader | None = None
+    api_token: str | None = None
+    profiles_watch_s: float = 0.0  # 0: reload only when asked over HTTP
+    _watch: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
 
     async def start(self) -> tuple[RunningServer, uvicorn.Server, asyncio.Task[None]]:
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
@@ -38,14 +43,19 @@ class ScalerApp:
         grpc_server = await start_grpc(self.registry, self.grpc_host, self.grpc_port, self.tls)
         http = uvicorn.Server(
             uvicorn.Config(
-                build_app(self.registry, self.metrics),
+                build_app(
+                    self.registry, self.metrics, reloader=self.reloader, api_token=self.api_token
+                ),
                 host=self.http_host,
                 port=self.http_port,
                 log_level="warning",
                 lifespan="off",
             )
         )
-        http_task = asyncio.get_running_loop().create_task(http.serve())
+        loop = asyncio.get_running_loop()
+        http_task = loop.create_task(http.serve())
+        if self.reloader is not None and self.profiles_watch_s > 0:
+            self._watch = loop.create_task(self.reloader.watch(self.profiles_watch_s))
         log.info(
             "serving",
             extra={
@@ -61,6 +71,8 @@ class ScalerApp:
         try:
             await stop.wait()
         finally:
+            if self._watch is not None:
+                self._watch.cancel()
             http.should_exit = True
             await grpc_server.stop()
             await self.registry.close()

@@ -14,12 +14,14 @@ import logging
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from autoscaler.clock import Clock
 from autoscaler.decision import Decision
 from autoscaler.engine import ModelEngine
 from autoscaler.metrics.source import MetricSource, MetricSourceError
-from autoscaler.scaler.metadata import ScalerTarget
+from autoscaler.profile import ModelProfile
+from autoscaler.scaler.metadata import MetadataError, ScalerTarget
 from autoscaler.scaler.profile_book import ProfileBook
 from autoscaler.scaler.tracked import Tracked
 
@@ -27,6 +29,7 @@ log = logging.getLogger("prewarm.decisions")
 
 SourceFor = Callable[[str | None], MetricSource]  # prometheusAddress override -> source
 Listener = Callable[[Tracked, Decision], None]
+T = TypeVar("T")
 
 
 class ScalerRegistry:
@@ -81,6 +84,38 @@ class ScalerRegistry:
                 tracked.task = asyncio.get_running_loop().create_task(self._run(tracked))
         tracked.last_seen_s = now_s
         return tracked
+
+    async def replace_profiles(self, book: ProfileBook) -> None:
+        """Swaps in a new profile book, all or nothing.
+
+        Every tracked ScaledObject is resolved against the new book first; if any fails (its
+        profile was removed), nothing changes and MetadataError lists each failure. Engines
+        adopt their new profile on the decision thread, so no decision sees half a profile.
+        """
+        resolved: dict[ScalerTarget, ModelProfile] = {}
+        problems: list[str] = []
+        for target in self._tracked:
+            try:
+                resolved[target] = book.resolve(target)
+            except MetadataError as exc:
+                problems.extend(f"{target.scaled_object}: {p}" for p in exc.problems)
+        if problems:
+            raise MetadataError(problems)
+        now_s = self.clock.now_s()
+
+        def adopt() -> None:
+            for target, profile in resolved.items():
+                tracked = self._tracked.get(target)
+                if tracked is not None and tracked.engine.profile != profile:
+                    tracked.engine.reconfigure(profile, now_s)
+
+        await self.on_decider(adopt)
+        self.profiles = book
+
+    async def on_decider(self, work: Callable[[], T]) -> T:
+        """Runs `work` on the decision thread: the one place engines are touched, so reads
+        (history for the operators' API) never see an engine mid-update."""
+        return await asyncio.get_running_loop().run_in_executor(self._decider, work)
 
     def start(self) -> None:
         self._running = True

@@ -1,0 +1,91 @@
+"""Profiles reload from their files without a restart: validated whole, swapped atomically.
+
+An operator edits a profile (or the ConfigMap behind it changes) and either calls
+`POST /profiles/reload` or waits for the watcher to notice the file changed. The new set is
+parsed and checked against every tracked ScaledObject first; one bad file or a removed
+profile still in use rejects the whole reload, and the old profiles stay in force.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from autoscaler.profile import ModelProfile, ProfileError
+from autoscaler.scaler.metadata import MetadataError
+from autoscaler.scaler.profile_book import ProfileBook
+from autoscaler.scaler.registry import ScalerRegistry
+
+log = logging.getLogger("prewarm.profiles")
+
+ProfileLoader = Callable[[], Mapping[str, ModelProfile]]  # raises ProfileError
+WatchedFiles = Callable[[], list[Path]]
+
+
+@dataclass(frozen=True)
+class ReloadResult:
+    applied: bool
+    profiles: tuple[str, ...]  # names in force after the call
+    changed: tuple[str, ...] = ()  # names whose content differs from before
+    errors: tuple[str, ...] = ()
+
+
+class ProfileReloader:
+    def __init__(
+        self, registry: ScalerRegistry, load: ProfileLoader, files: WatchedFiles = list
+    ) -> None:
+        self.registry = registry
+        self.load = load
+        self.files = files
+        self._lock = asyncio.Lock()  # one reload at a time: the API and the watcher may race
+        self._fingerprint = self._stat()
+
+    async def reload(self) -> ReloadResult:
+        async with self._lock:
+            before = dict(self.registry.profiles.profiles)
+            fingerprint = self._stat()
+            try:
+                profiles = dict(await asyncio.to_thread(self.load))
+                await self.registry.replace_profiles(ProfileBook(profiles))
+            except ProfileError as exc:
+                return self._rejected(str(exc).splitlines(), before)
+            except MetadataError as exc:
+                return self._rejected(exc.problems, before)
+            finally:
+                # Remember what was tried: the watcher retries only after the next edit.
+                self._fingerprint = fingerprint
+            names = profiles.keys() | before.keys()
+            changed = tuple(sorted(n for n in names if profiles.get(n) != before.get(n)))
+            log.info("profiles reloaded", extra={"profiles": sorted(profiles), "changed": changed})
+            return ReloadResult(True, tuple(sorted(profiles)), changed)
+
+    async def check(self) -> ReloadResult | None:
+        """Reloads if a watched file's size or modification time changed since the last try."""
+        if self._stat() == self._fingerprint:
+            return None
+        return await self.reload()
+
+    async def watch(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.check()
+            except Exception:  # the watcher must outlive any one bad reload
+                log.exception("profile watch failed")
+
+    def _rejected(self, errors: list[str], before: Mapping[str, ModelProfile]) -> ReloadResult:
+        log.warning("profile reload rejected; the old profiles stay", extra={"errors": errors})
+        return ReloadResult(False, tuple(sorted(before)), errors=tuple(errors))
+
+    def _stat(self) -> tuple[tuple[str, int, int], ...]:
+        out = []
+        for path in self.files():
+            try:
+                st = path.stat()
+                out.append((str(path), st.st_mtime_ns, st.st_size))
+            except OSError:
+                out.append((str(path), -1, -1))
+        return tuple(out)

@@ -1,0 +1,202 @@
+"""The operators' HTTP API over real HTTP: reads open, mutations behind a bearer token,
+profile reload validated whole and swapped atomically."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from autoscaler.observation import Observation
+from autoscaler.profile import load_profile
+from autoscaler.scaler.app import ScalerApp
+from autoscaler.scaler.exported_metrics import DecisionMetrics
+from autoscaler.scaler.profile_book import ProfileBook
+from autoscaler.scaler.profile_reloader import ProfileReloader
+from autoscaler.scaler.registry import ScalerRegistry
+from tests.fakes import FakeMetricSource, profile_data, prompt_for_replicas
+from tests.scaler.scaler_helpers import START_S, steady, target
+
+TOKEN = "op-token-123"
+MODEL = "meta-llama/Llama-3.1-8B"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    client: httpx.AsyncClient
+    registry: ScalerRegistry
+    profile_file: Path
+
+
+def write_profile(path: Path, **overrides: object) -> None:
+    path.write_text(yaml.safe_dump(profile_data(**overrides)))
+
+
+async def start_server(tmp_path: Path, token: str | None) -> AsyncIterator[Server]:
+    profile_file = tmp_path / "default.yaml"
+    write_profile(profile_file)
+    source = FakeMetricSource()
+    source.latest_by_model[MODEL] = steady(prompt_for_replicas(3), ready=3)
+    from autoscaler.clock import ManualClock
+
+    clock = ManualClock(START_S)
+    registry = ScalerRegistry(
+        ProfileBook({"default": load_profile(profile_file)}),
+        lambda url: source,
+        clock,
+        backfill=False,
+    )
+    tracked = registry.track(target(model=MODEL))
+    # Three hours of history with a gap, so /history has data and nulls to show.
+    for minute in range(180):
+        if 100 <= minute < 105:
+            continue
+        t_s = START_S - (180 - minute) * 60.0
+        tracked.engine.observe(Observation(t_s, 1000.0 + minute, 200.0, 5, 0, 0.1, 3))
+    await registry.refresh_once(tracked)
+
+    def load() -> dict[str, object]:
+        return {"default": load_profile(profile_file)}
+
+    reloader = ProfileReloader(registry, load, lambda: [profile_file])  # type: ignore[arg-type]
+    port = free_port()
+    app = ScalerApp(
+        registry,
+        DecisionMetrics(),
+        "127.0.0.1",
+        0,
+        "127.0.0.1",
+        port,
+        reloader=reloader,
+        api_token=token,
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(app.run(stop))
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+        for _ in range(200):  # uvicorn binds a moment after the task starts
+            try:
+                await client.get("/healthz")
+                break
+            except httpx.ConnectError:
+                await asyncio.sleep(0.05)
+        try:
+            yield Server(client, registry, profile_file)
+        finally:
+            stop.set()
+            await running
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[Server]:
+    async for s in start_server(tmp_path, TOKEN):
+        yield s
+
+
+@pytest.fixture
+async def tokenless(tmp_path: Path) -> AsyncIterator[Server]:
+    async for s in start_server(tmp_path, None):
+        yield s
+
+
+async def test_models_list_and_detail_with_slash_in_name(server: Server) -> None:
+    listed = (await server.client.get("/models")).json()
+    assert [m["model"] for m in listed] == [MODEL]
+    assert listed[0]["replicas"] == 3 and listed[0]["valid"] is True
+    detail = await server.client.get(f"/models/{MODEL}")
+    assert detail.status_code == 200
+    assert detail.json()["scaled_object"] == "serving/chat"
+    missing = await server.client.get("/models/nope")
+    assert missing.status_code == 404 and "nope" in missing.json()["detail"]
+
+
+async def test_history_json_has_gaps_as_null_and_the_forecast(server: Server) -> None:
+    body = (await server.client.get(f"/models/{MODEL}/history", params={"hours": 3})).json()
+    history = body["history"]
+    assert body["bucket_s"] == 60.0
+    assert len(history["t_s"]) == 180
+    assert history["t_s"] == sorted(history["t_s"])
+    assert history["prompt_tokens_per_s"].count(None) == 5  # the five missing minutes
+    assert history["prompt_tokens_per_s"][-1] == pytest.approx(1179.0)
+    forecast = body["forecast"]
+    assert forecast["t_s"][0] == body["end_s"]
+    mean, upper = forecast["prompt_tokens_per_s"]["mean"], forecast["prompt_tokens_per_s"]["upper"]
+    assert len(mean) == len(forecast["t_s"]) > 1
+    assert all(u >= m for m, u in zip(mean, upper, strict=True))
+    one_hour = (await server.client.get(f"/models/{MODEL}/history", params={"hours": 1})).json()
+    assert len(one_hour["history"]["t_s"]) == 60
+
+
+async def test_history_png_is_a_png(server: Server) -> None:
+    response = await server.client.get(f"/models/{MODEL}/history.png")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/png"
+    assert response.content.startswith(b"\x89PNG\r\n\x1a\n") and len(response.content) > 5000
+
+
+async def test_effective_profile_has_defaults_filled_in(server: Server) -> None:
+    profile = (await server.client.get(f"/models/{MODEL}/profile")).json()
+    assert profile["cold_start_s"] == 300.0
+    assert profile["model"] == MODEL  # the default profile adopted for this model
+    assert profile["forecast"]["kind"] == "holt-winters"
+    assert profile["replicas"] == {"min": 1, "max": 64}
+
+
+async def test_reload_needs_the_bearer_token(server: Server) -> None:
+    none = await server.client.post("/profiles/reload")
+    assert none.status_code == 401 and none.headers["www-authenticate"] == "Bearer"
+    wrong = await server.client.post("/profiles/reload", headers={"Authorization": "Bearer not-it"})
+    assert wrong.status_code == 401
+
+
+async def test_reload_without_configured_token_is_disabled(tokenless: Server) -> None:
+    response = await tokenless.client.post(
+        "/profiles/reload", headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    assert response.status_code == 403 and "api_token_file" in response.json()["detail"]
+
+
+async def test_valid_reload_applies_and_invalid_keeps_the_old(server: Server) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    write_profile(server.profile_file, cold_start_s=600.0)
+    applied = await server.client.post("/profiles/reload", headers=auth)
+    assert applied.status_code == 200
+    assert applied.json() == {
+        "applied": True,
+        "profiles": ["default"],
+        "changed": ["default"],
+        "errors": [],
+    }
+    profile = (await server.client.get(f"/models/{MODEL}/profile")).json()
+    assert profile["cold_start_s"] == 600.0
+
+    write_profile(server.profile_file, cold_start_s=900.0, cold_start=5, replicas={"min": -1})
+    rejected = await server.client.post("/profiles/reload", headers=auth)
+    assert rejected.status_code == 422
+    errors = "\n".join(rejected.json()["errors"])
+    assert "cold_start: unknown key" in errors and "replicas.min" in errors  # all at once
+    profile = (await server.client.get(f"/models/{MODEL}/profile")).json()
+    assert profile["cold_start_s"] == 600.0  # the old profile stays in force
+
+    server.profile_file.write_text("model: [unclosed")
+    broken = await server.client.post("/profiles/reload", headers=auth)
+    assert broken.status_code == 422 and "not valid YAML" in broken.json()["errors"][0]
+
+
+async def test_openapi_schema_documents_the_api_and_its_bearer(server: Server) -> None:
+    schema = (await server.client.get("/openapi.json")).json()
+    assert {"/models", "/models/{model}/history", "/profiles/reload"} <= set(schema["paths"])
+    assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert "security" in schema["paths"]["/profiles/reload"]["post"]
+    assert "security" not in schema["paths"]["/models"]["get"]
