@@ -5,9 +5,11 @@ The OpenAPI schema is served at /openapi.json (and browsable at /docs).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from autoscaler.http.admin_api import admin_router
@@ -23,6 +25,7 @@ def build_app(
     *,
     reloader: ProfileReloader | None = None,
     api_token: str | None = None,
+    ready: Callable[[], bool] = lambda: True,
 ) -> FastAPI:
     app = FastAPI(
         title="Prewarm",
@@ -32,6 +35,13 @@ def build_app(
     @app.get("/healthz", tags=["probes"])
     def healthz() -> dict[str, Any]:
         return {"status": "ok", "scaled_objects": len(registry)}
+
+    @app.get("/readyz", tags=["probes"], responses={503: {"description": "gRPC not serving"}})
+    def readyz() -> Response:
+        """Ready = the gRPC scaler is serving (works under TLS, unlike the kubelet's gRPC probe)."""
+        if ready():
+            return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "gRPC not serving"}, status_code=503)
 
     @app.get("/metrics", tags=["probes"])
     def prometheus_metrics() -> Response:

@@ -36,15 +36,26 @@ class ScalerApp:
     api_token: str | None = None
     profiles_watch_s: float = 0.0  # 0: reload only when asked over HTTP
     _watch: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
+    _grpc: RunningServer | None = field(default=None, init=False, repr=False)
+
+    def ready(self) -> bool:
+        """gRPC is up and answering: what /readyz reports, since the kubelet's gRPC probe
+        cannot speak TLS and a TCP probe cannot tell a draining server from a serving one."""
+        return self._grpc is not None and self._grpc.serving
 
     async def start(self) -> tuple[RunningServer, uvicorn.Server, asyncio.Task[None]]:
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         self.registry.start()
         grpc_server = await start_grpc(self.registry, self.grpc_host, self.grpc_port, self.tls)
+        self._grpc = grpc_server
         http = uvicorn.Server(
             uvicorn.Config(
                 build_app(
-                    self.registry, self.metrics, reloader=self.reloader, api_token=self.api_token
+                    self.registry,
+                    self.metrics,
+                    reloader=self.reloader,
+                    api_token=self.api_token,
+                    ready=self.ready,
                 ),
                 host=self.http_host,
                 port=self.http_port,

@@ -7,33 +7,17 @@ KEDA's `enableTLS` with a TriggerAuthentication's `caCert` verifies our certific
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from autoscaler.scaler.registry import ScalerRegistry
 from autoscaler.scaler.servicer import ExternalScalerServicer
+from autoscaler.scaler.tls import TlsFiles
 from external_scaler_proto import externalscaler_pb2_grpc as pb_grpc
 
 SERVICE_NAME = "externalscaler.ExternalScaler"
-
-
-@dataclass(frozen=True)
-class TlsFiles:
-    cert_file: Path
-    key_file: Path
-    client_ca_file: Path | None = None  # set: clients must present a certificate it signed
-
-    def credentials(self) -> grpc.ServerCredentials:
-        try:
-            cert, key = self.cert_file.read_bytes(), self.key_file.read_bytes()
-            client_ca = self.client_ca_file.read_bytes() if self.client_ca_file else None
-        except OSError as exc:
-            raise ValueError(f"cannot read TLS file {exc.filename}: {exc.strerror}") from None
-        return grpc.ssl_server_credentials(
-            [(key, cert)], root_certificates=client_ca, require_client_auth=client_ca is not None
-        )
+__all__ = ["RunningServer", "TlsFiles", "start_grpc"]
 
 
 @dataclass
@@ -41,8 +25,10 @@ class RunningServer:
     server: grpc.aio.Server
     port: int
     health: health.aio.HealthServicer
+    serving: bool = True
 
     async def stop(self, grace_s: float = 2.0) -> None:
+        self.serving = False
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace_s)
 

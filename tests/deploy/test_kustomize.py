@@ -156,14 +156,14 @@ def test_ports_and_probes_match_the_config(relpath: str, tmp_path: Path) -> None
     for kind_port, probe in ((liveness, c["livenessProbe"]), (startup, c["startupProbe"])):
         assert kind_port == ("httpGet", config.http.port)
         assert probe["httpGet"]["path"] == "/healthz"
-    # Readiness: the gRPC port, since that is what KEDA reaches through the headless Service.
-    assert readiness[1] == config.grpc.port
+    # Readiness: is the gRPC scaler serving, since that is what KEDA reaches.
     if config.grpc.tls is None:
-        assert readiness[0] == "grpc", "plaintext gRPC: use the kubelet's native gRPC probe"
+        assert readiness == ("grpc", config.grpc.port), "plaintext: the kubelet's gRPC probe"
         assert c["readinessProbe"]["grpc"].get("service") == SERVICE_NAME
     else:
-        # The kubelet's gRPC probe has no TLS: against a TLS port it would never pass.
-        assert readiness[0] == "tcpSocket"
+        # The kubelet's gRPC probe has no TLS: /readyz reports the gRPC server's state.
+        assert readiness == ("httpGet", config.http.port)
+        assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
 
 
 @pytest.mark.parametrize("relpath", PREWARM_BUILDS)

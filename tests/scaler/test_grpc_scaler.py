@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -167,3 +168,36 @@ def test_unreadable_tls_file_names_it(tmp_path: Path) -> None:
     files = TlsFiles(tmp_path / "missing.pem", tmp_path / "key.pem")
     with pytest.raises(ValueError, match="missing.pem"):
         files.credentials()
+
+
+async def test_rotated_certificate_is_served_without_restart(tmp_path: Path) -> None:
+    (tmp_path / "old").mkdir()
+    (tmp_path / "new").mkdir()
+    old, new = make_pki(tmp_path / "old"), make_pki(tmp_path / "new")
+    registry, _ = make_registry(FakeMetricSource())
+    cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
+    cert.write_bytes(old.server_cert.read_bytes())
+    key.write_bytes(old.server_key.read_bytes())
+    server = await start_grpc(registry, "127.0.0.1", 0, TlsFiles(cert, key))
+
+    async def spec_trusting(ca: Path) -> str:
+        creds = grpc.ssl_channel_credentials(root_certificates=ca.read_bytes())
+        async with grpc.aio.secure_channel(f"localhost:{server.port}", creds) as channel:
+            return await _spec_over(channel)
+
+    try:
+        assert await spec_trusting(old.ca_cert) == "prewarm-llama"
+        # cert-manager renews: new pair written in place (with a new mtime).
+        cert.write_bytes(new.server_cert.read_bytes())
+        key.write_bytes(new.server_key.read_bytes())
+        os.utime(cert, ns=(10**18, 10**18))
+        assert await spec_trusting(new.ca_cert) == "prewarm-llama"
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await spec_trusting(old.ca_cert)  # the old chain is no longer presented
+        assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+        # A broken renewal (key gone) keeps the pair in force.
+        key.unlink()
+        os.utime(cert, ns=(2 * 10**18, 2 * 10**18))
+        assert await spec_trusting(new.ca_cert) == "prewarm-llama"
+    finally:
+        await server.stop(0)

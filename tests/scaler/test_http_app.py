@@ -40,6 +40,11 @@ async def test_health_metrics_and_models_over_http() -> None:
                 except httpx.ConnectError:
                     await asyncio.sleep(0.05)
             assert health.json() == {"status": "ok", "scaled_objects": 1}
+            ready = await client.get("/readyz")
+            assert ready.status_code == 200 and ready.json() == {"status": "ready"}
+            assert app._grpc is not None
+            await app._grpc.stop(0)  # draining: readiness must drop before the pod goes
+            assert (await client.get("/readyz")).status_code == 503
             exposition = (await client.get("/metrics")).text
             assert 'prewarm_desired_replicas{model="llama",scaled_object="serving/chat"} 6.0' in (
                 exposition
