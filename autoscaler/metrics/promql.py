@@ -115,8 +115,11 @@ def quote(value: str) -> str:
     return "".join(out)
 
 
-def selector(metric: str, matchers: Mapping[str, str]) -> str:
-    """`metric{label="value",...}` with exact-match matchers, values quoted by `quote`."""
+def selector(
+    metric: str, matchers: Mapping[str, str], exclude: Mapping[str, str] | None = None
+) -> str:
+    """`metric{label="value",...,other!="value"}`: exact matchers, then exclusions; values
+    quoted by `quote`."""
     if not METRIC_NAME.fullmatch(metric):
         raise ValueError(f"not a Prometheus metric name: {metric!r}")
     parts = []
@@ -124,6 +127,10 @@ def selector(metric: str, matchers: Mapping[str, str]) -> str:
         if not LABEL_NAME.fullmatch(label):
             raise ValueError(f"not a Prometheus label name: {label!r}")
         parts.append(f"{label}={quote(value)}")
+    for label, value in (exclude or {}).items():
+        if not LABEL_NAME.fullmatch(label):
+            raise ValueError(f"not a Prometheus label name: {label!r}")
+        parts.append(f"{label}!={quote(value)}")
     return f"{metric}{{{','.join(parts)}}}"
 
 
@@ -155,6 +162,9 @@ class ModelQueries:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+ABORTED = {"finished_reason": "abort"}
+
+
 def model_matchers(query: ModelQuery, names: MetricNames) -> dict[str, str]:
     matchers = {names.model_label: query.model}
     if query.namespace is not None:
@@ -184,7 +194,9 @@ def model_queries(
         requests_waiting=f"sum({selector(names.requests_waiting, m)})",
         kv_cache_usage=f"avg({selector(names.kv_cache_usage, m)})",
         ready_replicas=f"count({selector(names.kv_cache_usage, m)})",
-        requests_per_s=rate_sum(names.request_success),
+        # Aborted requests (client gone, timeout) were not served: counting them would make
+        # a starving fleet look busier than it is.
+        requests_per_s=f"sum(rate({selector(names.request_success, m, ABORTED)}[{w}]))",
         ttft_p95_s=f"histogram_quantile(0.95, sum by (le)(rate({buckets}[{w}])))",
     )
 

@@ -28,7 +28,10 @@ DOCUMENTED = [
     ("requests_waiting", f"sum(vllm:num_requests_waiting{M})"),
     ("kv_cache_usage", f"avg(vllm:kv_cache_usage_perc{M})"),
     ("ready_replicas", f"count(vllm:kv_cache_usage_perc{M})"),
-    ("requests_per_s", f"sum(rate(vllm:request_success_total{M}[1m]))"),
+    (
+        "requests_per_s",
+        f"sum(rate(vllm:request_success_total{M[:-1]},finished_reason!=\"abort\"}}[1m]))",
+    ),
     (
         "ttft_p95_s",
         "histogram_quantile(0.95, sum by (le)"
@@ -45,7 +48,7 @@ def test_model_queries_are_the_documented_ones(field: str, expected: str) -> Non
 def test_a_namespace_adds_an_exact_matcher_to_every_query() -> None:
     queries = model_queries(ModelQuery("llama", "serving")).as_dict()
     for expr in queries.values():
-        assert '{model_name="llama",namespace="serving"}' in expr
+        assert '{model_name="llama",namespace="serving"' in expr
 
 
 @pytest.mark.parametrize(

@@ -86,6 +86,8 @@ def vllm_history() -> Iterator[Sample]:
                 ("vllm:generation_tokens_total", ()): gen,
                 ("vllm:request_success_total", (("finished_reason", "stop"),)): 2.0,
                 ("vllm:request_success_total", (("finished_reason", "length"),)): 1.0,
+                # Aborts were not served: requests_per_s must leave them out.
+                ("vllm:request_success_total", (("finished_reason", "abort"),)): 4.0,
             }
             for le, per_s in TTFT_CUMULATIVE_PER_S.items():
                 counters[("vllm:time_to_first_token_seconds_bucket", (("le", le),))] = per_s
