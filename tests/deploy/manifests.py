@@ -89,8 +89,18 @@ def load_docs(path: Path) -> list[Obj]:
     return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
 
 
+# Not Kubernetes objects: kustomize's own file, and `prewarm place` inputs (their checks are
+# in tests/scheduler).
+NOT_OBJECTS = ("kustomization.yaml",)
+PLACEMENT_INPUTS = EXAMPLES / "placement"
+
+
 def example_files() -> list[Path]:
-    return sorted(EXAMPLES.rglob("*.yaml"))
+    return sorted(
+        p
+        for p in EXAMPLES.rglob("*.yaml")
+        if p.name not in NOT_OBJECTS and PLACEMENT_INPUTS not in p.parents
+    )
 
 
 def examples() -> list[Obj]:

@@ -1,0 +1,101 @@
+"""The plan the webhook serves from: loaded from plan.json, reloaded when the file changes.
+
+The file is usually a mounted ConfigMap, which the kubelet updates by swapping a symlink, so
+the fingerprint is (inode, mtime, size) of the file the path resolves to. A new file that does
+not parse or validate is logged and kept out: the previous plan stays in force, and /healthz
+shows the error. Requests never read the file: they see `current`, swapped whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scheduler.kubernetes.dns_names import label_value
+from scheduler.kubernetes.placement import ModelPlacement
+from scheduler.kubernetes.plan_file import PlanFileError, load_plan
+
+log = logging.getLogger("prewarm.placement")
+
+Fingerprint = tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class LoadedPlan:
+    placements: dict[str, ModelPlacement]  # by exact model name
+    generation: int  # 1 for the first plan loaded, +1 per accepted reload
+    by_label: dict[str, str] = field(default_factory=dict)  # label-safe name -> model
+
+    def find(self, model: str) -> ModelPlacement | None:
+        """By exact name, or by the label-safe form a `prewarm.dev/model` label can hold."""
+        if model in self.placements:
+            return self.placements[model]
+        exact = self.by_label.get(model)
+        return None if exact is None else self.placements[exact]
+
+
+class PlanStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.current: LoadedPlan | None = None
+        self.last_error: str | None = None
+        self._fingerprint: Fingerprint | None = None
+        self._lock = asyncio.Lock()
+
+    def check(self) -> bool:
+        """Loads the file if it changed since the last try; True when a new plan took over."""
+        fingerprint = self._stat()
+        if fingerprint == self._fingerprint:
+            return False
+        # Remember what was tried: a bad file is retried only after the next change.
+        self._fingerprint = fingerprint
+        try:
+            _, placements = load_plan(self.path)
+        except PlanFileError as exc:
+            self.last_error = str(exc)
+            kept = self.current.generation if self.current else None
+            log.warning(
+                "plan rejected; keeping the previous one",
+                extra={"error": self.last_error, "kept_generation": kept},
+            )
+            return False
+        generation = (self.current.generation if self.current else 0) + 1
+        self.current = LoadedPlan(placements, generation, _label_index(placements))
+        self.last_error = None
+        log.info(
+            "plan loaded",
+            extra={"generation": generation, "models": sorted(placements), "path": str(self.path)},
+        )
+        return True
+
+    async def watch(self, interval_s: float) -> None:
+        while True:
+            try:
+                async with self._lock:
+                    await asyncio.to_thread(self.check)
+            except Exception:  # the watcher must outlive any one bad reload
+                log.exception("plan watch failed")
+            await asyncio.sleep(interval_s)
+
+    def _stat(self) -> Fingerprint:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return (-1, -1, -1)
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _label_index(placements: dict[str, ModelPlacement]) -> dict[str, str]:
+    index: dict[str, str] = {}
+    ambiguous = set()
+    for model in placements:
+        key = label_value(model)
+        if key in index and index[key] != model:
+            ambiguous.add(key)
+        index.setdefault(key, model)
+    for key in ambiguous:  # two models with one label form: only their exact names match
+        log.warning("model label is ambiguous", extra={"label": key})
+        del index[key]
+    return index

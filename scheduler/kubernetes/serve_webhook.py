@@ -1,0 +1,83 @@
+"""Running the placement webhook: uvicorn with TLS (the API server calls webhooks over HTTPS only).
+
+    python -m scheduler.kubernetes.serve_webhook --plan /etc/prewarm-placement/plan.json \\
+        --cert-file /tls/tls.crt --key-file /tls/tls.key --port 8443
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from scheduler.kubernetes.plan_store import PlanStore
+from scheduler.kubernetes.webhook import build_webhook_app
+
+
+@dataclass(frozen=True)
+class WebhookServer:
+    plan_path: Path
+    cert_file: Path | None  # None only for tests and local debugging: the API server needs TLS
+    key_file: Path | None
+    host: str = "0.0.0.0"
+    port: int = 8443
+    watch_interval_s: float = 2.0
+
+    def uvicorn_server(self) -> uvicorn.Server:
+        app = build_webhook_app(PlanStore(self.plan_path), watch_interval_s=self.watch_interval_s)
+        return uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host=self.host,
+                port=self.port,
+                ssl_certfile=str(self.cert_file) if self.cert_file else None,
+                ssl_keyfile=str(self.key_file) if self.key_file else None,
+                log_level="warning",
+                lifespan="on",
+                # The API server keeps connections open; do not let them hold a restart.
+                timeout_graceful_shutdown=5,
+            )
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        server = self.uvicorn_server()
+        task = asyncio.create_task(server.serve())
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        server.should_exit = True
+        stopped.cancel()
+        await task
+
+
+def main(
+    plan: Annotated[Path, typer.Option(help="plan.json written by `prewarm place`")],
+    cert_file: Annotated[Path, typer.Option(exists=True, dir_okay=False)],
+    key_file: Annotated[Path, typer.Option(exists=True, dir_okay=False)],
+    host: str = "0.0.0.0",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8443,
+    watch_interval_s: Annotated[float, typer.Option(min=0.1)] = 2.0,
+    log_level: str = "info",
+) -> None:
+    """Serve the placement webhook (POST /mutate, GET /healthz) over HTTPS."""
+    from autoscaler import logs
+
+    logs.configure(log_level)
+    server = WebhookServer(plan, cert_file, key_file, host, port, watch_interval_s)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await server.run(stop)
+
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    typer.run(main)

@@ -1,0 +1,105 @@
+"""inventory_from_api against recorded API responses (see recorded/README.md)."""
+
+from __future__ import annotations
+
+import copy
+
+from scheduler.kubernetes.inventory import inventory_from_api
+from tests.scheduler_kubernetes.dra_devices import recorded
+
+H100_0 = "GPU-5d1c9a2e-0b7f-4c3a-9e21-7a1f4c2b9d01"
+H100_1 = "GPU-8e2f3b4c-1d6a-4f7b-a832-6b2e5d3c0e02"
+
+
+def inventory() -> dict:  # type: ignore[type-arg]
+    return inventory_from_api(
+        recorded("nodes.json"), recorded("resourceslices.json"), recorded("resourceclaims.json")
+    )
+
+
+def by_name(inv: dict) -> dict:  # type: ignore[type-arg]
+    return {n["name"]: n for n in inv["nodes"]}
+
+
+def test_static_mig_h100_node_with_slices_and_use() -> None:
+    node = by_name(inventory())["ip-10-0-12-34.ec2.internal"]
+    assert node == {
+        "name": "ip-10-0-12-34.ec2.internal",
+        "zone": "us-east-1a",
+        "instance_type": "p5.48xlarge",
+        "gpus": [
+            {
+                "uuid": H100_0,
+                "model": "H100-80GB",
+                "in_use": False,
+                "mig": [
+                    {"profile": "3g.40gb", "start": 0, "in_use": True},
+                    {"profile": "3g.40gb", "start": 4, "in_use": False},
+                ],
+            },
+            {
+                "uuid": H100_1,
+                "model": "H100-80GB",
+                "in_use": False,
+                "mig": [
+                    {"profile": "4g.40gb", "start": 0, "in_use": False},
+                    {"profile": "2g.20gb", "start": 4, "in_use": False},
+                    {"profile": "1g.10gb", "start": 6, "in_use": True},
+                ],
+            },
+        ],
+    }
+
+
+def test_whole_gpu_a100_node() -> None:
+    node = by_name(inventory())["ip-10-0-45-67.ec2.internal"]
+    assert (node["zone"], node["instance_type"]) == ("us-east-1b", "p4d.24xlarge")
+    assert [(g["model"], g["in_use"], g["mig"]) for g in node["gpus"]] == [
+        ("A100-40GB", False, []),
+        ("A100-40GB", True, []),
+    ]
+
+
+def test_dynamic_mig_lists_only_partitions_that_exist() -> None:
+    node = by_name(inventory())["ip-10-0-77-10.ec2.internal"]
+    (gpu,) = node["gpus"]
+    assert gpu["mig"] == [{"profile": "3g.40gb", "start": 4, "in_use": True}]
+    assert gpu["in_use"] is False
+
+
+def test_label_only_gpu_node_and_cpu_node() -> None:
+    nodes = by_name(inventory())
+    h200 = nodes["ip-10-0-90-11.ec2.internal"]["gpus"]
+    assert len(h200) == 8 and {(g["uuid"], g["model"]) for g in h200} == {("", "H200-141GB")}
+    assert "ip-10-0-3-200.ec2.internal" not in nodes
+
+
+def test_without_claims_nothing_is_in_use() -> None:
+    inv = inventory_from_api(recorded("nodes.json"), recorded("resourceslices.json"))
+    node = by_name(inv)["ip-10-0-12-34.ec2.internal"]
+    assert not any(m["in_use"] for g in node["gpus"] for m in g["mig"])
+    # DynamicMIG: with nothing allocated, no instance exists yet.
+    assert by_name(inv)["ip-10-0-77-10.ec2.internal"]["gpus"][0]["mig"] == []
+
+
+def test_start_falls_back_to_device_name_then_to_the_profile() -> None:
+    slices = copy.deepcopy(recorded("resourceslices.json"))
+    static = slices["items"][0]["spec"]["devices"]
+    for device in static:  # an older driver: no memorySlice capacities
+        device["capacity"] = {
+            k: v for k, v in device["capacity"].items() if not k.startswith("memorySlice")
+        }
+    static[1]["name"] = "mig-device-without-placement"  # the 3g.40gb at 4
+    inv = inventory_from_api(recorded("nodes.json"), slices)
+    gpu0 = by_name(inv)["ip-10-0-12-34.ec2.internal"]["gpus"][0]
+    assert [m["start"] for m in gpu0["mig"]] == [0, 4]  # 0 from the name, 4 = first free 3g start
+
+
+def test_unknown_product_is_left_out_and_qualified_attribute_names_are_read() -> None:
+    slices = copy.deepcopy(recorded("resourceslices.json"))
+    a100 = slices["items"][2]["spec"]["devices"]
+    a100[0]["attributes"]["productName"] = {"string": "NVIDIA A100-PCIE-40GB"}
+    a100[1]["attributes"] = {f"gpu.nvidia.com/{k}": v for k, v in a100[1]["attributes"].items()}
+    inv = inventory_from_api(recorded("nodes.json"), slices)
+    gpus = by_name(inv)["ip-10-0-45-67.ec2.internal"]["gpus"]
+    assert [g["uuid"] for g in gpus] == ["GPU-2c4e6a8b-3d5f-4a7c-9e1b-0d2f4a6c8e02"]

@@ -1,0 +1,264 @@
+"""render_manifests / write_manifests: valid objects, the right selectors, a kustomize build."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import yaml
+
+from scheduler.kubernetes.dns_names import is_dns_label
+from scheduler.kubernetes.manifests import (
+    PLACEMENT_KEY,
+    placement_configmap_name,
+    render_manifests,
+    write_manifests,
+)
+from scheduler.kubernetes.placement import PlanError, model_placements
+from scheduler.plan import Plan
+from tests.deploy.manifests import K8S_VERSIONS, Obj, ident, kubectl, of_kind, validation_errors
+from tests.deploy.test_examples import DRA_ATTRIBUTES
+from tests.scheduler_kubernetes.dra_devices import matches
+from tests.scheduler_kubernetes.plans import (
+    A100_A,
+    H100_A,
+    H100_B,
+    LLAMA_8B,
+    LLAMA_405B,
+    NODE_A100,
+    QWEN,
+    mig,
+    mixed_plan,
+    whole,
+)
+
+NS = "llm"
+ATTRIBUTE = re.compile(r"attributes\['gpu\.nvidia\.com'\]\.(\w+)")
+
+
+@pytest.fixture(scope="module")
+def objects() -> list[Obj]:
+    return render_manifests(mixed_plan(), namespace=NS)
+
+
+def templates(objects: list[Obj]) -> dict[str, Obj]:
+    return {t["metadata"]["name"]: t for t in of_kind(objects, "ResourceClaimTemplate")}
+
+
+def request_fields(template: Obj) -> list[Obj]:
+    """The device fields of every alternative: [exactly] or the firstAvailable list."""
+    (request,) = template["spec"]["spec"]["devices"]["requests"]
+    return [request["exactly"]] if "exactly" in request else request["firstAvailable"]
+
+
+def configmap_json(objects: list[Obj], model: str) -> Obj:
+    (cm,) = [
+        c
+        for c in of_kind(objects, "ConfigMap")
+        if c["metadata"]["name"] == placement_configmap_name(model)
+    ]
+    return json.loads(cm["data"][PLACEMENT_KEY])
+
+
+@pytest.mark.parametrize("version", sorted(set(K8S_VERSIONS)))
+def test_every_object_validates_against_the_kubernetes_schema(
+    objects: list[Obj], version: str
+) -> None:
+    problems = {ident(o): e for o in objects if (e := validation_errors(o, version))}
+    assert not problems, yaml.safe_dump(problems)
+
+
+def test_one_template_per_distinct_choice_and_one_configmap_per_placed_model(
+    objects: list[Obj],
+) -> None:
+    # 8B: H100_A (two slices, one template), H100_B. Qwen: 1g on H100_B, a whole A100.
+    # 405B: one per existing node, one shared by both new nodes (nothing to pin there).
+    assert len(templates(objects)) == 2 + 2 + 3
+    assert {c["metadata"]["name"] for c in of_kind(objects, "ConfigMap")} == {
+        "prewarm-placement-meta-llama-llama-3-1-8b",
+        "prewarm-placement-qwen-qwen2-5-7b-instruct",
+        "prewarm-placement-meta-llama-llama-3-1-405b-instruct",
+    }  # mistral is unplaced: nothing to apply for it
+    for obj in objects:
+        assert is_dns_label(obj["metadata"]["name"]), obj["metadata"]["name"]
+        assert obj["metadata"]["namespace"] == NS
+
+
+def test_selectors_pin_model_profile_and_parent_with_published_attributes(
+    objects: list[Obj],
+) -> None:
+    for template in templates(objects).values():
+        for fields in request_fields(template):
+            text = " ".join(s["cel"]["expression"] for s in fields["selectors"])
+            used = set(ATTRIBUTE.findall(text))
+            assert used <= DRA_ATTRIBUTES
+            assert not re.search(r"\b(index|minor)\b", text)
+            assert "productName" in used
+            if fields["deviceClassName"] == "mig.nvidia.com":
+                assert "profile" in used and "uuid" not in used
+            else:
+                assert fields["deviceClassName"] == "gpu.nvidia.com" and "profile" not in used
+    by_name = templates(objects)
+    (h100_a,) = [
+        t
+        for n, t in by_name.items()
+        if n.startswith("prewarm-meta-llama-llama-3-1-8b")
+        and H100_A in json.dumps(request_fields(t)[0])
+    ]
+    first = request_fields(h100_a)[0]
+    assert first["deviceClassName"] == "mig.nvidia.com" and first["count"] == 1
+    assert first["selectors"][0]["cel"]["expression"] == (
+        "device.attributes['gpu.nvidia.com'].productName == \"NVIDIA H100 80GB HBM3\" && "
+        "device.attributes['gpu.nvidia.com'].profile == \"3g.40gb\" && "
+        f"device.attributes['gpu.nvidia.com'].parentUUID == \"{H100_A}\""
+    )
+
+
+def test_each_template_prefers_its_own_slot_then_the_models_other_slots(
+    objects: list[Obj],
+) -> None:
+    placements = model_placements(mixed_plan())
+    llama = placements[LLAMA_8B]
+    assert [s.choice.gpus for s in llama.single] == [(H100_A,), (H100_A,), (H100_B,)]
+    for template in llama.templates:
+        own = template.alternatives[0]
+        assert {c.gpus for c in template.alternatives} == {(H100_A,), (H100_B,)}
+        fields = request_fields(templates(objects)[template.name])
+        assert [f["name"] for f in fields] == ["p0", "p1"]
+        assert own.gpus[0] in fields[0]["selectors"][0]["cel"]["expression"]
+
+
+def test_multi_node_whole_gpus_claim_all_eight_of_the_node_and_new_nodes_stay_unpinned(
+    objects: list[Obj],
+) -> None:
+    placement = model_placements(mixed_plan())[LLAMA_405B]
+    existing, new = placement.groups
+    for slot in existing:
+        fields = request_fields(templates(objects)[slot.template])
+        assert fields[0]["count"] == 8 and fields[0]["deviceClassName"] == "gpu.nvidia.com"
+        expression = fields[0]["selectors"][0]["cel"]["expression"]
+        assert ".uuid in [" in expression and all(g in expression for g in slot.choice.gpus)
+    assert new[0].template == new[1].template and new[0].template.endswith("-any")
+    (unpinned,) = request_fields(templates(objects)[new[0].template])
+    assert "uuid" not in unpinned["selectors"][0]["cel"]["expression"]
+    assert unpinned["count"] == 8
+
+
+def test_placement_configmap_holds_what_the_webhook_injects(objects: list[Obj]) -> None:
+    placements = model_placements(mixed_plan())
+    for model, placement in placements.items():
+        if placement.single or placement.groups:
+            assert configmap_json(objects, model) == placement.to_json()
+    data = configmap_json(objects, LLAMA_405B)
+    assert data["singleNode"] == []
+    assert data["workloadAnnotations"] == {
+        "leaderworkerset.sigs.k8s.io/exclusive-topology": "topology.kubernetes.io/zone"
+    }
+    group0, group1 = data["groups"]
+    for pod in group0:
+        affinity = pod["affinity"]["nodeAffinity"]
+        (term,) = affinity["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+        assert term["matchExpressions"] == [
+            {
+                "key": "node.kubernetes.io/instance-type",
+                "operator": "In",
+                "values": ["p5.48xlarge"],
+            },
+            {"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["us-west-2b"]},
+        ]
+        (preferred,) = affinity["preferredDuringSchedulingIgnoredDuringExecution"]
+        assert preferred["preference"]["matchExpressions"] == [
+            {"key": "karpenter.k8s.aws/instance-gpu-name", "operator": "In", "values": ["h100"]},
+            {"key": "karpenter.k8s.aws/instance-gpu-count", "operator": "Gt", "values": ["7"]},
+        ]
+        assert pod["annotations"]["kueue.x-k8s.io/podset-required-topology"] == (
+            "topology.kubernetes.io/zone"
+        )
+    # One Kueue pod-set group per replica: both pods of a group share it, groups differ.
+    names = [
+        {p["annotations"]["kueue.x-k8s.io/podset-group-name"] for p in g} for g in (group0, group1)
+    ]
+    assert all(len(n) == 1 for n in names) and names[0] != names[1]
+    zones = {
+        p["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+            "nodeSelectorTerms"
+        ][0]["matchExpressions"][1]["values"][0]
+        for p in group1
+    }
+    assert zones == {"us-west-2c"}
+    qwen = configmap_json(objects, QWEN)
+    assert all("affinity" not in pod for pod in qwen["singleNode"])  # single-node: the claim pins
+
+
+def test_selectors_pick_exactly_the_planned_devices_in_the_recorded_cluster() -> None:
+    """Real CEL over the recorded ResourceSlices: the plan's parent GPU and nothing else."""
+    plan = Plan(
+        gpus_used=2,
+        lower_bound_gpus=2,
+        cost_per_hour=1.0,
+        moves=0,
+        assignments=(
+            mig("a/0", LLAMA_8B, H100_A, "3g.40gb", 4),
+            whole("b/0", QWEN, NODE_A100, A100_A, gpu_model="A100-40GB"),
+        ),
+    )
+    by_name = templates(render_manifests(plan))
+    matched = {name: matches(request_fields(t)[0]) for name, t in by_name.items()}
+    assert sorted(matched.values(), key=len) == [
+        {"ip-10-0-45-67.ec2.internal/gpu-0"},
+        {
+            "ip-10-0-12-34.ec2.internal/gpu-0-mig-3g40gb-9-0",
+            "ip-10-0-12-34.ec2.internal/gpu-0-mig-3g40gb-9-4",
+        },
+    ]
+
+
+def test_write_manifests_builds_with_kubectl_kustomize(tmp_path: Path) -> None:
+    plan = mixed_plan()
+    paths = write_manifests(plan, tmp_path / "plan", namespace=NS)
+    kustomization = yaml.safe_load((tmp_path / "plan" / "kustomization.yaml").read_text())
+    assert sorted(kustomization["resources"]) == sorted(p.name for p in paths[:-1])
+    result = subprocess.run(
+        [kubectl(), "kustomize", str(tmp_path / "plan")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    built = [d for d in yaml.safe_load_all(result.stdout) if d]
+    key = lambda o: (o["kind"], o["metadata"]["name"])  # noqa: E731
+    assert sorted(built, key=key) == sorted(render_manifests(plan, namespace=NS), key=key)
+
+
+def test_plans_that_cannot_be_claimed_are_refused_with_the_reason() -> None:
+    base = mixed_plan()
+    cross_zone = replace(
+        base,
+        assignments=base.assignments
+        + (whole("405b/0", LLAMA_405B, "ip-10-1-9-9", "GPU-x", zone="us-west-2a"),),
+    )
+    with pytest.raises(PlanError, match="one instance type in one zone"):
+        render_manifests(cross_zone)
+    unknown = replace(base, assignments=(mig("x/0", "m", H100_A, "3g.40gb", 0, gpu_model="L4"),))
+    with pytest.raises(ValueError, match="unknown GPU model 'L4'"):
+        render_manifests(unknown)
+    mixed = replace(
+        base,
+        assignments=(mig("x/0", "m", H100_A, "3g.40gb", 0), mig("x/0", "m", H100_B, "4g.40gb", 0)),
+    )
+    with pytest.raises(PlanError, match="one kind of device"):
+        render_manifests(mixed)
+    clash = replace(
+        base,
+        assignments=(
+            mig("x/0", "Org/Model", H100_A, "3g.40gb", 0),
+            mig("y/0", "org-model", H100_B, "3g.40gb", 0),
+        ),
+    )
+    with pytest.raises(PlanError, match="both map to object name"):
+        render_manifests(clash)

@@ -1,0 +1,229 @@
+"""The webhook over real HTTPS: uvicorn with TLS on loopback, AdmissionReviews from httpx."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+import json
+import os
+import socket
+import ssl
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jsonpatch
+import pytest
+
+from scheduler.kubernetes.serve_webhook import WebhookServer
+from scheduler.plan import Plan
+from tests.deploy.manifests import validation_errors
+from tests.scaler.certs import make_pki
+from tests.scheduler_kubernetes.plans import LLAMA_8B, QWEN, mixed_plan
+from tests.scheduler_kubernetes.pods import pod, review
+
+WATCH_S = 0.05
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_plan(path: Path, content: Plan | str) -> None:
+    """Atomically, as the kubelet swaps a ConfigMap volume's files."""
+    text = json.dumps(content.to_json()) if isinstance(content, Plan) else content
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+@dataclass
+class Webhook:
+    client: httpx.AsyncClient
+    plan_path: Path
+
+    async def admit(self, body: dict[str, Any]) -> dict[str, Any]:
+        reply = await self.client.post("/mutate", json=body)
+        assert reply.status_code == 200, reply.text
+        data = reply.json()
+        assert data["apiVersion"] == "admission.k8s.io/v1" and data["kind"] == "AdmissionReview"
+        assert data["response"]["uid"] == body["request"]["uid"]
+        assert data["response"]["allowed"] is True  # Prewarm never blocks a pod
+        return dict(data["response"])
+
+    async def until(self, done: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        """/healthz once `done` holds (the watcher polls every WATCH_S), failing after 5 s."""
+        for _ in range(500):
+            health = (await self.client.get("/healthz")).json()
+            if done(health):
+                return dict(health)
+            await asyncio.sleep(0.01)
+        pytest.fail(f"webhook never reached the state; last /healthz: {health}")
+
+
+async def start(tmp_path: Path, plan: Plan | None) -> AsyncIterator[Webhook]:
+    pki = make_pki(tmp_path)
+    plan_path = tmp_path / "plan.json"
+    if plan is not None:
+        write_plan(plan_path, plan)
+    port = free_port()
+    server = WebhookServer(plan_path, pki.server_cert, pki.server_key, "127.0.0.1", port, WATCH_S)
+    stop = asyncio.Event()
+    running = asyncio.create_task(server.run(stop))
+    verify = ssl.create_default_context(cafile=str(pki.ca_cert))
+    client = httpx.AsyncClient(base_url=f"https://localhost:{port}", verify=verify)
+    try:
+        for _ in range(200):  # uvicorn binds a moment after the task starts
+            try:
+                await client.get("/healthz")
+                break
+            except httpx.ConnectError:
+                await asyncio.sleep(0.02)
+        yield Webhook(client, plan_path)
+    finally:
+        # Client first: a TLS connection left open makes the server wait out asyncio's 30 s
+        # SSL shutdown timeout.
+        await client.aclose()
+        stop.set()
+        await running
+
+
+@pytest.fixture
+async def webhook(tmp_path: Path) -> AsyncIterator[Webhook]:
+    async for w in start(tmp_path, mixed_plan()):
+        yield w
+
+
+def patch_of(response: dict[str, Any]) -> list[dict[str, Any]]:
+    assert response["patchType"] == "JSONPatch"
+    return list(json.loads(base64.b64decode(response["patch"])))
+
+
+async def test_healthz_reports_the_plan_in_force(webhook: Webhook) -> None:
+    health = await webhook.until(lambda h: h["plan_generation"] == 1)
+    assert LLAMA_8B in health["models"] and health["last_error"] is None
+
+
+async def test_pod_not_opted_in_is_allowed_without_a_patch(webhook: Webhook) -> None:
+    response = await webhook.admit(review(pod(LLAMA_8B, opted_in=False)))
+    assert "patch" not in response and "warnings" not in response
+
+
+async def test_opted_in_pod_gets_a_patch_that_makes_a_valid_pod(webhook: Webhook) -> None:
+    obj = pod(LLAMA_8B)
+    response = await webhook.admit(review(obj))
+    patched = jsonpatch.apply_patch(copy.deepcopy(obj), patch_of(response))
+    assert not validation_errors(patched)
+    (claim,) = patched["spec"]["resourceClaims"]
+    assert claim["resourceClaimTemplateName"].startswith("prewarm-meta-llama-llama-3-1-8b-h100")
+    assert patched["spec"]["containers"][0]["resources"]["claims"] == [{"name": claim["name"]}]
+
+
+async def test_opted_in_pod_without_a_plan_for_its_model_is_allowed_with_a_warning(
+    webhook: Webhook,
+) -> None:
+    response = await webhook.admit(review(pod("mistralai/Mistral-7B")))
+    assert "patch" not in response
+    assert response["warnings"] == [
+        "prewarm: plan has no placement for model mistralai-Mistral-7B "
+        "(mistral/0: no capacity in any zone)"
+    ]
+
+
+async def test_other_kinds_and_operations_pass_through(webhook: Webhook) -> None:
+    for body in (
+        review(pod(LLAMA_8B), operation="UPDATE"),
+        review({"metadata": {"name": "x"}}, kind="ConfigMap"),
+    ):
+        assert "patch" not in await webhook.admit(body)
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (b"{not json", "body is not JSON"),
+        (
+            json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"}).encode(),
+            "request: Field required",
+        ),
+        (
+            json.dumps(
+                {**review(pod(LLAMA_8B)), "apiVersion": "admission.k8s.io/v1beta1"}
+            ).encode(),
+            "apiVersion",
+        ),
+        (json.dumps({**review(pod(LLAMA_8B)), "kind": "Pod"}).encode(), "kind"),
+        (
+            json.dumps(
+                {
+                    "apiVersion": "admission.k8s.io/v1",
+                    "kind": "AdmissionReview",
+                    "request": {"kind": {"kind": "Pod"}},
+                }
+            ).encode(),
+            "request.uid",
+        ),
+    ],
+    ids=["not-json", "no-request", "v1beta1", "wrong-kind", "no-uid"],
+)
+async def test_malformed_review_is_a_400_naming_the_problem(
+    webhook: Webhook, body: bytes, said: str
+) -> None:
+    reply = await webhook.client.post(
+        "/mutate", content=body, headers={"content-type": "application/json"}
+    )
+    assert reply.status_code == 400
+    assert said in reply.json()["detail"]
+
+
+async def test_plan_reload_valid_then_invalid_keeps_the_last_good_plan(webhook: Webhook) -> None:
+    await webhook.until(lambda h: h["plan_generation"] == 1)
+    only_qwen = mixed_plan()
+    only_qwen = Plan(
+        gpus_used=2,
+        lower_bound_gpus=2,
+        cost_per_hour=10.0,
+        moves=0,
+        assignments=tuple(a for a in only_qwen.assignments if a.model == QWEN),
+    )
+    write_plan(webhook.plan_path, only_qwen)
+    health = await webhook.until(lambda h: h["plan_generation"] == 2)
+    assert health["models"] == [QWEN]
+    gone = await webhook.admit(review(pod(LLAMA_8B)))
+    assert "patch" not in gone and "no placement for model" in gone["warnings"][0]
+    assert "patch" in await webhook.admit(review(pod(QWEN)))
+
+    bad = only_qwen.to_json()
+    bad["assignments"][0]["gpu_model"] = "L4-24GB"
+    bad["assignments"][1]["surprise"] = True
+    write_plan(webhook.plan_path, json.dumps(bad))
+    health = await webhook.until(lambda h: h["last_error"] is not None)
+    assert health["plan_generation"] == 2 and health["models"] == [QWEN]
+    assert "assignments.1.surprise: Extra inputs are not permitted" in health["last_error"]
+    assert "patch" in await webhook.admit(review(pod(QWEN)))  # the old plan still serves
+
+    write_plan(webhook.plan_path, "{ truncated")
+    health = await webhook.until(lambda h: "not JSON" in (h["last_error"] or ""))
+    assert health["plan_generation"] == 2
+
+    write_plan(webhook.plan_path, mixed_plan())
+    health = await webhook.until(lambda h: h["plan_generation"] == 3)
+    assert health["last_error"] is None
+    assert "patch" in await webhook.admit(review(pod(LLAMA_8B)))
+
+
+async def test_starting_without_a_plan_file_admits_pods_with_a_warning(tmp_path: Path) -> None:
+    async for webhook in start(tmp_path, None):
+        health = await webhook.until(lambda h: h["last_error"] is not None)
+        assert health["plan_generation"] == 0 and "plan.json" in health["last_error"]
+        response = await webhook.admit(review(pod(LLAMA_8B)))
+        assert "patch" not in response
+        assert "no placement plan is loaded" in response["warnings"][0]
+        write_plan(webhook.plan_path, mixed_plan())
+        await webhook.until(lambda h: h["plan_generation"] == 1)
+        assert "patch" in await webhook.admit(review(pod(LLAMA_8B)))
