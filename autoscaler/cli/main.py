@@ -7,6 +7,7 @@ import typer
 from autoscaler.cli.emulate import emulate_command
 from autoscaler.cli.serve import serve_command
 from autoscaler.cli.simulate import simulate_command
+from scheduler.kubernetes.serve_webhook import main as webhook_command
 
 app = typer.Typer(
     name="prewarm",
@@ -17,6 +18,7 @@ app = typer.Typer(
 app.command("simulate")(simulate_command)
 app.command("serve")(serve_command)
 app.command("emulate")(emulate_command)
+app.command("webhook")(webhook_command)
 
 
 @app.callback()

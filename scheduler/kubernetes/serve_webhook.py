@@ -1,6 +1,6 @@
 """Running the placement webhook: uvicorn with TLS (the API server calls webhooks over HTTPS only).
 
-    python -m scheduler.kubernetes.serve_webhook --plan /etc/prewarm-placement/plan.json \\
+    prewarm webhook --plan /etc/prewarm-placement/plan.json \\
         --cert-file /tls/tls.crt --key-file /tls/tls.key --port 8443
 """
 
