@@ -1,0 +1,69 @@
+"""Reading placement inputs (inventory, demand) from YAML, with every problem reported at once.
+
+Two passes, because the second needs a well-formed document: pydantic checks shape and types
+(unknown keys rejected), then each loader checks meaning (a start the profile does not allow,
+overlapping slices, duplicate names). Either pass lists all its problems, each as
+"<dotted path>: <problem>", under the file name:
+
+    inventory.yaml: 2 problems
+      nodes.0.gpus.1.mig.0.start: 3 is not an allowed start for 3g.40gb on H100-80GB (0, 4)
+      nodes.1.name: duplicate node name 'gpu-a'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+T = TypeVar("T", bound=BaseModel)
+
+
+class Strict(BaseModel):
+    """Base for input models: unknown keys are errors, values are immutable once read."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PlacementInputError(ValueError):
+    def __init__(self, source: str, problems: Sequence[str]) -> None:
+        self.source = source
+        self.problems = tuple(problems)
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        super().__init__(f"{source}: {count}\n" + "\n".join(f"  {p}" for p in problems))
+
+
+def dotted(loc: Sequence[str | int]) -> str:
+    return ".".join(str(part) for part in loc) or "<root>"
+
+
+def read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise PlacementInputError(str(path), [f"cannot read: {exc.strerror or exc}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PlacementInputError(str(path), [f"not valid YAML: {exc}"]) from None
+    if not isinstance(data, dict):
+        raise PlacementInputError(str(path), ["<root>: expected a mapping"])
+    return data
+
+
+def parse(model: type[T], data: Any, source: str) -> T:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = [f"{dotted(e['loc'])}: {_message(e)}" for e in exc.errors()]
+        raise PlacementInputError(source, problems) from None
+
+
+def _message(error: Any) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown key"
+    msg = str(error["msg"])
+    return msg.removeprefix("Value error, ")

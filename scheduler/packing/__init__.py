@@ -1,0 +1,1 @@
+"""Packing replicas onto MIG slices: geometry, exact ILP, heuristic, bounds, baselines."""

@@ -1,0 +1,94 @@
+"""`prewarm place` through typer's runner: files written, table printed, bad input exits 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from autoscaler.cli.main import app
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "deploy" / "examples" / "placement"
+RUNNER = CliRunner()
+
+
+def test_place_writes_plan_and_manifests(tmp_path: Path) -> None:
+    out = tmp_path / "place"
+    result = RUNNER.invoke(
+        app,
+        [
+            "place",
+            "--inventory",
+            str(EXAMPLES / "inventory.yaml"),
+            "--demand",
+            str(EXAMPLES / "demand.yaml"),
+            "--out",
+            str(out),
+        ],
+        terminal_width=200,
+    )
+    assert result.exit_code == 0, result.output
+    plan = json.loads((out / "plan.json").read_text())
+    for key in (
+        "gpus_used",
+        "lower_bound_gpus",
+        "cost_per_hour",
+        "moves",
+        "assignments",
+        "unplaced",
+    ):
+        assert key in plan
+    for key in ("replica", "model", "node", "gpu", "profile", "start", "instance_type", "zone"):
+        assert key in plan["assignments"][0]
+    assert plan["gpus_used"] >= plan["lower_bound_gpus"] > 0
+    assert (
+        "Placement plan" in result.output
+        and "fell back to p5.48xlarge in us-east-1b" in result.output
+    )
+    kustomization = (out / "manifests" / "kustomization.yaml").read_text()
+    assert "resourceclaimtemplate-" in kustomization
+
+
+def test_json_flag_prints_the_plan(tmp_path: Path) -> None:
+    result = RUNNER.invoke(
+        app,
+        [
+            "place",
+            "--inventory",
+            str(EXAMPLES / "inventory.yaml"),
+            "--demand",
+            str(EXAMPLES / "demand.yaml"),
+            "--out",
+            str(tmp_path),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0
+    printed = json.loads(result.stdout)
+    assert printed == json.loads((tmp_path / "plan.json").read_text())
+
+
+def test_bad_input_exits_2_with_every_problem(tmp_path: Path) -> None:
+    demand = tmp_path / "demand.yaml"
+    demand.write_text(
+        "models:\n  - {name: m, replicas: 1}\n  - {name: n, replicas: -1, mig_profile: 3g.40gb}\n"
+    )
+    result = RUNNER.invoke(
+        app,
+        [
+            "place",
+            "--inventory",
+            str(EXAMPLES / "inventory.yaml"),
+            "--demand",
+            str(demand),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        terminal_width=200,
+    )
+    assert result.exit_code == 2
+    assert f"{demand}: 2 problems" in result.output
+    assert "models.0: give exactly one of" in result.output
+    assert "models.1.replicas: Input should be greater than or equal to 0" in result.output
+    assert not (tmp_path / "o" / "plan.json").exists()
