@@ -7,6 +7,7 @@ import typer
 from autoscaler.cli.emulate import emulate_command
 from autoscaler.cli.serve import serve_command
 from autoscaler.cli.simulate import simulate_command
+from scheduler.cli import place_command
 from scheduler.kubernetes.serve_webhook import main as webhook_command
 
 app = typer.Typer(
@@ -19,6 +20,7 @@ app.command("simulate")(simulate_command)
 app.command("serve")(serve_command)
 app.command("emulate")(emulate_command)
 app.command("webhook")(webhook_command)
+app.command("place")(place_command)
 
 
 @app.callback()
