@@ -119,9 +119,10 @@ def format_errors(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
         parts = [str(part) for part in err["loc"]]
-        # pydantic puts the union's tag in the path (forecast.holt-winters.x): not a file key.
-        if len(parts) > 1 and parts[0] == "forecast" and parts[1] in FORECASTERS:
-            del parts[1]
+        # pydantic puts each union's tag in the path (forecast.holt-winters.x, and inside an
+        # ensemble forecast.members.0.kalman.x): not file keys.
+        if parts and parts[0] == "forecast":
+            parts = [parts[0], *(part for part in parts[1:] if part not in FORECASTERS)]
         loc = ".".join(parts) or "(top level)"
         msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
         lines.append(f"  {loc}: {msg}")

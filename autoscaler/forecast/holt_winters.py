@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
+from autoscaler.forecast.clean import mask_resets
 from autoscaler.forecast.forecast import PointForecast, fill_gaps, last_finite
 from autoscaler.forecast.settings import ForecastSettingsBase
 
@@ -52,6 +53,7 @@ class HoltWintersForecaster:
         self._state: _State | None = None
 
     def predict(self, history: np.ndarray, end_s: float, horizon_steps: int) -> PointForecast:
+        history = mask_resets(history)  # a counter reset reads ~0 for one bucket: not demand
         factor = max(1, int(round(self.settings.fit_bucket_s / self.settings.bucket_s)))
         fit_bucket_s = factor * self.settings.bucket_s
         # Coarse buckets are aligned to absolute time, so the state can catch up after the

@@ -10,20 +10,37 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
+from autoscaler.forecast.arima_interval import ArimaIntervalForecaster, ArimaIntervalSettings
 from autoscaler.forecast.conformal import ConformalUpper
+from autoscaler.forecast.ensemble import EnsembleForecaster, EnsembleSettings
 from autoscaler.forecast.forecast import Forecaster
 from autoscaler.forecast.holt_winters import HoltWintersForecaster, HoltWintersSettings
+from autoscaler.forecast.kalman import KalmanForecaster, KalmanSettings
 from autoscaler.forecast.last_value import LastValueForecaster, LastValueSettings
+from autoscaler.forecast.mstl import MstlForecaster, MstlSettings
+from autoscaler.forecast.sarimax import SarimaxForecaster, SarimaxSettings
 from autoscaler.forecast.seasonal_naive import SeasonalNaiveForecaster, SeasonalNaiveSettings
 
 FORECASTERS: dict[str, tuple[type, Any]] = {
     "last-value": (LastValueSettings, LastValueForecaster),
     "seasonal-naive": (SeasonalNaiveSettings, SeasonalNaiveForecaster),
     "holt-winters": (HoltWintersSettings, HoltWintersForecaster),
+    "sarimax": (SarimaxSettings, SarimaxForecaster),
+    "kalman": (KalmanSettings, KalmanForecaster),
+    "mstl": (MstlSettings, MstlForecaster),
+    "arima-per-interval": (ArimaIntervalSettings, ArimaIntervalForecaster),
+    "ensemble": (EnsembleSettings, EnsembleForecaster),
 }
 
 ForecastSettings = Annotated[
-    LastValueSettings | SeasonalNaiveSettings | HoltWintersSettings,
+    LastValueSettings
+    | SeasonalNaiveSettings
+    | HoltWintersSettings
+    | SarimaxSettings
+    | KalmanSettings
+    | MstlSettings
+    | ArimaIntervalSettings
+    | EnsembleSettings,
     Field(discriminator="kind"),
 ]
 

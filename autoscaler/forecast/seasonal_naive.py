@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from autoscaler.forecast.clean import mask_resets
 from autoscaler.forecast.forecast import PointForecast, fill_gaps, last_finite
 from autoscaler.forecast.settings import ForecastSettingsBase
 
@@ -21,8 +22,22 @@ _RATIO_BOUNDS = (0.2, 5.0)  # a ratio outside this is a regime change, not a lev
 
 class SeasonalNaiveSettings(ForecastSettingsBase):
     kind: Literal["seasonal-naive"] = "seasonal-naive"
-    season_s: float = Field(86400.0, gt=0, description="86400 for daily, 604800 for weekly")
+    season_s: float = Field(
+        86400.0, gt=0, description="86400 for daily, 604800 for weekly (keep history_s >= 8 days)"
+    )
     level_window_s: float = Field(3600.0, ge=0, description="0 turns level scaling off")
+
+    @model_validator(mode="after")
+    def _history_holds_a_season(self) -> SeasonalNaiveSettings:
+        # Otherwise the forecaster would answer the last value forever (a weekly season with
+        # the default three days of history is the easy mistake).
+        need_s = self.season_s + self.level_window_s
+        if self.history_s < need_s:
+            raise ValueError(
+                f"history_s ({self.history_s:g}) must be at least season_s + level_window_s"
+                f" ({need_s:g})"
+            )
+        return self
 
 
 class SeasonalNaiveForecaster:
@@ -30,6 +45,7 @@ class SeasonalNaiveForecaster:
         self.settings = settings
 
     def predict(self, history: np.ndarray, end_s: float, horizon_steps: int) -> PointForecast:
+        history = mask_resets(history)  # a counter reset reads ~0 for one bucket: not demand
         bucket_s = self.settings.bucket_s
         season = int(round(self.settings.season_s / bucket_s))
         level = int(round(self.settings.level_window_s / bucket_s))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class ForecastSettingsBase(BaseModel):
@@ -18,3 +18,38 @@ class ForecastSettingsBase(BaseModel):
     error_window_s: float = Field(
         86400.0, gt=0, description="how far back out-of-sample errors calibrate the quantile"
     )
+
+
+class CoarseFitSettings(ForecastSettingsBase):
+    """Kinds that fit on coarse buckets and refit on a slow cadence (sarimax, mstl, kalman)."""
+
+    fit_bucket_s: float = Field(300.0, gt=0, description="history is averaged to this for fits")
+    refit_every_s: float = Field(86400.0, gt=0, description="parameter refit cadence")
+    season_s: float = Field(86400.0, gt=0, description="main seasonal period")
+
+    @model_validator(mode="after")
+    def _whole_buckets(self) -> CoarseFitSettings:
+        # A coarse bucket must hold whole fine buckets and a season whole coarse buckets,
+        # or the phase of a bucket in the day would drift with absolute time.
+        width = max(self.fit_bucket_s, self.bucket_s)
+        if not _divides(self.bucket_s, width):
+            raise ValueError(
+                f"fit_bucket_s ({self.fit_bucket_s:g}) must be a multiple of bucket_s"
+                f" ({self.bucket_s:g})"
+            )
+        if not _divides(width, self.season_s):
+            raise ValueError(
+                f"season_s ({self.season_s:g}) must be a multiple of fit_bucket_s ({width:g})"
+            )
+        return self
+
+
+def require_history(settings: ForecastSettingsBase, need_s: float, why: str) -> None:
+    """Fail at load rather than fall back forever: a season never seen twice is never used."""
+    if settings.history_s < need_s:
+        raise ValueError(f"history_s ({settings.history_s:g}) must be at least {need_s:g} {why}")
+
+
+def _divides(unit: float, total: float) -> bool:
+    ratio = total / unit
+    return abs(ratio - round(ratio)) < 1e-9 * max(1.0, ratio)

@@ -1,0 +1,143 @@
+"""Refit many models' parameters in parallel, off the decision path.
+
+Forecasters that refit on a cadence (sarimax, mstl, kalman, also as ensemble members) split
+their work into `fit_on(history, end_s)`, pure and picklable, and `install(state)`. This pool
+runs `fit_on` for many series in worker processes and installs the results in the parent;
+the next `predict` then only advances the state, O(1) per new bucket. A forecaster the pool
+missed (a failed job) still refits itself inline when due, so the pool is an optimisation,
+never a dependency.
+
+Processes, not threads: statsmodels' optimisers spend most of a fit in Python (scipy's
+L-BFGS driver, model construction), so threads serialise on the GIL; the benchmark
+(benchmarks/forecast_refit.py --executor thread) measures it. Each worker limits OpenBLAS
+to one thread: two workers each spinning up a BLAS thread per core on the same two cores
+made the sarimax refit 20x slower (79 s against 3.8 s for 100 models) in that benchmark.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import time
+from collections.abc import Iterable
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class Refittable(Protocol):
+    settings: Any
+
+    def fit_on(self, history: np.ndarray, end_s: float) -> Any: ...
+
+    def install(self, state: Any) -> None: ...
+
+
+@dataclass(frozen=True)
+class RefitReport:
+    fitted: int  # states installed
+    skipped: int  # history too short or flat: nothing to fit (the forecaster falls back)
+    failed: int  # the job raised; the forecaster will retry inline when due
+    wall_s: float
+
+
+def refittables(forecaster: Any) -> list[Refittable]:
+    """The parts of a forecaster with parameters to fit: itself, or an ensemble's members."""
+    if isinstance(forecaster, Refittable):
+        return [forecaster]
+    members = getattr(forecaster, "members", None)
+    if members is None:
+        inner = getattr(forecaster, "forecaster", None)  # ConformalUpper wraps one
+        return refittables(inner) if inner is not None else []
+    return [part for member in members for part in refittables(member)]
+
+
+_BLAS_THREAD_SETTERS = (
+    "scipy_openblas_set_num_threads64_",
+    "scipy_openblas_set_num_threads",
+    "openblas_set_num_threads64_",
+    "openblas_set_num_threads",
+)
+
+
+def _one_blas_thread() -> None:
+    """Worker initialiser: one OpenBLAS thread per worker process (Linux; else a no-op).
+
+    scipy carries its own OpenBLAS (statsmodels' Kalman filter calls it), so it is loaded
+    first: a library loaded after this runs would start with a thread per core."""
+    import scipy.linalg  # noqa: F401
+
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "openblas" in line.lower()}
+    except OSError:
+        return
+    for path in paths:
+        try:
+            library = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in _BLAS_THREAD_SETTERS:
+            setter = getattr(library, name, None)
+            if setter is not None:
+                setter(1)
+                break
+
+
+def _fit_job(job: tuple[Any, np.ndarray, float]) -> tuple[str, Any]:
+    """Runs in a worker: a fresh forecaster of the same settings fits the history."""
+    from autoscaler.forecast.registry import build_forecaster
+
+    settings, history, end_s = job
+    forecaster: Any = build_forecaster(settings)  # only Refittable kinds are sent here
+    try:
+        return "ok", forecaster.fit_on(history, end_s)
+    except Exception as exc:  # reported, never raised: one bad series must not stop the rest
+        return "failed", f"{type(exc).__name__}: {exc}"
+
+
+class RefitPool:
+    """`with RefitPool(workers=2) as pool: pool.refit([(forecaster, history, end_s), ...])`."""
+
+    def __init__(
+        self, workers: int = 2, executor: Literal["process", "thread"] = "process"
+    ) -> None:
+        self.workers = workers
+        self._executor: Executor = (
+            ProcessPoolExecutor(max_workers=workers, initializer=_one_blas_thread)
+            if executor == "process"
+            else ThreadPoolExecutor(max_workers=workers)
+        )
+
+    def refit(self, work: Iterable[tuple[Any, np.ndarray, float]]) -> RefitReport:
+        start = time.perf_counter()
+        targets: list[Refittable] = []
+        jobs: list[tuple[Any, np.ndarray, float]] = []
+        for forecaster, history, end_s in work:
+            for part in refittables(forecaster):
+                targets.append(part)
+                jobs.append((part.settings, np.asarray(history, dtype=float), end_s))
+        fitted = skipped = failed = 0
+        chunk = max(1, len(jobs) // (8 * self.workers))  # amortise pickling, keep balance
+        for target, (status, state) in zip(
+            targets, self._executor.map(_fit_job, jobs, chunksize=chunk), strict=True
+        ):
+            if status != "ok":
+                failed += 1
+            elif state is None:
+                skipped += 1
+            else:
+                target.install(state)
+                fitted += 1
+        return RefitReport(fitted, skipped, failed, time.perf_counter() - start)
+
+    def close(self) -> None:
+        self._executor.shutdown()
+
+    def __enter__(self) -> RefitPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
