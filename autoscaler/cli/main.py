@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import typer
 
+from autoscaler.cli.backtest import backtest_command
 from autoscaler.cli.emulate import emulate_command
 from autoscaler.cli.serve import serve_command
 from autoscaler.cli.simulate import simulate_command
+from autoscaler.cli.tune import tune_command
 from scheduler.cli import place_command
 from scheduler.kubernetes.serve_webhook import main as webhook_command
 
@@ -20,6 +22,8 @@ app.command("simulate")(simulate_command)
 app.command("serve")(serve_command)
 app.command("emulate")(emulate_command)
 app.command("webhook")(webhook_command)
+app.command("backtest")(backtest_command)
+app.command("tune")(tune_command)
 app.command("place")(place_command)
 
 

@@ -51,12 +51,11 @@ class SeasonalNaiveForecaster:
         level = int(round(self.settings.level_window_s / bucket_s))
         n = history.size
         if n < season + level or n + horizon_steps - season <= 0:
-            have_h = n * bucket_s / 3600
-            need_h = (season + level) * bucket_s / 3600
+            need, have = _span((season + level) * bucket_s), _span(n * bucket_s)
             return PointForecast(
                 np.full(horizon_steps, last_finite(history)),
                 "last-value",
-                f"seasonal-naive needs {need_h:.1f} h of history, has {have_h:.1f} h",
+                f"seasonal-naive needs {need} of history, has {have}",
             )
         values = fill_gaps(history)
         targets = np.arange(n, n + horizon_steps) - season
@@ -71,3 +70,8 @@ class SeasonalNaiveForecaster:
             else:
                 mean = np.full(horizon_steps, last_finite(history))
         return PointForecast(mean, "seasonal-naive")
+
+
+def _span(seconds: float) -> str:
+    """Readable at any season: 90 -> '90 s', 5400 -> '1.5 h'."""
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds:.0f} s"

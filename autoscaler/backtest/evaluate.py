@@ -1,0 +1,118 @@
+"""Scores of one rolling run, and the backtest.json document for several forecasters.
+
+Warm-up: origins in the first `warmup_s` of the series are fed to the forecaster (it fits,
+fills its season and collects the errors that calibrate its quantile) but not scored, so the
+figures describe a forecaster in steady state rather than its first day, when every kind is
+a last-value in disguise. `default_warmup_s` picks one day, at most a quarter of the series.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from autoscaler.backtest import metrics
+from autoscaler.backtest.rolling import RollingRun
+from autoscaler.backtest.series import DemandSeries
+
+DAY_S = 86400.0
+
+
+@dataclass(frozen=True)
+class Score:
+    """Everything backtest.json says about one forecaster (the first five are the contract)."""
+
+    wape: float
+    mase: float
+    pinball: float
+    coverage: float
+    under_provisioned_fraction: float
+    quantile: float
+    origins_scored: int
+    calibrated_fraction: float  # share of scored origins whose upper came from real errors
+    shortfall: float  # sum of unmet peak demand / sum of peak demand (see metrics)
+    excess: float  # sum of idle provisioned peak / sum of peak demand
+    seconds: float = 0.0  # wall time of the rolling run, filled in by the caller
+
+
+def default_warmup_s(series: DemandSeries) -> float:
+    """One day, but at most a quarter of the series. Worked number: 7 days -> 86,400 s;
+    a 2 h series -> 1,800 s."""
+    return min(DAY_S, series.span_s / 4)
+
+
+def scored_rows(run: RollingRun, series: DemandSeries, warmup_s: float) -> np.ndarray:
+    """Indices of the run's origins at or after the warm-up."""
+    origin_s = run.origins * series.bucket_s
+    return np.flatnonzero(origin_s >= warmup_s - 1e-9 * series.bucket_s)
+
+
+def score(run: RollingRun, series: DemandSeries, warmup_s: float, seconds: float = 0.0) -> Score:
+    """The metrics of `metrics` over the scored origins. Raises ValueError when the warm-up
+    leaves none."""
+    rows = scored_rows(run, series, warmup_s)
+    if rows.size == 0:
+        raise ValueError(
+            f"warm-up of {warmup_s:g} s leaves no origin to score in {series.span_s:g} s of"
+            f" series; shorten --warmup-s or the horizon"
+        )
+    windows = run.actual_windows(series)[rows]
+    mean, upper = run.mean[rows], run.upper[rows]
+    at_horizon = windows[:, -1]
+    quantile = float(run.settings.quantile)
+    _, shortfall, excess = metrics.provisioning_cost(windows, upper, 1.0, 1.0)
+    return Score(
+        wape=metrics.wape(at_horizon, mean[:, -1]),
+        mase=metrics.mase(at_horizon, mean[:, -1], metrics.naive_scale(series.values)),
+        pinball=metrics.pinball(at_horizon, upper[:, -1], quantile),
+        coverage=metrics.coverage(at_horizon, upper[:, -1]),
+        under_provisioned_fraction=metrics.under_provisioned_fraction(windows, upper),
+        quantile=quantile,
+        origins_scored=int(rows.size),
+        calibrated_fraction=float(run.calibrated[rows].mean()),
+        shortfall=shortfall,
+        excess=excess,
+        seconds=seconds,
+    )
+
+
+def json_number(value: Any) -> Any:
+    """NaN and infinities are not JSON: they become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def report(
+    series: DemandSeries,
+    horizon_s: float,
+    horizon_steps: int,
+    stride: int,
+    warmup_s: float,
+    scores: Mapping[str, Score],
+    runs: Mapping[str, RollingRun],
+) -> dict[str, Any]:
+    """The backtest.json document: `{"horizon_s", "forecasters": {kind: {wape, mase, pinball,
+    coverage, under_provisioned_fraction, ...}}}` plus the series and run parameters."""
+    forecasters: dict[str, Any] = {}
+    for kind, result in scores.items():
+        entry = {key: json_number(value) for key, value in asdict(result).items()}
+        run = runs.get(kind)
+        if run is not None:
+            entry["settings"] = run.settings.model_dump(mode="json")
+            entry["notes"] = run.notes
+        forecasters[kind] = entry
+    return {
+        "horizon_s": horizon_s,
+        "horizon_steps": horizon_steps,
+        "bucket_s": series.bucket_s,
+        "stride_buckets": stride,
+        "warmup_s": warmup_s,
+        "scored_bucket": "the bucket at the horizon (steps ahead = horizon_steps)",
+        "series": {k: json_number(v) for k, v in series.describe().items()},
+        "forecasters": forecasters,
+    }

@@ -1,0 +1,70 @@
+"""A model's past demand from Prometheus, with the same PromQL production back-fills from.
+
+`PrometheusSource.history` evaluates `sum(rate(vllm:prompt_tokens_total{model_name=...}[w]))`
+(and generation) every `bucket_s` with w = max(60 s, bucket_s), so the sample at time t is
+the mean rate over (t - bucket_s, t]: it becomes the bucket ending at t. Steps without
+samples (no series, scrape outage) become NaN gaps. The range is aligned to whole buckets so
+buckets match the Window's absolute alignment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+import numpy as np
+
+from autoscaler.backtest.series import DemandSeries, from_segments
+from autoscaler.metrics.prometheus_source import PrometheusSource, redact
+from autoscaler.metrics.promql import DEFAULT_NAMES, MetricNames
+from autoscaler.metrics.source import ModelQuery
+
+DEFAULT_BUCKET_S = 60.0
+DEFAULT_LOOKBACK_S = 7 * 86400.0
+
+
+def load_prometheus(
+    url: str,
+    model: str,
+    *,
+    end_s: float,
+    lookback_s: float = DEFAULT_LOOKBACK_S,
+    bucket_s: float = DEFAULT_BUCKET_S,
+    namespace: str | None = None,
+    quantity: str = "tokens",
+    names: MetricNames = DEFAULT_NAMES,
+    timeout_s: float = 30.0,
+) -> DemandSeries:
+    """Buckets of `bucket_s` over (end_s - lookback_s, end_s], both rounded down to whole
+    buckets. Worked number: end 1,000,030 s, lookback 3,600 s, bucket 60 s -> samples at
+    996,420 ... 999,960, 60 buckets. Raises MetricSourceError when Prometheus fails."""
+    if not (lookback_s >= bucket_s > 0):
+        raise ValueError(f"need lookback_s >= bucket_s > 0, got {lookback_s}, {bucket_s}")
+    end = math.floor(end_s / bucket_s) * bucket_s
+    start = end - (math.floor(lookback_s / bucket_s) - 1) * bucket_s
+    source = PrometheusSource(url, names=names, timeout_s=timeout_s)
+    try:
+        observations = asyncio.run(
+            source.history(ModelQuery(model, namespace), start, end, bucket_s)
+        )
+    finally:
+        source.close()
+    t_s = np.asarray([o.t_s for o in observations], dtype=np.float64)
+    if quantity == "tokens":
+        rates = [o.prompt_tokens_per_s + o.generation_tokens_per_s for o in observations]
+        unit = "tokens/s"
+    else:
+        rates = [o.requests_per_s for o in observations]
+        unit = "requests/s"
+    where = f"{redact(url)} model_name={model!r}" + (
+        f" namespace={namespace!r}" if namespace else ""
+    )
+    return from_segments(
+        t_s - bucket_s,
+        np.full(t_s.size, bucket_s),
+        np.asarray(rates, dtype=np.float64),
+        bucket_s,
+        unit=unit,
+        name=model,
+        source=where,
+    )

@@ -1,0 +1,311 @@
+"""`prewarm backtest`: rolling-origin evaluation of forecasters on a model's history.
+
+    prewarm backtest --series demand.csv                       # CSV t_s,value (tokens/s)
+    prewarm backtest --trace aggregate_m-small.csv --format servegen --horizon-s 600
+    prewarm backtest --prometheus http://prom:9090 --model llama --lookback-s 604800
+
+Writes DIR/backtest.json (`{"horizon_s", "forecasters": {kind: {wape, mase, pinball,
+coverage, under_provisioned_fraction, ...}}}`) and DIR/forecasts.png; prints a table.
+Definitions: autoscaler/backtest/metrics.py. The source options are shared with `tune`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from autoscaler.backtest.loaders import FORMATS, QUANTITIES
+from autoscaler.backtest.prometheus import DEFAULT_LOOKBACK_S
+from autoscaler.backtest.series import DemandSeries
+from autoscaler.backtest.sources import SourceSpec
+
+SeriesOption = Annotated[
+    Path | None, typer.Option("--series", help="CSV `t_s,value`: demand in tokens/s per row")
+]
+TraceOption = Annotated[
+    Path | None, typer.Option("--trace", help="request trace or rate CSV (with --format)")
+]
+FormatOption = Annotated[str | None, typer.Option("--format", help=" | ".join(FORMATS))]
+PrometheusOption = Annotated[
+    str | None, typer.Option("--prometheus", help="Prometheus URL to read the model's history")
+]
+ModelOption = Annotated[str | None, typer.Option(help="vLLM model_name label (--prometheus)")]
+NamespaceOption = Annotated[str | None, typer.Option(help="only this namespace (--prometheus)")]
+LookbackOption = Annotated[float, typer.Option(min=1, help="seconds of Prometheus history to read")]
+EndOption = Annotated[
+    float | None, typer.Option(help="end of the Prometheus range, epoch s (default: now)")
+]
+QuantityOption = Annotated[
+    str, typer.Option(help="tokens (prompt + generation, what the planner plans on) | requests")
+]
+BucketOption = Annotated[
+    float | None,
+    typer.Option(help="bucket width, s (default: the series' spacing; 60 for traces/Prometheus)"),
+]
+HorizonOption = Annotated[
+    float, typer.Option(help="how far ahead forecasts are scored, s (cold start + interval)")
+]
+StrideOption = Annotated[
+    float | None,
+    typer.Option(
+        help="forecast only every N s (default: every bucket); faster for slow kinds, but the "
+        "upper quantile then cannot calibrate on horizons over one bucket"
+    ),
+]
+WarmupOption = Annotated[
+    float | None,
+    typer.Option(help="fed but not scored, s (default: one day, at most a quarter of the series)"),
+]
+
+
+KINDS_HELP = (
+    "comma-separated kinds (default: every registered kind except arima-per-interval, which "
+    "refits at every origin: name it, ideally with --stride-s)"
+)
+
+
+def source_spec(
+    series: Path | None,
+    trace: Path | None,
+    fmt: str | None,
+    prometheus: str | None,
+    model: str | None,
+    namespace: str | None,
+    lookback_s: float,
+    end_s: float | None,
+    quantity: str,
+    bucket_s: float | None,
+) -> SourceSpec:
+    """The options as one SourceSpec; only here does "now" come from the wall clock."""
+    if prometheus is not None and end_s is None:
+        end_s = time.time()
+    return SourceSpec(
+        series, trace, fmt, prometheus, model, namespace, lookback_s, end_s, quantity, bucket_s
+    )
+
+
+def fail(console: Console, message: str) -> NoReturn:
+    console.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
+    raise typer.Exit(2)
+
+
+@contextmanager
+def input_errors(console: Console) -> Iterator[None]:
+    """Bad files, options and sources end the command with exit code 2 and the reason."""
+    from autoscaler.metrics.source import MetricSourceError
+
+    try:
+        yield
+    except (ValueError, FileNotFoundError, MetricSourceError) as exc:
+        fail(console, str(exc))
+
+
+def parse_kinds(text: str | None) -> list[str]:
+    """`a,b` -> ["a", "b"]; None -> every registered kind but the slow ones (SLOW_KINDS).
+    Unknown kinds raise ValueError naming the known ones."""
+    from autoscaler.backtest.rolling import default_kinds
+    from autoscaler.forecast.registry import FORECASTERS
+
+    if text is None:
+        return default_kinds()
+    kinds = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [kind for kind in kinds if kind not in FORECASTERS]
+    if unknown or not kinds:
+        raise ValueError(
+            f"unknown forecaster kind(s) {', '.join(unknown) or '(none given)'}; "
+            f"known: {', '.join(FORECASTERS)}"
+        )
+    return list(dict.fromkeys(kinds))
+
+
+def stride_buckets(stride_s: float | None, bucket_s: float) -> int:
+    """`--stride-s` in whole buckets (rounded); at least one bucket."""
+    if stride_s is None:
+        return 1
+    if stride_s < bucket_s * (1 - 1e-9):
+        raise ValueError(f"--stride-s {stride_s:g} is shorter than a bucket ({bucket_s:g} s)")
+    return max(1, round(stride_s / bucket_s))
+
+
+def kind_settings(
+    kinds: list[str], bucket_s: float, quantile: float
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Settings per kind at the series' bucket width, and the kinds that cannot run on it
+    (with the reason). ValueError when none can."""
+    from pydantic import ValidationError
+
+    from autoscaler.backtest.rolling import make_settings
+
+    settings: dict[str, Any] = {}
+    skipped: dict[str, str] = {}
+    for kind in kinds:
+        try:
+            settings[kind] = make_settings(kind, bucket_s, quantile)
+        except ValidationError as exc:
+            reason = "; ".join(err["msg"] for err in exc.errors())
+            if 86400 % bucket_s:
+                reason += " (a --bucket-s that divides a day, e.g. 300, 480 or 600, avoids it)"
+            skipped[kind] = reason
+    if not settings:
+        raise ValueError(
+            "no forecaster can run on this series: "
+            + "; ".join(f"{k}: {r}" for k, r in skipped.items())
+        )
+    return settings, skipped
+
+
+def describe(series: DemandSeries) -> str:
+    days = series.span_s / 86400
+    text = (
+        f"[bold]{series.name}[/bold]: {series.n_buckets:,} buckets of {series.bucket_s:g} s "
+        f"({days:.1f} days) in {series.unit}"
+    )
+    if series.gap_fraction:
+        text += f", {series.gap_fraction:.1%} gaps"
+    return text + (f" ({series.note})" if series.note else "")
+
+
+def progress(console: Console, unit: str = "origins") -> Progress:
+    return Progress(
+        TextColumn("{task.description:>22}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(unit),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+def _num(value: float | None, fmt: str) -> str:
+    return "-" if value is None or value != value else format(value, fmt)
+
+
+def score_table(doc: dict[str, Any]) -> Table:
+    """One row per forecaster; `cov.` is read against the quantile in the title."""
+    quantiles = sorted({s["quantile"] for s in doc["forecasters"].values()})
+    nominal = ", ".join(f"{q:.0%}" for q in quantiles)
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        title=f"horizon {doc['horizon_s']:g} s, upper quantile {nominal}",
+        title_justify="left",
+    )
+    table.add_column("forecaster", no_wrap=True)
+    for name in ("WAPE", "MASE", "pinball", "cov.", "under", "calib.", "s"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for kind, s in doc["forecasters"].items():
+        table.add_row(
+            kind,
+            _num(s["wape"], ".3f"),
+            _num(s["mase"], ".2f"),
+            _num(s["pinball"], ".4g"),
+            _num(s["coverage"], ".1%"),
+            _num(s["under_provisioned_fraction"], ".1%"),
+            _num(s["calibrated_fraction"], ".0%"),
+            _num(s["seconds"], ".1f"),
+        )
+    return table
+
+
+def backtest_command(
+    series: SeriesOption = None,
+    trace: TraceOption = None,
+    fmt: FormatOption = None,
+    prometheus: PrometheusOption = None,
+    model: ModelOption = None,
+    namespace: NamespaceOption = None,
+    lookback_s: LookbackOption = DEFAULT_LOOKBACK_S,
+    end_s: EndOption = None,
+    quantity: QuantityOption = QUANTITIES[0],
+    bucket_s: BucketOption = None,
+    horizon_s: HorizonOption = 300.0,
+    forecasters: Annotated[str | None, typer.Option(help=KINDS_HELP)] = None,
+    quantile: Annotated[
+        float, typer.Option(help="upper quantile scored (coverage, pinball)")
+    ] = 0.95,
+    stride_s: StrideOption = None,
+    warmup_s: WarmupOption = None,
+    out: Annotated[Path, typer.Option(help="directory for backtest.json and forecasts.png")] = Path(
+        "out/backtest"
+    ),
+    plots: Annotated[bool, typer.Option(help="write forecasts.png")] = True,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="print backtest.json to stdout instead of a table")
+    ] = False,
+) -> None:
+    """Replay a model's history through forecasters from every origin; score them."""
+    from autoscaler.backtest.evaluate import default_warmup_s, report, score
+    from autoscaler.backtest.rolling import horizon_steps, rolling_origin
+
+    console = Console(stderr=json_out)
+    spec = source_spec(
+        series, trace, fmt, prometheus, model, namespace, lookback_s, end_s, quantity, bucket_s
+    )
+    with input_errors(console):
+        kinds = parse_kinds(forecasters)
+        if not 0.5 < quantile < 1:
+            raise ValueError(f"--quantile must be in (0.5, 1), got {quantile:g}")
+        demand = spec.load()
+        steps = horizon_steps(horizon_s, demand.bucket_s)
+        stride = stride_buckets(stride_s, demand.bucket_s)
+        warmup = default_warmup_s(demand) if warmup_s is None else warmup_s
+        settings, skipped = kind_settings(kinds, demand.bucket_s, quantile)
+    console.print(describe(demand), highlight=False)
+    console.print(
+        f"Horizon {horizon_s:g} s = {steps} bucket(s) ahead; forecasting every {stride} "
+        f"bucket(s); first {warmup / 3600:.1f} h fed but not scored",
+        highlight=False,
+    )
+    for kind, reason in skipped.items():
+        console.print(f"[yellow]skipped {kind}:[/yellow] {reason}", highlight=False)
+    if stride > 1 and steps > 1:
+        console.print(
+            "[yellow]note:[/yellow] with --stride-s over one bucket the upper quantile cannot "
+            "calibrate on its own errors; coverage reflects the fallback spread"
+        )
+    runs, scores = {}, {}
+    with progress(console) as bar, input_errors(console):
+        for kind in settings:
+            task = bar.add_task(kind, total=None)
+
+            def on_progress(done: int, total: int, task: Any = task) -> None:
+                bar.update(task, completed=done, total=total)
+
+            started = time.perf_counter()
+            runs[kind] = rolling_origin(
+                demand, settings[kind], steps, stride=stride, on_progress=on_progress
+            )
+            scores[kind] = score(runs[kind], demand, warmup, time.perf_counter() - started)
+    doc = report(demand, horizon_s, steps, stride, warmup, scores, runs)
+    if skipped:
+        doc["skipped"] = skipped
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "backtest.json").write_text(json.dumps(doc, indent=2) + "\n")
+    if plots:
+        from autoscaler.backtest.plots import plot_forecasts
+
+        plot_forecasts(demand, runs, horizon_s, out / "forecasts.png")
+    if json_out:
+        json.dump(doc, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
+    console.print(score_table(doc))
+    console.print(
+        "WAPE, MASE, pinball, cov. (coverage) score the bucket at the horizon; under = share "
+        "of origins whose actual peak beat the upper peak; calib. = upper from real errors",
+        style="dim",
+    )
+    console.print(
+        f"Results: [bold]{out / 'backtest.json'}[/bold]"
+        + (f"  Plot: {out / 'forecasts.png'}" if plots else "")
+    )

@@ -1,0 +1,282 @@
+"""`prewarm tune`: pick the forecaster and settings whose plans would have cost least.
+
+    prewarm tune --trace aggregate_m-small.csv --format servegen --under-weight 10 --over-weight 1
+    prewarm tune --prometheus http://prom:9090 --model llama --profile llama.yaml
+
+Each candidate of a small grid per kind (autoscaler/backtest/tuning.py) is backtested on the
+history; the objective is under_weight x shortfall + over_weight x excess, where shortfall
+is the peak demand the plan would not have covered and excess the capacity it would have
+left idle, both as shares of the peak demand. Raise --under-weight when SLO misses cost more
+than GPUs (10 : 1 says one token/s short is as bad as ten idle).
+
+Writes DIR/forecast.yaml (the winning `forecast:` section, evidence as comments above it),
+DIR/tune.json (every trial), and with --profile DIR/profile.yaml: that profile with the new
+forecast section, checked with autoscaler/profile.py before it is written.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from autoscaler.backtest.loaders import QUANTITIES
+from autoscaler.backtest.prometheus import DEFAULT_LOOKBACK_S
+from autoscaler.cli.backtest import (
+    KINDS_HELP,
+    BucketOption,
+    EndOption,
+    FormatOption,
+    LookbackOption,
+    ModelOption,
+    NamespaceOption,
+    PrometheusOption,
+    QuantityOption,
+    SeriesOption,
+    StrideOption,
+    TraceOption,
+    WarmupOption,
+    describe,
+    input_errors,
+    parse_kinds,
+    progress,
+    source_spec,
+    stride_buckets,
+)
+
+DEFAULT_HORIZON_S = 300.0
+TABLE_ROWS = 12  # the terminal shows the leaders; files hold every trial
+
+
+def parse_quantiles(text: str) -> list[float]:
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"--quantiles must be numbers like 0.9,0.95, got {text!r}") from None
+    bad = [q for q in values if not 0.5 < q < 1]
+    if bad or not values:
+        raise ValueError(f"--quantiles must lie in (0.5, 1), got {text!r}")
+    return values
+
+
+def _pct(value: float) -> str:
+    return "-" if value != value else f"{value:.1%}"
+
+
+def trials_table(rows: list[dict[str, Any]], title: str) -> Table:
+    table = Table(
+        box=box.SIMPLE_HEAD, title=title, title_justify="left", pad_edge=False,
+        collapse_padding=True,
+    )  # fmt: skip
+    table.add_column("#", justify="right")
+    table.add_column("candidate", no_wrap=True)
+    for name in ("objective", "short", "excess", "WAPE", "cov."):
+        table.add_column(name, justify="right", no_wrap=True)
+    for rank, row in enumerate(rows, 1):
+        table.add_row(
+            str(rank),
+            row["candidate"],
+            "-" if row["objective"] is None else f"{row['objective']:.4f}",
+            _pct(row["shortfall"] if row["shortfall"] is not None else float("nan")),
+            _pct(row["excess"] if row["excess"] is not None else float("nan")),
+            "-" if row["wape"] is None else f"{row['wape']:.3f}",
+            _pct(row["coverage"] if row["coverage"] is not None else float("nan")),
+        )
+    return table
+
+
+def evidence_comment(header: list[str], rows: list[dict[str, Any]]) -> str:
+    """The ranking as YAML comments, so the file explains itself in a pull request."""
+    lines = [f"# {line}" for line in header]
+    lines.append(f"# {'#':>3} {'objective':>9} {'short':>7} {'excess':>7} {'WAPE':>6}  candidate")
+    for rank, row in enumerate(rows, 1):
+        objective = "-" if row["objective"] is None else f"{row['objective']:.4f}"
+        lines.append(
+            f"# {rank:>3} {objective:>9} {_pct(row['shortfall'] or 0.0):>7} "
+            f"{_pct(row['excess'] or 0.0):>7} {(row['wape'] or 0.0):>6.3f}  {row['candidate']}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def tune_command(
+    series: SeriesOption = None,
+    trace: TraceOption = None,
+    fmt: FormatOption = None,
+    prometheus: PrometheusOption = None,
+    model: ModelOption = None,
+    namespace: NamespaceOption = None,
+    lookback_s: LookbackOption = DEFAULT_LOOKBACK_S,
+    end_s: EndOption = None,
+    quantity: QuantityOption = QUANTITIES[0],
+    bucket_s: BucketOption = None,
+    horizon_s: Annotated[
+        float | None,
+        typer.Option(help="look-ahead, s (default: the profile's cold start + interval, or 300)"),
+    ] = None,
+    profile: Annotated[
+        Path | None, typer.Option(help="model profile to write back with the tuned forecast")
+    ] = None,
+    forecasters: Annotated[str | None, typer.Option(help=KINDS_HELP)] = None,
+    quantiles: Annotated[
+        str, typer.Option(help="upper quantiles to try, comma-separated")
+    ] = "0.9,0.95,0.98",
+    under_weight: Annotated[
+        float, typer.Option(min=0, help="cost of one unit of unmet peak demand (SLO risk)")
+    ] = 10.0,
+    over_weight: Annotated[
+        float, typer.Option(min=0, help="cost of one unit of idle provisioned peak (GPU cost)")
+    ] = 1.0,
+    stride_s: StrideOption = None,
+    warmup_s: WarmupOption = None,
+    out: Annotated[Path, typer.Option(help="directory for forecast.yaml, tune.json")] = Path(
+        "out/tune"
+    ),
+    json_out: Annotated[
+        bool, typer.Option("--json", help="print tune.json to stdout instead of a table")
+    ] = False,
+) -> None:
+    """Search forecaster kinds and settings; write the cheapest `forecast:` section."""
+    from autoscaler.backtest.evaluate import default_warmup_s
+    from autoscaler.backtest.rolling import horizon_steps
+    from autoscaler.backtest.tuning import candidates, ranked, run_trial
+    from autoscaler.profile import ModelProfile, ProfileError, load_profile, parse_profile
+
+    console = Console(stderr=json_out)
+    spec = source_spec(
+        series, trace, fmt, prometheus, model, namespace, lookback_s, end_s, quantity, bucket_s
+    )
+    base: ModelProfile | None = None
+    with input_errors(console):
+        if under_weight == 0 and over_weight == 0:
+            raise ValueError("--under-weight and --over-weight cannot both be 0")
+        kinds = parse_kinds(forecasters)
+        qs = parse_quantiles(quantiles)
+        if profile is not None:
+            try:
+                base = load_profile(profile)
+            except ProfileError as exc:
+                raise ValueError(str(exc)) from None
+        horizon = horizon_s or (base.horizon_s if base is not None else DEFAULT_HORIZON_S)
+        demand = spec.load()
+        steps = horizon_steps(horizon, demand.bucket_s)
+        stride = stride_buckets(stride_s, demand.bucket_s)
+        warmup = default_warmup_s(demand) if warmup_s is None else warmup_s
+        grid = candidates(kinds, demand, qs)
+    console.print(describe(demand), highlight=False)
+    console.print(
+        f"{len(grid)} candidates, horizon {horizon:g} s = {steps} bucket(s), objective "
+        f"{under_weight:g} x shortfall + {over_weight:g} x excess",
+        highlight=False,
+    )
+    trials = []
+    with progress(console, "candidates") as bar, input_errors(console):
+        task = bar.add_task("candidates", total=len(grid))
+        for i, candidate in enumerate(grid):
+
+            def on_progress(done: int, total: int, i: int = i) -> None:
+                bar.update(task, completed=i + done / max(total, 1))
+
+            bar.update(task, description=candidate.kind)
+            trials.append(
+                run_trial(
+                    candidate,
+                    demand,
+                    steps,
+                    stride=stride,
+                    warmup_s=warmup,
+                    under_weight=under_weight,
+                    over_weight=over_weight,
+                    on_progress=on_progress,
+                )  # fmt: skip
+            )
+    best_first = ranked(trials)
+    rows = [_row(t) for t in best_first]
+    best = best_first[0].candidate.settings.model_dump(mode="json")
+    header = [
+        f"prewarm tune on {demand.name} ({demand.source}), {demand.unit}",
+        f"horizon {horizon:g} s ({steps} x {demand.bucket_s:g} s buckets), "
+        f"{best_first[0].score.origins_scored} origins scored after {warmup:g} s warm-up",
+        f"objective = {under_weight:g} x shortfall + {over_weight:g} x excess "
+        "(shares of peak demand over the horizon; lower is better)",
+    ]
+    with input_errors(console):
+        _check_loadable(best, base)
+    out.mkdir(parents=True, exist_ok=True)
+    section = yaml.safe_dump({"forecast": best}, sort_keys=False)
+    (out / "forecast.yaml").write_text(evidence_comment(header, rows) + section)
+    doc = {
+        "horizon_s": horizon,
+        "horizon_steps": steps,
+        "under_weight": under_weight,
+        "over_weight": over_weight,
+        "series": describe_json(demand),
+        "best": best,
+        "trials": rows,
+    }
+    (out / "tune.json").write_text(json.dumps(doc, indent=2) + "\n")
+    written = [out / "forecast.yaml", out / "tune.json"]
+    if profile is not None:
+        raw = yaml.safe_load(profile.read_text())
+        raw["forecast"] = best
+        with input_errors(console):
+            try:
+                parse_profile(raw, str(profile))
+            except ProfileError as exc:
+                raise ValueError(f"the tuned profile does not validate: {exc}") from None
+        (out / "profile.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+        written.append(out / "profile.yaml")
+    if json_out:
+        json.dump(doc, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
+    shown = rows[:TABLE_ROWS]
+    more = f"; all {len(rows)} in tune.json" if len(rows) > len(shown) else ""
+    console.print(trials_table(shown, f"best first{more}"))
+    console.print(header[2], style="dim", highlight=False)
+    console.print(f"Best: [bold]{rows[0]['candidate']}[/bold]")
+    console.print("Wrote " + ", ".join(str(p) for p in written))
+
+
+def _check_loadable(forecast: dict[str, Any], base: Any) -> None:
+    """The section must load through autoscaler/profile.py: try it in a real profile."""
+    from autoscaler.cli.simulate import BUNDLED_PROFILE
+    from autoscaler.profile import ProfileError, load_profile, parse_profile
+
+    profile = base if base is not None else load_profile(BUNDLED_PROFILE)
+    data = profile.model_dump(mode="json")
+    data["forecast"] = forecast
+    try:
+        parse_profile(data, "tuned forecast section")
+    except ProfileError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _row(trial: Any) -> dict[str, Any]:
+    from autoscaler.backtest.evaluate import json_number
+
+    s = trial.score
+    return {
+        "candidate": trial.candidate.label,
+        "kind": trial.candidate.kind,
+        "overrides": trial.candidate.overrides,
+        "objective": json_number(trial.objective),
+        "shortfall": json_number(s.shortfall),
+        "excess": json_number(s.excess),
+        "under_provisioned_fraction": json_number(s.under_provisioned_fraction),
+        "wape": json_number(s.wape),
+        "coverage": json_number(s.coverage),
+        "quantile": s.quantile,
+    }
+
+
+def describe_json(demand: Any) -> dict[str, Any]:
+    from autoscaler.backtest.evaluate import json_number
+
+    return {k: json_number(v) for k, v in demand.describe().items()}

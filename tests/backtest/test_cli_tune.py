@@ -1,0 +1,78 @@
+"""`prewarm tune`: the grid, the objective's weights, and a forecast section profile.py accepts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from autoscaler.profile import load_profile, parse_profile
+from tests.backtest.cli_helpers import daily_series, prewarm, read_json
+
+BUNDLED = Path(__file__).resolve().parents[2] / "autoscaler" / "profiles" / "default.yaml"
+
+
+def test_tune_writes_a_forecast_section_the_profile_loader_accepts(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = prewarm(
+        "tune", "--series", str(daily_series(tmp_path)), "--horizon-s", "600",
+        "--forecasters", "last-value,seasonal-naive", "--quantiles", "0.9,0.98",
+        "--under-weight", "10", "--over-weight", "1", "--out", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    text = (out / "forecast.yaml").read_text()
+    assert text.startswith("# prewarm tune on demand")  # the evidence, as comments
+    section = yaml.safe_load(text)
+    assert set(section) == {"forecast"}
+    profile = yaml.safe_load(BUNDLED.read_text())
+    profile["forecast"] = section["forecast"]
+    parsed = parse_profile(profile)
+    doc = read_json(out / "tune.json")
+    # 1 last-value x 2 quantiles + 3 level windows x 2 quantiles for seasonal-naive.
+    assert len(doc["trials"]) == 8
+    objectives = [t["objective"] for t in doc["trials"]]
+    assert objectives == sorted(objectives)
+    assert doc["best"] == section["forecast"]
+    assert parsed.forecast.kind == doc["trials"][0]["kind"]
+    assert parsed.forecast.bucket_s == 300
+    assert "Best:" in result.output
+
+
+def test_weights_move_the_chosen_quantile(tmp_path: Path) -> None:
+    series = str(daily_series(tmp_path))
+
+    def best_quantile(under: str, over: str) -> float:
+        out = tmp_path / f"out-{under}-{over}"
+        result = prewarm(
+            "tune", "--series", series, "--forecasters", "last-value",
+            "--quantiles", "0.6,0.99", "--under-weight", under, "--over-weight", over,
+            "--out", str(out), "--json",
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        return float(read_json(out / "tune.json")["best"]["quantile"])
+
+    assert best_quantile("100", "1") == 0.99  # SLO misses are what costs
+    assert best_quantile("1", "100") == 0.6  # idle GPUs are what costs
+
+
+def test_tune_with_a_profile_writes_the_whole_profile_back(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = prewarm(
+        "tune", "--series", str(daily_series(tmp_path)), "--profile", str(BUNDLED),
+        "--forecasters", "last-value", "--quantiles", "0.95", "--out", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    tuned = load_profile(out / "profile.yaml")
+    assert tuned.forecast.kind == "last-value"
+    assert tuned.model == load_profile(BUNDLED).model
+    # The bundled profile's horizon: cold start 300 s + decision interval 15 s.
+    assert read_json(out / "tune.json")["horizon_s"] == 315
+
+
+def test_tune_rejects_bad_quantiles_with_exit_2(tmp_path: Path) -> None:
+    result = prewarm(
+        "tune", "--series", str(daily_series(tmp_path)), "--quantiles", "0.4",
+        "--out", str(tmp_path),
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "--quantiles must lie in (0.5, 1)" in result.output
