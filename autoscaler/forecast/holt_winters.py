@@ -85,10 +85,17 @@ class HoltWintersForecaster:
         mean = np.maximum(coarse_mean[idx], 0.0)
         return PointForecast(mean, "holt-winters", state.note)
 
+    def _period(self) -> int:
+        """Season length in the coarse buckets actually fitted. Those are a whole number of
+        window buckets (fit_bucket_s rounded to one), so with 600 s window buckets and the
+        default 300 s fit bucket a day is 144 coarse buckets, not 288."""
+        factor = max(1, int(round(self.settings.fit_bucket_s / self.settings.bucket_s)))
+        return int(round(self.settings.season_s / (factor * self.settings.bucket_s)))
+
     def _refit_due(self, state: _State, buckets: int, end_s: float, new_buckets: int) -> bool:
         """Parameters fitted on a young history are poor: refit whenever the history has
         doubled or a second season completed, then every `refit_every_s`."""
-        period = int(round(self.settings.season_s / self.settings.fit_bucket_s))
+        period = self._period()
         return (
             end_s - state.fitted_at_s >= self.settings.refit_every_s
             or not 0 <= new_buckets <= buckets
@@ -99,7 +106,7 @@ class HoltWintersForecaster:
     def _fit(self, coarse: np.ndarray, end_s: float) -> _State:
         from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
-        period = int(round(self.settings.season_s / self.settings.fit_bucket_s))
+        period = self._period()
         seasonal = period >= 2 and coarse.size >= 2 * period
         note = "" if seasonal else "holt-winters without season: less than two seasons of history"
         with warnings.catch_warnings():

@@ -207,3 +207,17 @@ def test_holt_winters_keeps_saying_it_has_no_season_between_refits() -> None:
         forecaster.predict(history[: 300 + k], (300 + k) * 60.0, 5).note for k in range(0, 30, 5)
     ]
     assert all("without season" in note for note in notes)
+
+
+def test_holt_winters_counts_its_season_in_the_buckets_it_fits() -> None:
+    """600 s window buckets are coarser than the 300 s fit bucket: a day is 144 of them, so
+    three days of history are enough for a seasonal fit."""
+    from autoscaler.forecast.holt_winters import HoltWintersForecaster, HoltWintersSettings
+
+    settings = HoltWintersSettings(bucket_s=600.0, history_s=4 * 86400.0)
+    t_s = np.arange(3 * 144) * 600.0
+    history = 100 + 50 * np.sin(2 * np.pi * t_s / 86400)
+    point = HoltWintersForecaster(settings).predict(history, 3 * 86400.0, 12)
+    assert point.method == "holt-winters" and "without season" not in point.note
+    truth = 100 + 50 * np.sin(2 * np.pi * (3 * 86400.0 + np.arange(12) * 600) / 86400)
+    np.testing.assert_allclose(point.mean, truth, atol=5)
