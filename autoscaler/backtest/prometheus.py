@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from autoscaler.backtest.series import DemandSeries, from_segments
 from autoscaler.metrics.prometheus_source import PrometheusSource, redact
 from autoscaler.metrics.promql import DEFAULT_NAMES, MetricNames
 from autoscaler.metrics.source import ModelQuery
+from autoscaler.observation import Observation
 
 DEFAULT_BUCKET_S = 60.0
 DEFAULT_LOOKBACK_S = 7 * 86400.0
@@ -49,6 +51,17 @@ def load_prometheus(
         )
     finally:
         source.close()
+    where = f"{redact(url)} model_name={model!r}" + (
+        f" namespace={namespace!r}" if namespace else ""
+    )
+    return series_from_observations(observations, bucket_s, quantity, model, where)
+
+
+def series_from_observations(
+    observations: Sequence[Observation], bucket_s: float, quantity: str, name: str, source: str
+) -> DemandSeries:
+    """Range-query observations (each the mean rate over the bucket ending at its t_s) as a
+    DemandSeries of tokens/s or requests/s."""
     t_s = np.asarray([o.t_s for o in observations], dtype=np.float64)
     if quantity == "tokens":
         rates = [o.prompt_tokens_per_s + o.generation_tokens_per_s for o in observations]
@@ -56,15 +69,12 @@ def load_prometheus(
     else:
         rates = [o.requests_per_s for o in observations]
         unit = "requests/s"
-    where = f"{redact(url)} model_name={model!r}" + (
-        f" namespace={namespace!r}" if namespace else ""
-    )
     return from_segments(
         t_s - bucket_s,
         np.full(t_s.size, bucket_s),
         np.asarray(rates, dtype=np.float64),
         bucket_s,
         unit=unit,
-        name=model,
-        source=where,
+        name=name,
+        source=source,
     )

@@ -138,33 +138,6 @@ def stride_buckets(stride_s: float | None, bucket_s: float) -> int:
     return max(1, round(stride_s / bucket_s))
 
 
-def kind_settings(
-    kinds: list[str], bucket_s: float, quantile: float
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """Settings per kind at the series' bucket width, and the kinds that cannot run on it
-    (with the reason). ValueError when none can."""
-    from pydantic import ValidationError
-
-    from autoscaler.backtest.rolling import make_settings
-
-    settings: dict[str, Any] = {}
-    skipped: dict[str, str] = {}
-    for kind in kinds:
-        try:
-            settings[kind] = make_settings(kind, bucket_s, quantile)
-        except ValidationError as exc:
-            reason = "; ".join(err["msg"] for err in exc.errors())
-            if 86400 % bucket_s:
-                reason += " (a --bucket-s that divides a day, e.g. 300, 480 or 600, avoids it)"
-            skipped[kind] = reason
-    if not settings:
-        raise ValueError(
-            "no forecaster can run on this series: "
-            + "; ".join(f"{k}: {r}" for k, r in skipped.items())
-        )
-    return settings, skipped
-
-
 def describe(series: DemandSeries) -> str:
     days = series.span_s / 86400
     text = (
@@ -246,6 +219,7 @@ def backtest_command(
     """Replay a model's history through forecasters from every origin; score them."""
     from autoscaler.backtest.evaluate import default_warmup_s, report, score
     from autoscaler.backtest.rolling import horizon_steps, rolling_origin
+    from autoscaler.backtest.run import kind_settings
 
     console = Console(stderr=json_out)
     spec = source_spec(

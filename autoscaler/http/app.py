@@ -47,6 +47,6 @@ def build_app(
     def prometheus_metrics() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    app.include_router(admin_router(reloader, api_token))
+    app.include_router(admin_router(registry, reloader, api_token))
     app.include_router(models_router(registry))
     return app
