@@ -10,6 +10,7 @@ from autoscaler.cli.serve import serve_command
 from autoscaler.cli.simulate import simulate_command
 from autoscaler.cli.tune import tune_command
 from scheduler.cli import place_command
+from scheduler.kubernetes.inventory_command import inventory_command
 from scheduler.kubernetes.serve_webhook import main as webhook_command
 
 app = typer.Typer(
@@ -25,6 +26,7 @@ app.command("webhook")(webhook_command)
 app.command("backtest")(backtest_command)
 app.command("tune")(tune_command)
 app.command("place")(place_command)
+app.command("inventory")(inventory_command)
 
 
 @app.callback()

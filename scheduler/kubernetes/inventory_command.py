@@ -1,0 +1,87 @@
+"""`prewarm inventory`: read the cluster's GPU nodes and ResourceSlices into the inventory YAML
+that `prewarm place --inventory` takes.
+
+The cluster knows its nodes, GPUs and MIG instances; it does not know what can still be
+provisioned, so `instance_types` comes from a file the operator keeps (`--instance-types`),
+or stays empty (then `place` can only use existing nodes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.console import Console
+
+
+async def _read(kubeconfig: Path | None, context: str | None) -> dict[str, Any]:
+    from kubernetes_asyncio import config
+    from kubernetes_asyncio.client import ApiClient, Configuration
+
+    from scheduler.kubernetes.inventory_reader import read_inventory
+
+    client_config = Configuration()
+    if kubeconfig is None and _in_cluster():
+        config.load_incluster_config(client_configuration=client_config)
+    else:
+        await config.load_kube_config(
+            config_file=str(kubeconfig) if kubeconfig else None,
+            context=context,
+            client_configuration=client_config,
+        )
+    async with ApiClient(configuration=client_config) as api:
+        return await read_inventory(api)
+
+
+def _in_cluster() -> bool:
+    return Path("/var/run/secrets/kubernetes.io/serviceaccount/token").exists()
+
+
+def inventory_command(
+    kubeconfig: Annotated[
+        Path | None, typer.Option(help="kubeconfig (default: in-cluster, else ~/.kube/config)")
+    ] = None,
+    context: Annotated[str | None, typer.Option(help="kubeconfig context")] = None,
+    instance_types: Annotated[
+        Path | None,
+        typer.Option(help="YAML with `instance_types: [...]` to add (what can be provisioned)"),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="inventory YAML to write")] = Path("out/inventory.yaml"),
+) -> None:
+    """Read the cluster's GPU inventory (Nodes, DRA ResourceSlices) for `prewarm place`."""
+    from scheduler.input_errors import PlacementInputError
+    from scheduler.inventory import inventory_from_dict
+
+    console = Console(stderr=True)
+    extra: dict[str, Any] = {}
+    if instance_types is not None:
+        try:
+            extra = yaml.safe_load(instance_types.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            console.print(f"[red]error:[/red] {instance_types}: {exc}", highlight=False)
+            raise typer.Exit(2) from None
+        if not isinstance(extra, dict) or set(extra) - {"instance_types"}:
+            console.print(
+                f"[red]error:[/red] {instance_types}: expected only a top-level "
+                "`instance_types:` list",
+                highlight=False,
+            )
+            raise typer.Exit(2)
+    try:
+        inventory = asyncio.run(_read(kubeconfig, context))
+    except Exception as exc:  # config, network or API errors: say which, never a traceback
+        console.print(f"[red]error:[/red] reading the cluster failed: {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    document = {**inventory, "instance_types": extra.get("instance_types") or []}
+    try:
+        checked = inventory_from_dict(document, "the cluster's inventory")
+    except PlacementInputError as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(yaml.safe_dump(document, sort_keys=False))
+    gpus = sum(len(n.gpus) for n in checked.nodes)
+    console.print(f"{len(checked.nodes)} GPU node(s), {gpus} GPU(s) -> {out}", highlight=False)
