@@ -5,12 +5,19 @@ progress bar) and the operators' API."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
 
 from autoscaler.backtest.evaluate import default_warmup_s, report, score
-from autoscaler.backtest.rolling import Progress, horizon_steps, make_settings, rolling_origin
+from autoscaler.backtest.rolling import (
+    Progress,
+    RollingRun,
+    horizon_steps,
+    make_settings,
+    rolling_origin,
+)
 from autoscaler.backtest.series import DemandSeries
 
 
@@ -44,18 +51,22 @@ def backtest_document(
     quantile: float,
     *,
     warmup_s: float | None = None,
-    on_progress: Progress | None = None,
-) -> dict[str, Any]:
-    """Every kind from every origin (stride 1), scored: the backtest.json document."""
+    stride: int = 1,
+    progress_for: Callable[[str], Progress | None] = lambda kind: None,
+) -> tuple[dict[str, Any], dict[str, RollingRun]]:
+    """Every kind from every `stride`-th origin, scored: the backtest.json document and the
+    runs behind it (for plots)."""
     steps = horizon_steps(horizon_s, series.bucket_s)
     warmup = default_warmup_s(series) if warmup_s is None else warmup_s
     settings, skipped = kind_settings(kinds, series.bucket_s, quantile)
     runs, scores = {}, {}
     for kind, kind_setting in settings.items():
         started = time.perf_counter()
-        runs[kind] = rolling_origin(series, kind_setting, steps, on_progress=on_progress)
+        runs[kind] = rolling_origin(
+            series, kind_setting, steps, stride=stride, on_progress=progress_for(kind)
+        )
         scores[kind] = score(runs[kind], series, warmup, time.perf_counter() - started)
-    doc = report(series, horizon_s, steps, 1, warmup, scores, runs)
+    doc = report(series, horizon_s, steps, stride, warmup, scores, runs)
     if skipped:
         doc["skipped"] = skipped
-    return doc
+    return doc, runs

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -217,9 +217,9 @@ def backtest_command(
     ] = False,
 ) -> None:
     """Replay a model's history through forecasters from every origin; score them."""
-    from autoscaler.backtest.evaluate import default_warmup_s, report, score
-    from autoscaler.backtest.rolling import horizon_steps, rolling_origin
-    from autoscaler.backtest.run import kind_settings
+    from autoscaler.backtest.evaluate import default_warmup_s
+    from autoscaler.backtest.rolling import horizon_steps
+    from autoscaler.backtest.run import backtest_document, kind_settings
 
     console = Console(stderr=json_out)
     spec = source_spec(
@@ -247,21 +247,22 @@ def backtest_command(
             "[yellow]note:[/yellow] with --stride-s over one bucket the upper quantile cannot "
             "calibrate on its own errors; coverage reflects the fallback spread"
         )
-    runs, scores = {}, {}
     with progress(console) as bar, input_errors(console):
-        for kind in settings:
+
+        def progress_for(kind: str) -> Callable[[int, int], None]:
             task = bar.add_task(kind, total=None)
+            return lambda done, total: bar.update(task, completed=done, total=total)
 
-            def on_progress(done: int, total: int, task: Any = task) -> None:
-                bar.update(task, completed=done, total=total)
-
-            started = time.perf_counter()
-            runs[kind] = rolling_origin(
-                demand, settings[kind], steps, stride=stride, on_progress=on_progress
-            )
-            scores[kind] = score(runs[kind], demand, warmup, time.perf_counter() - started)
-    doc = report(demand, horizon_s, steps, stride, warmup, scores, runs)
-    if skipped:
+        doc, runs = backtest_document(
+            demand,
+            horizon_s,
+            list(settings),
+            quantile,
+            warmup_s=warmup,
+            stride=stride,
+            progress_for=progress_for,
+        )
+    if skipped:  # kinds left out above: backtest_document only saw the runnable ones
         doc["skipped"] = skipped
     out.mkdir(parents=True, exist_ok=True)
     (out / "backtest.json").write_text(json.dumps(doc, indent=2) + "\n")

@@ -92,9 +92,10 @@ def admin_router(
             history, request.bucket_s, "tokens", model, tracked.target.scaled_object
         )
         try:
-            return await asyncio.to_thread(
+            doc, _ = await asyncio.to_thread(
                 backtest_document, series, request.horizon_s, kinds, request.quantile
             )
+            return doc
         except ValueError as exc:
             raise HTTPException(422, f"cannot backtest {model}: {exc}") from None
 
