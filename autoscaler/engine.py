@@ -10,7 +10,9 @@ from __future__ import annotations
 import math
 
 from autoscaler.decision import Decision, PlannerState
+from autoscaler.forecast.conformal import ConformalUpper
 from autoscaler.forecast.forecast import Forecast
+from autoscaler.forecast.refit_pool import RefitJob, refittables
 from autoscaler.forecast.registry import build_with_upper
 from autoscaler.observation import Observation
 from autoscaler.planner import decide
@@ -19,12 +21,21 @@ from autoscaler.window import Window
 
 
 class ModelEngine:
-    def __init__(self, profile: ModelProfile, initial_replicas: int | None = None) -> None:
+    def __init__(
+        self,
+        profile: ModelProfile,
+        initial_replicas: int | None = None,
+        *,
+        inline_refits: bool = True,
+    ) -> None:
+        """`inline_refits=False`: forecasters never fit inside `decide`; a refit pool fits
+        them from `refit_jobs` (the live scaler). Simulations keep them inline."""
         self.profile = profile
+        self.inline_refits = inline_refits
         settings = profile.forecast
         self.window = Window(settings.bucket_s, settings.history_s)
-        self._prompt = build_with_upper(settings)
-        self._generation = build_with_upper(settings)
+        self._prompt = self._build_forecaster()
+        self._generation = self._build_forecaster()
         start = profile.replicas.min if initial_replicas is None else initial_replicas
         self.state = PlannerState(replicas=start)
         self._forecast_end_s: float | None = None
@@ -45,10 +56,34 @@ class ModelEngine:
             return
         if (new.bucket_s, new.history_s) != (old.bucket_s, old.history_s):
             self.window = self.window.resized(new.bucket_s, new.history_s, now_s)
-        self._prompt = build_with_upper(new)
-        self._generation = build_with_upper(new)
+        self._prompt = self._build_forecaster()
+        self._generation = self._build_forecaster()
         self._forecast_end_s = None
         self._forecasts = None
+
+    def _build_forecaster(self) -> ConformalUpper:
+        forecaster = build_with_upper(self.profile.forecast)
+        for part in refittables(forecaster):
+            part.inline_refits = self.inline_refits
+        return forecaster
+
+    def refit_jobs(self, now_s: float) -> list[RefitJob]:
+        """The forecaster parts whose parameters are due for a refit, each with a copy of its
+        series as `decide` would see it now: work for a refit pool."""
+        history, end_s = self.window.complete(now_s)
+        if history.shape[1] == 0:
+            return []
+        return [
+            RefitJob(part, series.copy(), end_s)
+            for forecaster, series in ((self._prompt, history[0]), (self._generation, history[1]))
+            for part in refittables(forecaster)
+            if part.refit_due(series, end_s)
+        ]
+
+    def drop_cached_forecasts(self) -> None:
+        """New parameters were installed: the next decision forecasts again instead of
+        reusing this bucket's forecasts (up to a bucket late)."""
+        self._forecast_end_s = None
 
     @property
     def last_forecasts(self) -> tuple[Forecast, Forecast] | None:

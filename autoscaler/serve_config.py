@@ -43,10 +43,21 @@ class PrometheusConfig(_Strict):
     rate_window_s: float = Field(60.0, gt=0)
 
 
+class RefitConfig(_Strict):
+    workers: int = Field(
+        1,
+        ge=0,
+        description="worker processes that fit forecaster parameters; 0 fits them inline on "
+        "the decision thread (each worker holds statsmodels, ~100 MiB)",
+    )
+    every_s: float = Field(60.0, gt=0, description="how often models are checked for due refits")
+
+
 class ServeConfig(_Strict):
     grpc: GrpcConfig = GrpcConfig()
     http: HttpConfig = HttpConfig()
     prometheus: PrometheusConfig = PrometheusConfig()
+    refits: RefitConfig = RefitConfig()
     profiles: dict[str, Path] = Field(
         default_factory=dict, description="name -> profile YAML (relative to this file)"
     )

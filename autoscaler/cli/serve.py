@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -96,7 +97,10 @@ async def _serve(  # type: ignore[no-untyped-def]
     config, profiles, demo, grpc_port, http_port, speed, load_profiles, profile_files, api_token
 ) -> None:
     from autoscaler.clock import SystemClock
+    from autoscaler.engine import ModelEngine
+    from autoscaler.forecast.refit_pool import RefitPool
     from autoscaler.scaler.app import ScalerApp
+    from autoscaler.scaler.background_refits import BackgroundRefits
     from autoscaler.scaler.exported_metrics import DecisionMetrics
     from autoscaler.scaler.profile_book import ProfileBook
     from autoscaler.scaler.profile_reloader import ProfileReloader
@@ -113,7 +117,12 @@ async def _serve(  # type: ignore[no-untyped-def]
         source_timeout_s=config.prometheus.timeout_s,
         idle_after_s=config.idle_after_s,
         listeners=(metrics,),
+        engine_for=functools.partial(ModelEngine, inline_refits=config.refits.workers == 0),
     )
+    refits = None
+    if config.refits.workers > 0:
+        pool = RefitPool(config.refits.workers)
+        refits = BackgroundRefits(registry, pool, clock, config.refits.every_s)
     tls = None
     if config.grpc.tls is not None:
         t = config.grpc.tls
@@ -129,6 +138,7 @@ async def _serve(  # type: ignore[no-untyped-def]
         reloader=ProfileReloader(registry, load_profiles, lambda: list(profile_files)),
         api_token=api_token,
         profiles_watch_s=config.profiles_watch_s,
+        refits=refits,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

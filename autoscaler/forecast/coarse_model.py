@@ -5,6 +5,10 @@ a cadence, possibly in a worker process), `advance` (absorb new coarse buckets, 
 and `project` (means for the next coarse steps). This loop does the rest the same way for
 all of them: cleaning, coarse buckets aligned to absolute time, when to refit, falling back
 to the last value with a note when the history is short, flat or a fit fails.
+
+With `inline_refits` off (the live scaler with a refit pool), `predict` never fits: a due
+refit is left to the pool (`refit_due` tells it which), the old parameters keep forecasting
+meanwhile, and a model with no parameters yet holds the last value and says so.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ class CoarseModelForecaster(Generic[StateT]):
 
     def __init__(self, settings: Any) -> None:
         self.settings = settings
+        self.inline_refits = True
         self._state: StateT | None = None
 
     # -- what each kind provides -------------------------------------------------------
@@ -78,6 +83,22 @@ class CoarseModelForecaster(Generic[StateT]):
         if state is not None:
             self._state = state
 
+    def fit_failed(self, end_s: float) -> None:
+        """A pool's fit raised: keep the old parameters and retry at the next cadence."""
+        if self._state is not None:
+            self._state.fitted_at_s = end_s
+
+    def refit_due(self, history: np.ndarray, end_s: float) -> bool:
+        """Whether `predict` on this history would refit: what a refit pool asks."""
+        view = self.view(history, end_s)
+        if view.values.size < self.min_buckets or _flat(view.values):
+            return False
+        state = self._state
+        if state is None:
+            return True
+        new = int(round((view.end_s - state.fitted_until_s) / view.width_s))
+        return self._refit_due(state, view.values.size, end_s, new)
+
     def predict(self, history: np.ndarray, end_s: float, horizon_steps: int) -> PointForecast:
         view = self.view(history, end_s)
         hold = np.full(horizon_steps, last_finite(mask_resets(history)))
@@ -112,7 +133,14 @@ class CoarseModelForecaster(Generic[StateT]):
     def _current_state(self, view: CoarseView, end_s: float) -> tuple[StateT | None, str]:
         state = self._state
         new = int(round((view.end_s - state.fitted_until_s) / view.width_s)) if state else -1
-        if state is None or self._refit_due(state, view.values.size, end_s, new):
+        due = state is None or self._refit_due(state, view.values.size, end_s, new)
+        if due and not self.inline_refits:
+            if state is None:
+                return None, f"{self.method} waits for its first fit from the refit pool"
+            if not 0 <= new <= view.values.size:
+                return None, f"{self.method} waits for a refit from the refit pool"
+            return self._catch_up(state, view, new), ""
+        if due:
             try:
                 with quiet_fit():
                     fitted = self.fit(view, end_s)
@@ -127,6 +155,7 @@ class CoarseModelForecaster(Generic[StateT]):
                 self._state = fitted
                 return fitted, ""
             return self._catch_up(state, view, new), fitted_note
+        assert state is not None  # a refit is always due without a state
         return self._catch_up(state, view, new), ""
 
     def _catch_up(self, state: StateT, view: CoarseView, new: int) -> StateT:

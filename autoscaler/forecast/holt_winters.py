@@ -50,17 +50,12 @@ class _State:
 class HoltWintersForecaster:
     def __init__(self, settings: HoltWintersSettings) -> None:
         self.settings = settings
+        self.inline_refits = True  # off: a refit pool fits, `predict` only advances the state
         self._state: _State | None = None
 
     def predict(self, history: np.ndarray, end_s: float, horizon_steps: int) -> PointForecast:
         history = mask_resets(history)  # a counter reset reads ~0 for one bucket: not demand
-        factor = max(1, int(round(self.settings.fit_bucket_s / self.settings.bucket_s)))
-        fit_bucket_s = factor * self.settings.bucket_s
-        # Coarse buckets are aligned to absolute time, so the state can catch up after the
-        # window slides: `partial` window buckets belong to the coarse bucket still filling.
-        partial = int(round((end_s % fit_bucket_s) / self.settings.bucket_s)) % factor
-        coarse = _coarsen(fill_gaps(history)[: history.size - partial], factor)
-        coarse_end_s = end_s - partial * self.settings.bucket_s
+        coarse, coarse_end_s, partial, factor = self._coarse(history, end_s)
         if coarse.size < _MIN_FIT_BUCKETS:
             return PointForecast(
                 np.full(horizon_steps, last_finite(history)),
@@ -69,11 +64,17 @@ class HoltWintersForecaster:
                 f" s, has {coarse.size}",
             )
         state = self._state
-        new_buckets = (
-            int(round((coarse_end_s - state.fitted_until_s) / fit_bucket_s)) if state else -1
-        )
-        if state is None or self._refit_due(state, coarse.size, end_s, new_buckets):
+        new_buckets = self._new_buckets(state, coarse_end_s, factor)
+        due = state is None or self._refit_due(state, coarse.size, end_s, new_buckets)
+        if due and self.inline_refits:
             state = self._fit(coarse, end_s)
+        elif state is None or not 0 <= new_buckets <= coarse.size:
+            waits = "its first fit" if state is None else "a refit"
+            return PointForecast(
+                np.full(horizon_steps, last_finite(history)),
+                "last-value",
+                f"holt-winters waits for {waits} from the refit pool",
+            )
         elif new_buckets:
             _advance(state, coarse[coarse.size - new_buckets :])
         state.fitted_until_s = coarse_end_s
@@ -84,6 +85,51 @@ class HoltWintersForecaster:
         idx = (np.arange(horizon_steps) + partial) // factor
         mean = np.maximum(coarse_mean[idx], 0.0)
         return PointForecast(mean, "holt-winters", state.note)
+
+    # -- the refit pool's side (see autoscaler/forecast/refit_pool.py) --------------------
+    def fit_on(self, history: np.ndarray, end_s: float) -> _State | None:
+        """Parameters for this history, or None when it is too short. Pure: safe to run in a
+        worker process; `install` adopts the result."""
+        coarse, coarse_end_s, _, _ = self._coarse(mask_resets(history), end_s)
+        if coarse.size < _MIN_FIT_BUCKETS:
+            return None
+        state = self._fit(coarse, end_s)
+        state.fitted_until_s = coarse_end_s
+        return state
+
+    def install(self, state: _State | None) -> None:
+        if state is not None:
+            self._state = state
+
+    def fit_failed(self, end_s: float) -> None:
+        if self._state is not None:
+            self._state.fitted_at_s = end_s  # retry at the next cadence, not every call
+
+    def refit_due(self, history: np.ndarray, end_s: float) -> bool:
+        coarse, coarse_end_s, _, factor = self._coarse(mask_resets(history), end_s)
+        if coarse.size < _MIN_FIT_BUCKETS:
+            return False
+        state = self._state
+        if state is None:
+            return True
+        new_buckets = self._new_buckets(state, coarse_end_s, factor)
+        return self._refit_due(state, coarse.size, end_s, new_buckets)
+
+    def _coarse(self, history: np.ndarray, end_s: float) -> tuple[np.ndarray, float, int, int]:
+        """(coarse buckets, end of the newest, window buckets past it, window buckets per
+        coarse bucket). Coarse buckets are aligned to absolute time, so the state can catch
+        up after the window slides: `partial` window buckets belong to the coarse bucket
+        still filling."""
+        factor = max(1, int(round(self.settings.fit_bucket_s / self.settings.bucket_s)))
+        fit_bucket_s = factor * self.settings.bucket_s
+        partial = int(round((end_s % fit_bucket_s) / self.settings.bucket_s)) % factor
+        coarse = _coarsen(fill_gaps(history)[: history.size - partial], factor)
+        return coarse, end_s - partial * self.settings.bucket_s, partial, factor
+
+    def _new_buckets(self, state: _State | None, coarse_end_s: float, factor: int) -> int:
+        if state is None:
+            return -1
+        return int(round((coarse_end_s - state.fitted_until_s) / (factor * self.settings.bucket_s)))
 
     def _period(self) -> int:
         """Season length in the coarse buckets actually fitted. Those are a whole number of

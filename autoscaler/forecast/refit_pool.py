@@ -1,11 +1,17 @@
 """Refit many models' parameters in parallel, off the decision path.
 
-Forecasters that refit on a cadence (sarimax, mstl, kalman, also as ensemble members) split
-their work into `fit_on(history, end_s)`, pure and picklable, and `install(state)`. This pool
-runs `fit_on` for many series in worker processes and installs the results in the parent;
-the next `predict` then only advances the state, O(1) per new bucket. A forecaster the pool
-missed (a failed job) still refits itself inline when due, so the pool is an optimisation,
-never a dependency.
+Forecasters that refit on a cadence (holt-winters, sarimax, mstl, kalman, also as ensemble
+members) split their work into `fit_on(history, end_s)`, pure and picklable, and
+`install(state)`; `refit_due` says when a refit is due. This pool runs `fit_on` for many
+series in worker processes (`fit`, blocking, safe to call from a thread) and the caller
+installs the results where it owns the forecasters (`install_outcomes`); the next `predict`
+then only advances the state, O(1) per new bucket. `refit` does both for a batch job.
+A forecaster with `inline_refits` on (the default) still refits itself when a job failed,
+so there the pool is an optimisation; the live scaler turns inline refits off so its
+decision thread never fits (autoscaler/scaler/background_refits.py).
+
+Workers are spawned, not forked: the live scaler's process runs gRPC's threads, and a fork
+of a process with running threads can inherit a held lock.
 
 Processes, not threads: statsmodels' optimisers spend most of a fit in Python (scipy's
 L-BFGS driver, model construction), so threads serialise on the GIL; the benchmark
@@ -17,8 +23,9 @@ made the sarimax refit 20x slower (79 s against 3.8 s for 100 models) in that be
 from __future__ import annotations
 
 import ctypes
+import multiprocessing
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -29,10 +36,25 @@ import numpy as np
 @runtime_checkable
 class Refittable(Protocol):
     settings: Any
+    inline_refits: bool  # False: `predict` never fits, it waits for `install`
+
+    def refit_due(self, history: np.ndarray, end_s: float) -> bool: ...
 
     def fit_on(self, history: np.ndarray, end_s: float) -> Any: ...
 
     def install(self, state: Any) -> None: ...
+
+    def fit_failed(self, end_s: float) -> None: ...
+
+
+@dataclass(frozen=True)
+class RefitJob:
+    target: Refittable  # stays in this process; only its settings travel
+    history: np.ndarray
+    end_s: float
+
+
+Outcome = tuple[str, Any]  # ("ok", state or None) | ("failed", message)
 
 
 @dataclass(frozen=True)
@@ -104,40 +126,59 @@ class RefitPool:
     def __init__(
         self, workers: int = 2, executor: Literal["process", "thread"] = "process"
     ) -> None:
+        if workers < 1:
+            raise ValueError(f"RefitPool needs at least one worker, got {workers}")
         self.workers = workers
         self._executor: Executor = (
-            ProcessPoolExecutor(max_workers=workers, initializer=_one_blas_thread)
+            ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_one_blas_thread,
+            )
             if executor == "process"
             else ThreadPoolExecutor(max_workers=workers)
         )
 
+    def fit(self, jobs: Sequence[RefitJob]) -> list[Outcome]:
+        """Each job's outcome, in order. Blocks until all are done; installs nothing."""
+        payload = [(job.target.settings, np.asarray(job.history, dtype=float), job.end_s)
+                   for job in jobs]  # fmt: skip
+        chunk = max(1, len(payload) // (8 * self.workers))  # amortise pickling, keep balance
+        return list(self._executor.map(_fit_job, payload, chunksize=chunk))
+
     def refit(self, work: Iterable[tuple[Any, np.ndarray, float]]) -> RefitReport:
+        """Fits and installs at once: for batch jobs that own their forecasters."""
         start = time.perf_counter()
-        targets: list[Refittable] = []
-        jobs: list[tuple[Any, np.ndarray, float]] = []
-        for forecaster, history, end_s in work:
-            for part in refittables(forecaster):
-                targets.append(part)
-                jobs.append((part.settings, np.asarray(history, dtype=float), end_s))
-        fitted = skipped = failed = 0
-        chunk = max(1, len(jobs) // (8 * self.workers))  # amortise pickling, keep balance
-        for target, (status, state) in zip(
-            targets, self._executor.map(_fit_job, jobs, chunksize=chunk), strict=True
-        ):
-            if status != "ok":
-                failed += 1
-            elif state is None:
-                skipped += 1
-            else:
-                target.install(state)
-                fitted += 1
-        return RefitReport(fitted, skipped, failed, time.perf_counter() - start)
+        jobs = [
+            RefitJob(part, np.asarray(history, dtype=float), end_s)
+            for forecaster, history, end_s in work
+            for part in refittables(forecaster)
+        ]
+        return install_outcomes(jobs, self.fit(jobs), start)
 
     def close(self) -> None:
-        self._executor.shutdown()
+        self._executor.shutdown(cancel_futures=True)
 
     def __enter__(self) -> RefitPool:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def install_outcomes(
+    jobs: Sequence[RefitJob], outcomes: Sequence[Outcome], started: float
+) -> RefitReport:
+    """Installs each fitted state in its forecaster; a failed job keeps the old parameters
+    until the next cadence. `started` is the perf_counter reading the work began at."""
+    fitted = skipped = failed = 0
+    for job, (status, state) in zip(jobs, outcomes, strict=True):
+        if status != "ok":
+            job.target.fit_failed(job.end_s)
+            failed += 1
+        elif state is None:
+            skipped += 1
+        else:
+            job.target.install(state)
+            fitted += 1
+    return RefitReport(fitted, skipped, failed, time.perf_counter() - started)

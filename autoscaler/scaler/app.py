@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import uvicorn
 
 from autoscaler.http.app import build_app
+from autoscaler.scaler.background_refits import BackgroundRefits
 from autoscaler.scaler.exported_metrics import DecisionMetrics
 from autoscaler.scaler.profile_reloader import ProfileReloader
 from autoscaler.scaler.registry import ScalerRegistry
@@ -35,7 +36,9 @@ class ScalerApp:
     reloader: ProfileReloader | None = None
     api_token: str | None = None
     profiles_watch_s: float = 0.0  # 0: reload only when asked over HTTP
+    refits: BackgroundRefits | None = None  # None: forecasters refit inline when due
     _watch: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
+    _refitting: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
     _grpc: RunningServer | None = field(default=None, init=False, repr=False)
 
     def ready(self) -> bool:
@@ -67,6 +70,8 @@ class ScalerApp:
         http_task = loop.create_task(http.serve())
         if self.reloader is not None and self.profiles_watch_s > 0:
             self._watch = loop.create_task(self.reloader.watch(self.profiles_watch_s))
+        if self.refits is not None:
+            self._refitting = loop.create_task(self.refits.run())
         log.info(
             "serving",
             extra={
@@ -82,9 +87,12 @@ class ScalerApp:
         try:
             await stop.wait()
         finally:
-            if self._watch is not None:
-                self._watch.cancel()
+            for task in (self._watch, self._refitting):
+                if task is not None:
+                    task.cancel()
             http.should_exit = True
             await grpc_server.stop()
             await self.registry.close()
+            if self.refits is not None:
+                await asyncio.to_thread(self.refits.pool.close)
             await http_task

@@ -29,6 +29,7 @@ log = logging.getLogger("prewarm.decisions")
 
 SourceFor = Callable[[str | None], MetricSource]  # prometheusAddress override -> source
 Listener = Callable[[Tracked, Decision], None]
+EngineFor = Callable[[ModelProfile], ModelEngine]  # e.g. engines whose refits go to a pool
 T = TypeVar("T")
 
 
@@ -43,6 +44,7 @@ class ScalerRegistry:
         idle_after_s: float = 3600.0,
         backfill: bool = True,
         listeners: tuple[Listener, ...] = (),
+        engine_for: EngineFor = ModelEngine,
     ) -> None:
         self.profiles = profiles
         self.source_for = source_for
@@ -51,6 +53,7 @@ class ScalerRegistry:
         self.idle_after_s = idle_after_s
         self.backfill = backfill
         self.listeners = listeners
+        self.engine_for = engine_for
         self._tracked: dict[ScalerTarget, Tracked] = {}
         self._running = False
         # Back-fills are big range queries plus thousands of window inserts: a few at a time,
@@ -75,7 +78,7 @@ class ScalerRegistry:
             profile = self.profiles.resolve(target)
             tracked = Tracked(
                 target,
-                ModelEngine(profile),
+                self.engine_for(profile),
                 self.source_for(target.prometheus_url),
                 last_seen_s=now_s,
             )

@@ -17,6 +17,7 @@ def test_the_shipped_example_loads_with_its_profiles() -> None:
     assert config.grpc.port == 9090 and config.http.port == 8080
     assert set(profiles) == {"default", "llama-3.1-405b"}
     assert profiles["default"].capacity.prompt_tokens_per_s > 0
+    assert config.refits.workers == 1 and config.refits.every_s == 60
 
 
 @pytest.mark.parametrize(
@@ -27,8 +28,11 @@ def test_the_shipped_example_loads_with_its_profiles() -> None:
         ("log_level: loud\n", "log_level"),
         ("profiles: {default: missing.yaml}\n", "missing.yaml: profile file not found"),
         ("grpc: [\n", "not valid YAML"),
+        ("refits: {workers: -1}\n", "refits.workers"),
+        ("refits: {every_s: 0}\n", "refits.every_s"),
     ],
-    ids=["unknown-key", "bad-port", "bad-level", "missing-profile", "bad-yaml"],
+    ids=["unknown-key", "bad-port", "bad-level", "missing-profile", "bad-yaml", "bad-workers",
+         "bad-refit-cadence"],
 )
 def test_bad_config_names_the_problem(tmp_path: Path, text: str, words: str) -> None:
     path = tmp_path / "prewarm.yaml"

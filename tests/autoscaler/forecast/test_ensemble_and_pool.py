@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from autoscaler.forecast.ensemble import EnsembleForecaster
+from autoscaler.forecast.holt_winters import HoltWintersForecaster
 from autoscaler.forecast.kalman import KalmanForecaster
 from autoscaler.forecast.refit_pool import RefitPool, refittables
 from autoscaler.forecast.registry import build_forecaster, build_with_upper
@@ -115,13 +116,14 @@ def test_refit_pool_installs_fitted_states(executor: str) -> None:
     work.append((build_forecaster(settings("kalman")), np.zeros(end), end * BUCKET_S))
     with RefitPool(workers=2, executor=executor) as pool:  # type: ignore[arg-type]
         report = pool.refit(work)
-    # kalman, sarimax, mstl, and the ensemble's kalman member (holt-winters and seasonal-naive
-    # refit themselves inline); the all-zero history has nothing to fit.
-    assert (report.fitted, report.skipped, report.failed) == (4, 1, 0)
+    # kalman, sarimax, mstl, and the ensemble's holt-winters and kalman members
+    # (seasonal-naive has no parameters); the all-zero history has nothing to fit.
+    assert (report.fitted, report.skipped, report.failed) == (5, 1, 0)
     for forecaster in forecasters:
         assert forecaster._state is not None  # type: ignore[attr-defined]
-    member = refittables(ensemble)[0]
-    assert isinstance(member, KalmanForecaster) and member._state is not None
+    members = refittables(ensemble)
+    assert [type(m) for m in members] == [HoltWintersForecaster, KalmanForecaster]
+    assert all(m._state is not None for m in members)  # type: ignore[attr-defined]
 
 
 def test_installed_state_is_used_without_an_inline_fit(monkeypatch: pytest.MonkeyPatch) -> None:

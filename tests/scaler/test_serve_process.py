@@ -1,0 +1,108 @@
+"""`prewarm serve --demo` as a user runs it: a process that answers KEDA over gRPC, fits the
+demo model's forecaster in its refit worker, and exits cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import httpx
+import pytest
+
+from external_scaler_proto import externalscaler_pb2 as pb
+from external_scaler_proto import externalscaler_pb2_grpc as pb_grpc
+
+PRESTART_S = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def children(pid: int) -> set[int]:
+    found = set()
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(
+                line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line
+            )
+        except OSError:
+            continue
+        if fields.get("PPid", "").strip() == str(pid):
+            found.add(int(status.parent.name))
+    return found
+
+
+@pytest.fixture
+def demo_server() -> Iterator[tuple[subprocess.Popen[bytes], int, int]]:
+    grpc_port, http_port = free_port(), free_port()
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "prewarm"),
+            "serve",
+            "--demo",
+            "--grpc-port",
+            str(grpc_port),
+            "--http-port",
+            str(http_port),
+        ],  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        yield process, grpc_port, http_port
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def wait_ready(http_port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + PRESTART_S
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "prewarm serve exited early"
+        try:
+            if httpx.get(f"http://127.0.0.1:{http_port}/readyz").status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("prewarm serve --demo never became ready")
+
+
+def test_demo_server_fits_in_its_refit_worker_and_stops_cleanly(
+    demo_server: tuple[subprocess.Popen[bytes], int, int],
+) -> None:
+    process, grpc_port, http_port = demo_server
+    wait_ready(http_port, process)
+    ref = pb.ScaledObjectRef(name="demo", namespace="default", scalerMetadata={"model": "demo"})
+    with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+        stub = pb_grpc.ExternalScalerStub(channel)
+        stub.GetMetricSpec(ref, timeout=3)  # KEDA's first call tracks the ScaledObject
+        forecast: dict[str, object] | None = None
+        deadline = time.monotonic() + PRESTART_S
+        while time.monotonic() < deadline:
+            payload = httpx.get(f"http://127.0.0.1:{http_port}/models/demo/history").json()
+            forecast = payload.get("forecast")
+            if forecast and forecast["method"] == "holt-winters":
+                break
+            time.sleep(0.5)
+        assert forecast is not None and forecast["method"] == "holt-winters", forecast["note"]
+        assert len(children(process.pid)) >= 1  # the spawned refit worker
+        request = pb.GetMetricsRequest(scaledObjectRef=ref, metricName="replicas")
+        reply = stub.GetMetrics(request, timeout=3)
+        assert reply.metricValues[0].metricValueFloat >= 1
+
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=20) == 0
+    assert not children(process.pid)
