@@ -9,6 +9,12 @@ of 50 tok/s means something different at night than at noon.
 
 Until enough errors exist (a new model), the quantile falls back to the spread of the
 history's own bucket-to-bucket changes, widened with sqrt(k), and the note says so.
+
+Calibration starts afresh the first time the forecaster answers with a method it never used
+before: a new model holds the last value until it has history for its real method (or its
+first fit from the refit pool), and the last value's errors say nothing about the real
+method's. A return to a method seen before (a fit failed and a fallback held for a while)
+keeps the errors, so a flapping forecaster does not keep discarding its evidence.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ class ConformalUpper:
         self._next_row = 0
         self._pending: dict[int, np.ndarray] = {}  # origin bucket -> (mean, scale) rows
         self._scored_until = -1  # newest bucket index whose actual has been scored
+        self._methods: set[str] = set()  # methods the forecaster has answered with
 
     def forecast(self, history: np.ndarray, end_s: float, horizon_steps: int) -> Forecast:
         origin = int(round(end_s / self.bucket_s))  # index of the first forecast bucket
@@ -50,6 +57,10 @@ class ConformalUpper:
                 "last-value",
                 f"forecaster failed ({type(exc).__name__}: {exc}); holding the last value",
             )
+        if point.method not in self._methods:
+            if self._methods:
+                self._restart_calibration()
+            self._methods.add(point.method)
         mean = np.maximum(np.asarray(point.mean, dtype=float), 0.0)
         scale = np.maximum(mean, self._scale_floor(history))
         self._pending[origin] = np.vstack([mean, scale])
@@ -73,6 +84,11 @@ class ConformalUpper:
             method=point.method,
             note=note,
         )
+
+    def _restart_calibration(self) -> None:
+        self._errors[:] = np.nan
+        self._next_row = 0
+        self._pending.clear()
 
     def _score(self, history: np.ndarray, origin: int) -> None:
         newest = origin - 1

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from autoscaler.forecast.conformal import MIN_ERRORS, ConformalUpper
-from autoscaler.forecast.forecast import Forecast
+from autoscaler.forecast.forecast import Forecast, PointForecast
 from tests.fakes import ScriptedForecaster
 
 BUCKET_S = 60.0
@@ -122,3 +122,44 @@ def test_near_zero_prediction_errors_are_scaled_by_the_floor() -> None:
     _, last = _replay(upper, actuals, 10, steps=2)[-1]
     np.testing.assert_allclose(last.upper, 100.0)
     assert last.note == ""
+
+
+class _SwitchingForecaster:
+    """Answers 'last-value' at half the true level until `real_from`, then 'real' at the true
+    level; during `relapse` origins it falls back to 'last-value' again."""
+
+    def __init__(self, level: np.ndarray, real_from: int, relapse: range = range(0)) -> None:
+        self.level, self.real_from, self.relapse = level, real_from, relapse
+
+    def predict(self, history: np.ndarray, end_s: float, horizon_steps: int) -> PointForecast:
+        origin = int(round(end_s / BUCKET_S))
+        truth = self.level[origin : origin + horizon_steps]
+        if origin < self.real_from or origin in self.relapse:
+            return PointForecast(0.5 * truth, "last-value", "too short")
+        return PointForecast(truth.copy(), "real")
+
+
+def test_a_forecaster_leaving_its_fallback_is_calibrated_on_its_own_errors() -> None:
+    rng = np.random.default_rng(3)
+    n, steps, real_from = 600, 3, 200
+    level = np.full(n, 1000.0)
+    actuals = level * (1.0 + rng.normal(0.0, 0.05, n))
+    made = dict(_replay(_wrap(_SwitchingForecaster(level, real_from)), actuals, 5, steps))
+
+    assert SPREAD_NOTE not in made[real_from - 1].note  # the fallback's errors calibrated it
+    assert SPREAD_NOTE in made[real_from].note  # a new method: its own evidence first
+    settled = made[real_from + MIN_ERRORS + steps + 1]
+    assert SPREAD_NOTE not in settled.note
+    # The real method is within ~5 %: its p95 band is ~8 %, not the fallback's ~100 %.
+    assert 0.03 < settled.upper[0] / settled.mean[0] - 1 < 0.15
+
+
+def test_a_brief_relapse_to_a_known_fallback_keeps_the_evidence() -> None:
+    rng = np.random.default_rng(4)
+    n, steps, real_from = 600, 3, 100
+    level = np.full(n, 1000.0)
+    actuals = level * (1.0 + rng.normal(0.0, 0.05, n))
+    relapse = range(300, 305)
+    upper = _wrap(_SwitchingForecaster(level, real_from, relapse))
+    made = dict(_replay(upper, actuals, 5, steps))
+    assert all(SPREAD_NOTE not in made[o].note for o in range(250, 400))
