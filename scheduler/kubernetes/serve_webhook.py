@@ -2,6 +2,8 @@
 
     prewarm webhook --plan /etc/prewarm-placement/plan.json \\
         --cert-file /tls/tls.crt --key-file /tls/tls.key --port 8443
+
+The certificate is re-read when its files change (scheduler/kubernetes/reloading_tls.py).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import typer
 import uvicorn
 
 from scheduler.kubernetes.plan_store import PlanStore
+from scheduler.kubernetes.reloading_tls import ReloadingServerContext
 from scheduler.kubernetes.webhook import build_webhook_app
 
 
@@ -30,19 +33,23 @@ class WebhookServer:
 
     def uvicorn_server(self) -> uvicorn.Server:
         app = build_webhook_app(PlanStore(self.plan_path), watch_interval_s=self.watch_interval_s)
-        return uvicorn.Server(
-            uvicorn.Config(
-                app,
-                host=self.host,
-                port=self.port,
-                ssl_certfile=str(self.cert_file) if self.cert_file else None,
-                ssl_keyfile=str(self.key_file) if self.key_file else None,
-                log_level="warning",
-                lifespan="on",
-                # The API server keeps connections open; do not let them hold a restart.
-                timeout_graceful_shutdown=5,
-            )
+        config = uvicorn.Config(
+            app,
+            host=self.host,
+            port=self.port,
+            ssl_certfile=str(self.cert_file) if self.cert_file else None,
+            ssl_keyfile=str(self.key_file) if self.key_file else None,
+            log_level="warning",
+            lifespan="on",
+            # The API server keeps connections open; do not let them hold a restart.
+            timeout_graceful_shutdown=5,
         )
+        if self.cert_file and self.key_file:
+            # uvicorn loads its certificate once; swap in a context that follows the files,
+            # so a cert-manager renewal is served without a restart.
+            config.load()
+            config.ssl = ReloadingServerContext(self.cert_file, self.key_file).context
+        return uvicorn.Server(config)
 
     async def run(self, stop: asyncio.Event) -> None:
         server = self.uvicorn_server()

@@ -227,3 +227,55 @@ async def test_starting_without_a_plan_file_admits_pods_with_a_warning(tmp_path:
         write_plan(webhook.plan_path, mixed_plan())
         await webhook.until(lambda h: h["plan_generation"] == 1)
         assert "patch" in await webhook.admit(review(pod(LLAMA_8B)))
+
+
+async def test_renewed_certificate_is_served_without_a_restart(tmp_path: Path) -> None:
+    (tmp_path / "old").mkdir()
+    (tmp_path / "new").mkdir()
+    old, new = make_pki(tmp_path / "old"), make_pki(tmp_path / "new")
+    cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
+    cert.write_bytes(old.server_cert.read_bytes())
+    key.write_bytes(old.server_key.read_bytes())
+    plan_path = tmp_path / "plan.json"
+    write_plan(plan_path, mixed_plan())
+    port = free_port()
+    stop = asyncio.Event()
+    running = asyncio.create_task(
+        WebhookServer(plan_path, cert, key, "127.0.0.1", port, WATCH_S).run(stop)
+    )
+
+    async def healthz_trusting(ca: Path) -> int:
+        verify = ssl.create_default_context(cafile=str(ca))
+        async with httpx.AsyncClient(base_url=f"https://localhost:{port}", verify=verify) as c:
+            for _ in range(200):  # uvicorn binds a moment after the task starts
+                try:
+                    return (await c.get("/healthz")).status_code
+                except httpx.ConnectError as exc:
+                    if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                        raise
+                    await asyncio.sleep(0.02)
+        raise AssertionError("webhook never answered")
+
+    try:
+        assert await healthz_trusting(old.ca_cert) == 200
+        # cert-manager renews: the new pair lands in place, with a new mtime.
+        cert.write_bytes(new.server_cert.read_bytes())
+        key.write_bytes(new.server_key.read_bytes())
+        os.utime(cert, ns=(10**18, 10**18))
+        assert await healthz_trusting(new.ca_cert) == 200
+        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            await healthz_trusting(old.ca_cert)  # the old chain is no longer presented
+        # A broken renewal (key gone) keeps the pair in force.
+        key.unlink()
+        os.utime(cert, ns=(2 * 10**18, 2 * 10**18))
+        assert await healthz_trusting(new.ca_cert) == 200
+    finally:
+        stop.set()
+        await running
+
+
+def test_unreadable_tls_file_is_named(tmp_path: Path) -> None:
+    from scheduler.kubernetes.reloading_tls import ReloadingServerContext
+
+    with pytest.raises(ValueError, match="missing.pem"):
+        ReloadingServerContext(tmp_path / "missing.pem", tmp_path / "key.pem")
