@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -77,6 +78,7 @@ def place_command(
         json.dump(plan.to_json(), sys.stdout, indent=2)
         sys.stdout.write("\n")
         return
+    console.print(node_table(plan))
     console.print(plan_table(plan))
     for reason in plan.reasons:
         console.print(f"  - {reason}", highlight=False, markup=False, soft_wrap=True)
@@ -88,11 +90,27 @@ def place_command(
     console.print(f"Plan: [bold]{plan_path}[/bold]  Manifests: {out / 'manifests'}")
 
 
+def node_table(plan: Plan) -> Table:
+    """One row per node the plan uses: its type and zone once, not on every replica row."""
+    table = Table(title="Nodes", box=box.SIMPLE_HEAD)
+    for column in ("node", "instance type", "zone", "GPUs", "replicas"):
+        table.add_column(column, justify="right" if column in ("GPUs", "replicas") else "left")
+    nodes: dict[str, tuple[str, str, set[str], set[str]]] = {}
+    for a in plan.assignments:
+        _, _, gpus, replicas = nodes.setdefault(a.node, (a.instance_type, a.zone, set(), set()))
+        gpus.add(a.gpu or f"{a.replica}/{len(gpus)}")  # new nodes' GPUs have no uuid yet
+        replicas.add(a.replica)
+    for node, (instance_type, zone, gpus, replicas) in nodes.items():
+        table.add_row(short_node(node), instance_type, zone, str(len(gpus)), str(len(replicas)))
+    return table
+
+
 def plan_table(plan: Plan) -> Table:
-    """One row per replica and node: a multi-node replica's GPUs on one node are one row."""
-    table = Table(title="Placement plan")
-    for column in ("replica", "model", "node", "instance type", "zone", "GPU", "slice", "state"):
-        table.add_column(column)
+    """One row per replica and node: a multi-node replica's GPUs on one node are one row.
+    Narrow enough for an 80-column terminal; plan.json (or --json) has every field."""
+    table = Table(title="Placement plan", box=box.SIMPLE_HEAD)
+    for column in ("replica", "node", "GPU", "slice", "state"):
+        table.add_column(column, overflow="fold")
     rows: dict[tuple[str, str], list[str]] = {}
     for a in plan.assignments:
         key = (a.replica, a.node)
@@ -102,12 +120,17 @@ def plan_table(plan: Plan) -> Table:
             continue
         state = "kept" if a.kept else "new"
         gpu = a.gpu[-12:] if a.gpu else "(new node)"
-        rows[key] = [a.replica, a.model, a.node, a.instance_type, a.zone, gpu, where, state]
+        rows[key] = [a.replica, short_node(a.node), gpu, where, state]
     for row in rows.values():
         table.add_row(*row)
     for u in plan.unplaced:
-        table.add_row(u.replica, u.model, "-", "-", "-", "-", "-", f"unplaced: {u.reason}")
+        table.add_row(u.replica, "-", "-", "-", f"unplaced: {u.reason}")
     return table
+
+
+def short_node(name: str) -> str:
+    """'ip-10-0-77-89.ec2.internal' -> 'ip-10-0-77-89'; planned nodes ('new:...') as they are."""
+    return name if name.startswith("new:") else name.split(".", 1)[0]
 
 
 def _count(cell: str, where: str) -> str:

@@ -92,3 +92,26 @@ def test_bad_input_exits_2_with_every_problem(tmp_path: Path) -> None:
     assert "models.0: give exactly one of" in result.output
     assert "models.1.replicas: Input should be greater than or equal to 0" in result.output
     assert not (tmp_path / "o" / "plan.json").exists()
+
+
+def test_tables_fit_an_80_column_terminal_without_abridging_names(tmp_path: Path) -> None:
+    result = RUNNER.invoke(
+        app,
+        [
+            "place",
+            "--inventory",
+            str(EXAMPLES / "inventory.yaml"),
+            "--demand",
+            str(EXAMPLES / "demand.yaml"),
+            "--out",
+            str(tmp_path / "place"),
+        ],
+        env={"COLUMNS": "80"},
+    )
+    assert result.exit_code == 0, result.output
+    plan = json.loads((tmp_path / "place" / "plan.json").read_text())
+    tables = result.output.split("  - ")[0]  # the reasons below may wrap as they like
+    assert max(len(line) for line in tables.splitlines()) <= 80
+    assert "…" not in tables
+    for a in plan["assignments"]:
+        assert a["replica"] in tables and a["instance_type"] in tables and a["zone"] in tables
