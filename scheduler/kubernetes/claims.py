@@ -71,11 +71,18 @@ def device_request(template: ClaimTemplate) -> dict[str, Any]:
 
 
 def resource_claim_template(
-    template: ClaimTemplate, namespace: str, labels: dict[str, str]
+    template: ClaimTemplate,
+    namespace: str,
+    labels: dict[str, str],
+    annotations: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """The template, and the same labels and annotations in `spec.metadata`: Kubernetes
+    copies those onto every ResourceClaim it generates, which is how `prewarm inventory`
+    later tells which model a running slice serves."""
+    meta = {"labels": dict(labels), **({"annotations": dict(annotations)} if annotations else {})}
     return {
         "apiVersion": "resource.k8s.io/v1",
         "kind": "ResourceClaimTemplate",
-        "metadata": {"name": template.name, "namespace": namespace, "labels": dict(labels)},
-        "spec": {"spec": {"devices": {"requests": [device_request(template)]}}},
+        "metadata": {"name": template.name, "namespace": namespace, **meta},
+        "spec": {"metadata": meta, "spec": {"devices": {"requests": [device_request(template)]}}},
     }

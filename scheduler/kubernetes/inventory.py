@@ -17,6 +17,11 @@ What NVIDIA's DRA driver (`gpu.nvidia.com`) publishes, and how it is read:
   just the ones that exist: only allocated partitions are real instances and are listed.
 `gpu.nvidia.com/` prefixes on attribute names are accepted and dropped.
 
+A claim generated from a template `prewarm place` wrote carries the model it serves (the
+`prewarm.dev/model` annotation, else the label, copied from the template's spec.metadata):
+its devices get `model` (MIG instances) or `served_model` (whole GPUs), so `place` counts
+them as running replicas of that model. Claims of other workloads leave them unlabelled.
+
 A node without ResourceSlices but with GPU feature discovery labels (`nvidia.com/gpu.product`,
 `nvidia.com/gpu.count`) gets that many GPUs with uuid "" (unknown: claims cannot pin them).
 GPUs whose productName is not in gpu_catalog are left out and logged.
@@ -30,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scheduler.kubernetes.gpu_catalog import GpuModel, from_product_name, mig_span
+from scheduler.kubernetes.manifests import MODEL_LABEL
 
 log = logging.getLogger("prewarm.inventory")
 
@@ -51,6 +57,7 @@ class _Mig:
     profile: str
     start: int | None
     in_use: bool
+    model: str | None = None
 
 
 @dataclass
@@ -58,6 +65,7 @@ class _Gpu:
     uuid: str
     model: GpuModel
     in_use: bool = False
+    served_model: str | None = None
     mig: list[_Mig] = field(default_factory=list)
 
 
@@ -107,14 +115,22 @@ def _current_slices(items: list[Json]) -> list[Json]:
     ]
 
 
-def _allocated(claim_list: Json) -> set[tuple[str, str]]:
-    """(pool, device) of every device a ResourceClaim holds from our driver."""
-    out = set()
+Allocated = dict[tuple[str, str], str | None]  # (pool, device) -> the model it serves
+
+
+def _allocated(claim_list: Json) -> Allocated:
+    """(pool, device) of every device a ResourceClaim holds from our driver, with the model
+    the claim says it serves (None for claims Prewarm did not template)."""
+    out: Allocated = {}
     for claim in claim_list.get("items") or []:
+        meta = claim.get("metadata") or {}
+        model = (meta.get("annotations") or {}).get(MODEL_LABEL) or (
+            meta.get("labels") or {}
+        ).get(MODEL_LABEL)
         allocation = (claim.get("status") or {}).get("allocation") or {}
         for result in (allocation.get("devices") or {}).get("results") or []:
             if result.get("driver") == DRIVER:
-                out.add((result.get("pool", ""), result.get("device", "")))
+                out[(result.get("pool", ""), result.get("device", ""))] = model
     return out
 
 
@@ -142,14 +158,16 @@ def _published_start(device: Json) -> int | None:
     return int(match["start"]) if match else None
 
 
-def _gpus_from_slices(slices: list[Json], allocated: set[tuple[str, str]]) -> list[_Gpu]:
+def _gpus_from_slices(slices: list[Json], allocated: Allocated) -> list[_Gpu]:
     gpus: dict[str, _Gpu] = {}
     for s in slices:
         pool = (s["spec"].get("pool") or {}).get("name", "")
         for device in s["spec"].get("devices") or []:
             attrs = _attributes(device)
             kind = attrs.get("type") or ("mig" if "profile" in attrs else "gpu")
-            in_use = (pool, device.get("name", "")) in allocated
+            key = (pool, device.get("name", ""))
+            in_use = key in allocated
+            served = allocated.get(key)
             # DynamicMIG publishes every possible partition; only allocated ones exist.
             partitionable = bool(device.get("consumesCounters"))
             uuid = attrs.get("parentUUID") if kind == "mig" else attrs.get("uuid")
@@ -165,8 +183,10 @@ def _gpus_from_slices(slices: list[Json], allocated: set[tuple[str, str]]) -> li
             gpu = gpus.setdefault(uuid, _Gpu(uuid, model))
             if kind == "gpu":
                 gpu.in_use = gpu.in_use or in_use
+                gpu.served_model = gpu.served_model or served
             elif in_use or not partitionable:
-                gpu.mig.append(_Mig(str(attrs["profile"]), _published_start(device), in_use))
+                start = _published_start(device)
+                gpu.mig.append(_Mig(str(attrs["profile"]), start, in_use, served))
     for gpu in gpus.values():
         _derive_starts(gpu)
     return list(gpus.values())
@@ -203,9 +223,15 @@ def _gpus_from_labels(node: str, labels: dict[str, str]) -> list[_Gpu]:
 
 
 def _gpu_json(gpu: _Gpu) -> dict[str, Any]:
-    return {
-        "uuid": gpu.uuid,
-        "model": gpu.model.catalog_name,
-        "in_use": gpu.in_use,
-        "mig": [{"profile": m.profile, "start": m.start, "in_use": m.in_use} for m in gpu.mig],
-    }
+    out: dict[str, Any] = {"uuid": gpu.uuid, "model": gpu.model.catalog_name, "in_use": gpu.in_use}
+    if gpu.served_model:
+        out["served_model"] = gpu.served_model
+    out["mig"] = [_mig_json(m) for m in gpu.mig]
+    return out
+
+
+def _mig_json(mig: _Mig) -> dict[str, Any]:
+    out: dict[str, Any] = {"profile": mig.profile, "start": mig.start, "in_use": mig.in_use}
+    if mig.model:
+        out["model"] = mig.model
+    return out

@@ -41,7 +41,11 @@ def render_manifests(plan: Plan, *, namespace: str = "default") -> list[Obj]:
     objects: list[Obj] = []
     for placement in placements:
         labels = {**MANAGED_BY, MODEL_LABEL: label_value(placement.model)}
-        objects += [resource_claim_template(t, namespace, labels) for t in placement.templates]
+        annotations = {MODEL_LABEL: placement.model}  # exact: a label value cannot hold "/"
+        objects += [
+            resource_claim_template(t, namespace, labels, annotations)
+            for t in placement.templates
+        ]
     for placement in placements:
         objects.append(placement_configmap(placement, namespace))
     return objects

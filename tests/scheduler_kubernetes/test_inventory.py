@@ -33,7 +33,12 @@ def test_static_mig_h100_node_with_slices_and_use() -> None:
                 "model": "H100-80GB",
                 "in_use": False,
                 "mig": [
-                    {"profile": "3g.40gb", "start": 0, "in_use": True},
+                    {
+                        "profile": "3g.40gb",
+                        "start": 0,
+                        "in_use": True,
+                        "model": "meta-llama/Llama-3.1-8B-Instruct",  # from its claim
+                    },
                     {"profile": "3g.40gb", "start": 4, "in_use": False},
                 ],
             },
@@ -58,6 +63,27 @@ def test_whole_gpu_a100_node() -> None:
         ("A100-40GB", False, []),
         ("A100-40GB", True, []),
     ]
+    assert [g.get("served_model") for g in node["gpus"]] == [
+        None,
+        "meta-llama/Llama-3.1-70B-Instruct",
+    ]
+
+
+def test_a_claim_without_prewarms_model_leaves_its_slice_unlabelled() -> None:
+    gpu = by_name(inventory())["ip-10-0-12-34.ec2.internal"]["gpus"][1]
+    in_use = [m for m in gpu["mig"] if m["in_use"]]
+    assert len(in_use) == 1 and "model" not in in_use[0]  # qwen's claim names no model
+
+
+def test_the_label_names_the_model_when_the_annotation_is_missing() -> None:
+    claims = copy.deepcopy(recorded("resourceclaims.json"))
+    first = claims["items"][0]["metadata"]
+    del first["annotations"]["prewarm.dev/model"]
+    nodes = by_name(
+        inventory_from_api(recorded("nodes.json"), recorded("resourceslices.json"), claims)
+    )
+    mig = nodes["ip-10-0-12-34.ec2.internal"]["gpus"][0]["mig"][0]
+    assert mig["model"] == first["labels"]["prewarm.dev/model"]
 
 
 def test_dynamic_mig_lists_only_partitions_that_exist() -> None:

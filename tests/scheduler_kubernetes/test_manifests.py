@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scheduler.kubernetes.dns_names import is_dns_label
+from scheduler.kubernetes.dns_names import is_dns_label, label_value
 from scheduler.kubernetes.manifests import (
+    MODEL_LABEL,
     PLACEMENT_KEY,
     placement_configmap_name,
     render_manifests,
@@ -262,3 +263,13 @@ def test_plans_that_cannot_be_claimed_are_refused_with_the_reason() -> None:
     )
     with pytest.raises(PlanError, match="both map to object name"):
         render_manifests(clash)
+
+
+def test_generated_claims_will_name_the_model_they_serve(objects: list[Obj]) -> None:
+    """Kubernetes copies a template's spec.metadata onto each claim it generates: that is
+    how `prewarm inventory` later knows whose replica runs on a slice."""
+    for template in templates(objects).values():
+        claim_meta = template["spec"]["metadata"]
+        model = claim_meta["annotations"][MODEL_LABEL]
+        assert template["metadata"]["annotations"][MODEL_LABEL] == model
+        assert claim_meta["labels"][MODEL_LABEL] == label_value(model)
