@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
+
+import yaml
 
 from scheduler.kubernetes.inventory import inventory_from_api
 from tests.scheduler_kubernetes.dra_devices import recorded
@@ -129,3 +132,30 @@ def test_unknown_product_is_left_out_and_qualified_attribute_names_are_read() ->
     inv = inventory_from_api(recorded("nodes.json"), slices)
     gpus = by_name(inv)["ip-10-0-45-67.ec2.internal"]["gpus"]
     assert [g["uuid"] for g in gpus] == ["GPU-2c4e6a8b-3d5f-4a7c-9e1b-0d2f4a6c8e02"]
+
+
+def test_a_slice_read_back_with_its_model_is_kept_by_the_next_plan(tmp_path: Path) -> None:
+    from scheduler.demand import load_demand
+    from scheduler.inventory import load_inventory
+    from scheduler.place import plan_placement
+
+    inv = {**inventory(), "instance_types": []}
+    (tmp_path / "inventory.yaml").write_text(yaml.safe_dump(inv))
+    (tmp_path / "demand.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "models": [
+                    {
+                        "name": "meta-llama/Llama-3.1-8B-Instruct",
+                        "replicas": 2,
+                        "mig_profile": "3g.40gb",
+                    }
+                ]
+            }
+        )
+    )
+    demand = load_demand(tmp_path / "demand.yaml")
+    plan = plan_placement(load_inventory(tmp_path / "inventory.yaml"), demand)
+    kept = [a for a in plan.assignments if a.kept]
+    assert [(a.gpu, a.profile, a.start) for a in kept] == [(H100_0, "3g.40gb", 0)]
+    assert len(plan.assignments) == 2 and not plan.unplaced
