@@ -91,3 +91,13 @@ def test_spawned_worker_processes_fit_what_the_parent_installs() -> None:
 def test_a_pool_needs_a_worker() -> None:
     with pytest.raises(ValueError, match="at least one worker"):
         RefitPool(workers=0)
+
+
+@pytest.mark.parametrize("initialization", ["estimated", "heuristic"])
+def test_holt_winters_either_initialization_follows_the_daily_cycle(initialization: str) -> None:
+    forecaster = build_forecaster(settings("holt-winters", initialization=initialization))
+    end = 3 * DAY
+    point = forecaster.predict(SERIES[:end], end * BUCKET_S, HORIZON)
+    assert point.method == "holt-winters" and point.note == ""
+    actual = SERIES[end : end + HORIZON]
+    assert np.mean(np.abs(point.mean - actual) / actual) < 0.05

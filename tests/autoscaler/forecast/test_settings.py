@@ -43,6 +43,7 @@ def test_registry_builds_a_fresh_forecaster_for_every_kind(kind: str) -> None:
         ({"kind": "ensemble", "members": [{"kind": "ensemble"}]}, "ensemble"),
         ({"kind": "ensemble", "members": [{"kind": "kalman", "bucket_s": 300}]}, "bucket_s"),
         ({"kind": "seasonal-naive", "season_s": 604800}, "history_s"),
+        ({"kind": "holt-winters", "initialization": "guessed"}, "initialization"),
     ],
     ids=[
         "sarimax-order",
@@ -59,6 +60,7 @@ def test_registry_builds_a_fresh_forecaster_for_every_kind(kind: str) -> None:
         "ensemble-nested",
         "ensemble-member-bucket",
         "seasonal-naive-weekly-short-history",
+        "holt-winters-initialization",
     ],
 )
 def test_bad_settings_name_the_key(data: dict[str, Any], key: str) -> None:
