@@ -57,9 +57,14 @@ class BackgroundRefits:
         """One pass over every tracked model; the totals of its batches."""
         started = time.perf_counter()
         fitted = skipped = failed = 0
-        tracked = self.registry.all()
-        for first in range(0, len(tracked), self.batch_models):
-            batch = tracked[first : first + self.batch_models]
+        visited: set[ScalerTarget] = set()
+        while True:
+            # Re-read every batch: a ScaledObject tracked during a long pass joins this pass.
+            pending = [t for t in self.registry.all() if t.target not in visited]
+            if not pending:
+                break
+            batch = pending[: self.batch_models]
+            visited.update(t.target for t in batch)
             report = await self._refit(batch)
             fitted, skipped, failed = (
                 fitted + report.fitted,

@@ -126,3 +126,29 @@ async def test_a_new_models_first_decision_wakes_the_refits_before_the_cadence()
         finally:
             loop_task.cancel()
     assert refits.last_report is not None and refits.last_report.fitted == 2
+
+
+async def test_a_model_tracked_during_a_pass_is_fitted_in_that_pass() -> None:
+    registry, clock = registry_with_history(["llama", "qwen"])
+    first = registry.track(target(model="llama", name="llama"))
+    await registry.backfill_history(first)
+    late_target = target(model="qwen", name="qwen")
+    loop = asyncio.get_running_loop()
+
+    class TrackingPool(RefitPool):
+        """Fits in threads; while the first batch fits, KEDA asks about a second model."""
+
+        def fit(self, jobs):  # type: ignore[no-untyped-def]
+            if late_target not in {t.target for t in registry.all()}:
+                late = asyncio.run_coroutine_threadsafe(self._arrive(), loop).result()
+                assert late is not None
+            return super().fit(jobs)
+
+        async def _arrive(self):  # type: ignore[no-untyped-def]
+            late = registry.track(late_target)
+            await registry.backfill_history(late)
+            return late
+
+    with TrackingPool(workers=1, executor="thread") as pool:
+        report = await BackgroundRefits(registry, pool, clock, batch_models=1).run_once()
+    assert report.fitted == 4  # both models' prompt and generation series
