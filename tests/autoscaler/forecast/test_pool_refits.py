@@ -93,7 +93,7 @@ def test_a_pool_needs_a_worker() -> None:
         RefitPool(workers=0)
 
 
-@pytest.mark.parametrize("initialization", ["estimated", "heuristic"])
+@pytest.mark.parametrize("initialization", ["profile", "estimated", "heuristic"])
 def test_holt_winters_either_initialization_follows_the_daily_cycle(initialization: str) -> None:
     forecaster = build_forecaster(settings("holt-winters", initialization=initialization))
     end = 3 * DAY
@@ -101,3 +101,11 @@ def test_holt_winters_either_initialization_follows_the_daily_cycle(initializati
     assert point.method == "holt-winters" and point.note == ""
     actual = SERIES[end : end + HORIZON]
     assert np.mean(np.abs(point.mean - actual) / actual) < 0.05
+
+
+def test_profile_start_worked_number() -> None:
+    from autoscaler.forecast.holt_winters import _profile_start
+
+    start = _profile_start(np.array([90.0, 110.0, 100.0, 120.0]), period=2)
+    assert (start["initial_level"], start["initial_trend"]) == (100.0, 5.0)
+    np.testing.assert_array_equal(start["initial_seasonal"], [-10.0, 10.0])
