@@ -62,9 +62,13 @@ def demo_server() -> Iterator[tuple[subprocess.Popen[bytes], int, int]]:
     try:
         yield process, grpc_port, http_port
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        if process.poll() is None:  # a failed test: stop it as Kubernetes would, so the
+            process.terminate()  # server closes its refit pool and leaves no worker behind
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def wait_ready(http_port: int, process: subprocess.Popen[bytes]) -> None:
