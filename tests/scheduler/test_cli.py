@@ -13,6 +13,11 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "deploy" / "examples" / "placem
 RUNNER = CliRunner()
 
 
+def example_place_args(out: Path) -> list[str]:
+    inventory, demand = str(EXAMPLES / "inventory.yaml"), str(EXAMPLES / "demand.yaml")
+    return ["place", "--inventory", inventory, "--demand", demand, "--out", str(out)]
+
+
 def test_place_writes_plan_and_manifests(tmp_path: Path) -> None:
     out = tmp_path / "place"
     result = RUNNER.invoke(
@@ -95,19 +100,7 @@ def test_bad_input_exits_2_with_every_problem(tmp_path: Path) -> None:
 
 
 def test_tables_fit_an_80_column_terminal_without_abridging_names(tmp_path: Path) -> None:
-    result = RUNNER.invoke(
-        app,
-        [
-            "place",
-            "--inventory",
-            str(EXAMPLES / "inventory.yaml"),
-            "--demand",
-            str(EXAMPLES / "demand.yaml"),
-            "--out",
-            str(tmp_path / "place"),
-        ],
-        env={"COLUMNS": "80"},
-    )
+    result = RUNNER.invoke(app, example_place_args(tmp_path / "place"), env={"COLUMNS": "80"})
     assert result.exit_code == 0, result.output
     plan = json.loads((tmp_path / "place" / "plan.json").read_text())
     tables = result.output.split("  - ")[0]  # the reasons below may wrap as they like
