@@ -7,24 +7,37 @@ a polling loop (30 s) and an HPA loop (15 s, 3 s deadline) per ScaledObject, sta
 seeded random offsets, and one StreamIsActive each.
 
     .venv/bin/python benchmarks/scaler_load.py [--scaled-objects 1000] [--duration-s 60]
-        [--client-processes 1]
+        [--client-processes 1] [--probe]
+
+Before the run an idle event loop is timed alone: on a virtual machine whose host is busy,
+that baseline (and the CPU steal printed for the run) says how much of the tail is the
+machine's. `--probe` adds both sides' event-loop lag and gc pauses during the load.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing
 import random
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import grpc
 import httpx
+from stall_probe import (  # benchmarks/ is on the path when run as a script
+    StallProbe,
+    cpu_steal_fraction,
+    cpu_times,
+    idle_loop_lag,
+)
 
 from external_scaler_proto import externalscaler_pb2 as pb
 from simulations.keda.client import CallLog, KedaLikeClient, percentile_ms
@@ -43,6 +56,16 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def children_rss_mib(pid: int) -> float:
+    """RSS of the scaler's child processes (its refit worker)."""
+    total = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            with contextlib.suppress(FileNotFoundError):  # exited since listed
+                total += rss_mib(int(child))
+    return total
 
 
 def refs(n: int) -> list[pb.ScaledObjectRef]:
@@ -71,20 +94,25 @@ async def wait_ready(http_port: int, n: int, timeout_s: float = 120.0) -> None:
 
 
 async def play_keda(
-    port: int, first: int, count: int, duration_s: float, seed: int, streams: bool
-) -> CallLog:
+    port: int, first: int, count: int, duration_s: float, seed: int, streams: bool, probe: bool
+) -> tuple[CallLog, str]:
     """One client process's share: ScaledObjects first .. first+count-1, both loops each,
-    plus a push stream each, started at seeded random offsets."""
+    plus a push stream each, started at seeded random offsets. Returns the calls and, with
+    `probe`, this client's stalls."""
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
     client = KedaLikeClient(channel)
     stop = asyncio.Event()
     rng = random.Random(seed + first)
+    stalls = StallProbe()
 
     async def staggered(coro_factory, offset_s: float):  # type: ignore[no-untyped-def]
         await asyncio.sleep(offset_s)
         await coro_factory()
 
     tasks = []
+    if probe:
+        stalls.time_collections()
+        tasks.append(asyncio.create_task(stalls.watch_loop(stop)))
     for r in refs(first + count)[first:]:
         tasks.append(
             asyncio.create_task(
@@ -102,19 +130,27 @@ async def play_keda(
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
     await channel.close()
-    return client.log
+    return client.log, stalls.summary(f"client {first}-{first + count - 1}") if probe else ""
 
 
-def _client_process(args: tuple[int, int, int, float, int, bool]) -> CallLog:
+def _client_process(args: tuple[int, int, int, float, int, bool, bool]) -> tuple[CallLog, str]:
     return asyncio.run(play_keda(*args))
 
 
 async def run(
-    n: int, duration_s: float, seed: int, streams: bool = True, client_processes: int = 1
+    n: int,
+    duration_s: float,
+    seed: int,
+    streams: bool = True,
+    client_processes: int = 1,
+    probe_dir: Path | None = None,
+    baseline_s: float = 10.0,
 ) -> None:
+    baseline = await idle_loop_lag(baseline_s) if baseline_s > 0 else ""
     grpc_port, http_port = free_port(), free_port()
+    probe_out = [str(probe_dir / "scaler.txt")] if probe_dir else []
     server = subprocess.Popen(
-        [sys.executable, str(SERVER), str(grpc_port), str(http_port)],
+        [sys.executable, str(SERVER), str(grpc_port), str(http_port), *probe_out],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -135,24 +171,30 @@ async def run(
         ]
         firsts = [sum(shares[:i]) for i in range(client_processes)]
         jobs = [
-            (grpc_port, first, share, duration_s, seed, streams)
+            (grpc_port, first, share, duration_s, seed, streams, probe_dir is not None)
             for first, share in zip(firsts, shares, strict=True)
         ]
+        if probe_dir is not None:
+            server.send_signal(signal.SIGUSR1)  # warm-up over: the server's probe starts afresh
         loop = asyncio.get_running_loop()
         context = multiprocessing.get_context("spawn")
+        cpu_before = cpu_times()
         with ProcessPoolExecutor(client_processes, mp_context=context) as pool:
             futures = [loop.run_in_executor(pool, _client_process, job) for job in jobs]
             peak_rss = rss_before
+            peak_worker_rss = 0.0
             while not all(f.done() for f in futures):
                 await asyncio.sleep(1.0)
                 peak_rss = max(peak_rss, rss_mib(server.pid))
-            logs = [f.result() for f in futures]
+                peak_worker_rss = max(peak_worker_rss, children_rss_mib(server.pid))
+            results = [f.result() for f in futures]
+        steal = cpu_steal_fraction(cpu_before, cpu_times())
     finally:
         server.terminate()
         server.wait(timeout=30)
 
     log = CallLog()
-    for part in logs:
+    for part, _ in results:
         for method, samples in part.latencies_s.items():
             log.latencies_s.setdefault(method, []).extend(samples)
         log.codes.update(part.codes)
@@ -172,10 +214,16 @@ async def run(
         )
     print(f"GetMetrics p99: {percentile_ms(get_metrics, 0.99):.2f} ms (goal <= 5 ms)")
     print(
-        f"scaler RSS: {rss_before:.0f} MiB after warm-up, peak {peak_rss:.0f} MiB (goal <= 300 MB)"
+        f"scaler RSS: {rss_before:.0f} MiB after warm-up, peak {peak_rss:.0f} MiB (goal <= 300 MB);"
+        f" its refit worker peak {peak_worker_rss:.0f} MiB"
     )
     if log.errors:
         print("first errors:", log.errors[:3])
+    print(f"machine: CPU steal {steal:.0%} during the run; before it, {baseline}")
+    if probe_dir is not None:
+        for _, stalls in results:
+            print(stalls)
+        print((probe_dir / "scaler.txt").read_text())
 
 
 def main() -> None:
@@ -187,6 +235,12 @@ def main() -> None:
     parser.add_argument(
         "--client-processes", type=int, default=1, help="spread the KEDA side over N processes"
     )
+    parser.add_argument(
+        "--probe", action="store_true", help="print both sides' event-loop lag and gc pauses"
+    )
+    parser.add_argument(
+        "--baseline-s", type=float, default=10.0, help="time an idle event loop first (0: skip)"
+    )
     args = parser.parse_args()
     asyncio.run(
         run(
@@ -195,6 +249,8 @@ def main() -> None:
             args.seed,
             not args.no_streams,
             args.client_processes,
+            Path(tempfile.mkdtemp(prefix="scaler-load-")) if args.probe else None,
+            args.baseline_s,
         )
     )
 

@@ -102,6 +102,7 @@ async def _serve(  # type: ignore[no-untyped-def]
     from autoscaler.scaler.app import ScalerApp
     from autoscaler.scaler.background_refits import BackgroundRefits
     from autoscaler.scaler.exported_metrics import DecisionMetrics
+    from autoscaler.scaler.latency_tuning import tune_for_latency
     from autoscaler.scaler.profile_book import ProfileBook
     from autoscaler.scaler.profile_reloader import ProfileReloader
     from autoscaler.scaler.registry import ScalerRegistry
@@ -144,6 +145,7 @@ async def _serve(  # type: ignore[no-untyped-def]
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    tune_for_latency(inline_refits=refits is None)
     if demo:
         Console(stderr=True).print(
             f"Demo: model [bold]{DEMO_MODEL}[/bold] on gRPC 0.0.0.0:{grpc_port}, "
