@@ -43,6 +43,7 @@ class BackgroundRefits:
     last_report: RefitReport | None = field(default=None, init=False)
     _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
     _seen: set[ScalerTarget] = field(default_factory=set, init=False, repr=False)
+    _visited_before: set[ScalerTarget] = field(default_factory=set, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.registry.listeners = (*self.registry.listeners, self.on_decision)
@@ -63,9 +64,13 @@ class BackgroundRefits:
             pending = [t for t in self.registry.all() if t.target not in visited]
             if not pending:
                 break
+            # Models no pass has visited yet go first: they forecast the last value until
+            # their first fit, while the others keep forecasting with older parameters.
+            pending.sort(key=lambda t: t.target in self._visited_before)
             batch = pending[: self.batch_models]
             visited.update(t.target for t in batch)
             report = await self._refit(batch)
+            self._visited_before.update(t.target for t in batch)
             fitted, skipped, failed = (
                 fitted + report.fitted,
                 skipped + report.skipped,

@@ -10,7 +10,7 @@ import pytest
 
 from autoscaler.clock import ManualClock
 from autoscaler.engine import ModelEngine
-from autoscaler.forecast.refit_pool import RefitPool
+from autoscaler.forecast.refit_pool import RefitPool, refittables
 from autoscaler.scaler.background_refits import BackgroundRefits
 from autoscaler.scaler.profile_book import ProfileBook
 from autoscaler.scaler.registry import ScalerRegistry
@@ -152,3 +152,42 @@ async def test_a_model_tracked_during_a_pass_is_fitted_in_that_pass() -> None:
     with TrackingPool(workers=1, executor="thread") as pool:
         report = await BackgroundRefits(registry, pool, clock, batch_models=1).run_once()
     assert report.fitted == 4  # both models' prompt and generation series
+
+
+async def test_a_model_arriving_during_a_pass_is_fitted_before_models_already_fitted() -> None:
+    """A restart or a new ScaledObject must not wait behind a thousand routine refits."""
+    registry, clock = registry_with_history(["llama", "qwen", "mistral"])
+    for model in ("llama", "qwen"):
+        await registry.backfill_history(registry.track(target(model=model, name=model)))
+    late_target = target(model="mistral", name="mistral")
+    loop = asyncio.get_running_loop()
+    batches: list[set[str]] = []
+
+    class RecordingPool(RefitPool):
+        """Fits in threads, noting whose series each batch held; KEDA asks about a third
+        model while the second pass's first batch fits."""
+
+        def fit(self, jobs):  # type: ignore[no-untyped-def]
+            parts = {id(job.target) for job in jobs}
+            batches.append(
+                {t.target.model for t in registry.all() if parts & _part_ids(t.engine)}
+            )
+            if len(batches) == 3:  # the second pass's first batch
+                asyncio.run_coroutine_threadsafe(self._arrive(), loop).result()
+            return super().fit(jobs)
+
+        async def _arrive(self):  # type: ignore[no-untyped-def]
+            await registry.backfill_history(registry.track(late_target))
+
+    with RecordingPool(workers=1, executor="thread") as pool:
+        refits = BackgroundRefits(registry, pool, clock, batch_models=1)
+        await refits.run_once()
+        clock.advance(DAY_S)  # every fitted model is due again
+        await refits.run_once()
+    assert batches[:2] == [{"llama"}, {"qwen"}]
+    assert batches[2:] == [{"llama"}, {"mistral"}, {"qwen"}]
+
+
+def _part_ids(engine: ModelEngine) -> set[int]:
+    """The identities of the engine's fittable forecaster parts (what a job's target is)."""
+    return {id(part) for f in (engine._prompt, engine._generation) for part in refittables(f)}
