@@ -4,7 +4,8 @@
                 "gpus": [{"uuid", "model", "in_use", "mig": [{"profile", "start", "in_use"}]}]}]}
 
 Inputs are the API server's JSON as listed: a NodeList, a ResourceSliceList (resource.k8s.io/v1)
-and optionally a ResourceClaimList, whose allocations say which devices are in use.
+and optionally a ResourceClaimList, whose allocations say which devices are in use, and a
+PodList of the pods that opted into placement.
 
 What NVIDIA's DRA driver (`gpu.nvidia.com`) publishes, and how it is read:
 - a whole GPU: device `gpu-<minor>`, attributes type=gpu, uuid, productName;
@@ -21,6 +22,9 @@ A claim generated from a template `prewarm place` wrote carries the model it ser
 `prewarm.dev/model` annotation, else the label, copied from the template's spec.metadata):
 its devices get `model` (MIG instances) or `served_model` (whole GPUs), so `place` counts
 them as running replicas of that model. Claims of other workloads leave them unlabelled.
+With the PodList of opted-in pods, a device also gets `replica`: the `prewarm.dev/replica`
+annotation the placement webhook gave the pod that owns the claim (matched by uid). That is
+what lets `place` keep a running multi-node replica, whose GPUs must stay together.
 
 A node without ResourceSlices but with GPU feature discovery labels (`nvidia.com/gpu.product`,
 `nvidia.com/gpu.count`) gets that many GPUs with uuid "" (unknown: claims cannot pin them).
@@ -36,6 +40,7 @@ from typing import Any
 
 from scheduler.kubernetes.gpu_catalog import GpuModel, from_product_name, mig_span
 from scheduler.kubernetes.manifests import MODEL_LABEL
+from scheduler.kubernetes.placement import REPLICA_ANNOTATION
 
 log = logging.getLogger("prewarm.inventory")
 
@@ -58,6 +63,7 @@ class _Mig:
     start: int | None
     in_use: bool
     model: str | None = None
+    replica: str | None = None
 
 
 @dataclass
@@ -66,13 +72,22 @@ class _Gpu:
     model: GpuModel
     in_use: bool = False
     served_model: str | None = None
+    replica: str | None = None
     mig: list[_Mig] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Served:
+    """Whose replica holds a device, as far as its claim (and the claim's pod) tell."""
+
+    model: str | None
+    replica: str | None
+
+
 def inventory_from_api(
-    node_list: Json, slice_list: Json, claim_list: Json | None = None
+    node_list: Json, slice_list: Json, claim_list: Json | None = None, pod_list: Json | None = None
 ) -> dict[str, Any]:
-    allocated = _allocated(claim_list or {})
+    allocated = _allocated(claim_list or {}, _replicas_by_pod_uid(pod_list or {}))
     slices_by_node: dict[str, list[Json]] = {}
     for s in _current_slices(slice_list.get("items") or []):
         slices_by_node.setdefault(s["spec"].get("nodeName", ""), []).append(s)
@@ -115,22 +130,43 @@ def _current_slices(items: list[Json]) -> list[Json]:
     ]
 
 
-Allocated = dict[tuple[str, str], str | None]  # (pool, device) -> the model it serves
+Allocated = dict[tuple[str, str], _Served]  # (pool, device) -> whose replica holds it
 
 
-def _allocated(claim_list: Json) -> Allocated:
+def _replicas_by_pod_uid(pod_list: Json) -> dict[str, str]:
+    out = {}
+    for pod in pod_list.get("items") or []:
+        meta = pod.get("metadata") or {}
+        replica = (meta.get("annotations") or {}).get(REPLICA_ANNOTATION)
+        if replica and meta.get("uid"):
+            out[meta["uid"]] = replica
+    return out
+
+
+def _allocated(claim_list: Json, replicas_by_pod_uid: dict[str, str]) -> Allocated:
     """(pool, device) of every device a ResourceClaim holds from our driver, with the model
-    the claim says it serves (None for claims Prewarm did not template)."""
+    the claim says it serves (None for claims Prewarm did not template) and the replica its
+    pod was given (None when unknown)."""
     out: Allocated = {}
     for claim in claim_list.get("items") or []:
         meta = claim.get("metadata") or {}
-        model = (meta.get("annotations") or {}).get(MODEL_LABEL) or (
-            meta.get("labels") or {}
-        ).get(MODEL_LABEL)
-        allocation = (claim.get("status") or {}).get("allocation") or {}
+        model = (meta.get("annotations") or {}).get(MODEL_LABEL) or (meta.get("labels") or {}).get(
+            MODEL_LABEL
+        )
+        status = claim.get("status") or {}
+        # A claim generated for a pod is owned by it; a shared claim lists its pods as users.
+        pod_uids = [
+            r.get("uid") for r in meta.get("ownerReferences") or [] if r.get("kind") == "Pod"
+        ]
+        pod_uids += [
+            r.get("uid") for r in status.get("reservedFor") or [] if r.get("resource") == "pods"
+        ]
+        replica = next((replicas_by_pod_uid[u] for u in pod_uids if u in replicas_by_pod_uid), None)
+        served = _Served(model, replica if model else None)
+        allocation = status.get("allocation") or {}
         for result in (allocation.get("devices") or {}).get("results") or []:
             if result.get("driver") == DRIVER:
-                out[(result.get("pool", ""), result.get("device", ""))] = model
+                out[(result.get("pool", ""), result.get("device", ""))] = served
     return out
 
 
@@ -167,7 +203,7 @@ def _gpus_from_slices(slices: list[Json], allocated: Allocated) -> list[_Gpu]:
             kind = attrs.get("type") or ("mig" if "profile" in attrs else "gpu")
             key = (pool, device.get("name", ""))
             in_use = key in allocated
-            served = allocated.get(key)
+            served = allocated.get(key, _Served(None, None))
             # DynamicMIG publishes every possible partition; only allocated ones exist.
             partitionable = bool(device.get("consumesCounters"))
             uuid = attrs.get("parentUUID") if kind == "mig" else attrs.get("uuid")
@@ -183,10 +219,13 @@ def _gpus_from_slices(slices: list[Json], allocated: Allocated) -> list[_Gpu]:
             gpu = gpus.setdefault(uuid, _Gpu(uuid, model))
             if kind == "gpu":
                 gpu.in_use = gpu.in_use or in_use
-                gpu.served_model = gpu.served_model or served
+                gpu.served_model = gpu.served_model or served.model
+                gpu.replica = gpu.replica or served.replica
             elif in_use or not partitionable:
                 start = _published_start(device)
-                gpu.mig.append(_Mig(str(attrs["profile"]), start, in_use, served))
+                gpu.mig.append(
+                    _Mig(str(attrs["profile"]), start, in_use, served.model, served.replica)
+                )
     for gpu in gpus.values():
         _derive_starts(gpu)
     return list(gpus.values())
@@ -226,6 +265,8 @@ def _gpu_json(gpu: _Gpu) -> dict[str, Any]:
     out: dict[str, Any] = {"uuid": gpu.uuid, "model": gpu.model.catalog_name, "in_use": gpu.in_use}
     if gpu.served_model:
         out["served_model"] = gpu.served_model
+    if gpu.replica:
+        out["replica"] = gpu.replica
     out["mig"] = [_mig_json(m) for m in gpu.mig]
     return out
 
@@ -234,4 +275,6 @@ def _mig_json(mig: _Mig) -> dict[str, Any]:
     out: dict[str, Any] = {"profile": mig.profile, "start": mig.start, "in_use": mig.in_use}
     if mig.model:
         out["model"] = mig.model
+    if mig.replica:
+        out["replica"] = mig.replica
     return out

@@ -10,6 +10,7 @@ import yaml
 
 from autoscaler.scaler.server import SERVICE_NAME
 from autoscaler.serve_config import load_serve_config
+from scheduler.kubernetes.inventory_reader import CLAIMS_PATH, NODES_PATH, PODS_PATH, SLICES_PATH
 from tests.deploy.manifests import (
     BUILDS,
     CONFIG_DIR,
@@ -214,11 +215,18 @@ def test_rbac_is_read_only_and_least_privilege(relpath: str) -> None:
         for resource in rule["resources"]
         for verb in rule["verbs"]
     }
-    assert granted == {
-        (group, resource, verb)
-        for group, resource in (("", "pods"), ("", "nodes"), ("resource.k8s.io", "resourceslices"))
-        for verb in ("get", "list", "watch")
+    read = {
+        ("", "pods"),
+        ("", "nodes"),
+        ("resource.k8s.io", "resourceslices"),
+        ("resource.k8s.io", "resourceclaims"),
     }
+    assert granted == {(g, r, verb) for g, r in read for verb in ("get", "list", "watch")}
+    # Whatever `prewarm inventory` lists, the role lets it list.
+    for path in (NODES_PATH, SLICES_PATH, CLAIMS_PATH, PODS_PATH):
+        parts = path.strip("/").split("/")  # api/v1/<r> or apis/<group>/<version>/<r>
+        group = "" if parts[0] == "api" else parts[1]
+        assert (group, parts[-1], "list") in granted, path
     assert not of_kind(objects, "Role") and not of_kind(objects, "RoleBinding")
     binding = one(objects, "ClusterRoleBinding")
     assert binding["roleRef"]["name"] == one(objects, "ClusterRole")["metadata"]["name"]

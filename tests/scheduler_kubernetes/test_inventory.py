@@ -159,3 +159,85 @@ def test_a_slice_read_back_with_its_model_is_kept_by_the_next_plan(tmp_path: Pat
     kept = [a for a in plan.assignments if a.kept]
     assert [(a.gpu, a.profile, a.start) for a in kept] == [(H100_0, "3g.40gb", 0)]
     assert len(plan.assignments) == 2 and not plan.unplaced
+
+
+def with_pods() -> dict:  # type: ignore[type-arg]
+    return inventory_from_api(
+        recorded("nodes.json"),
+        recorded("resourceslices.json"),
+        recorded("resourceclaims.json"),
+        recorded("pods.json"),
+    )
+
+
+def test_the_owning_pods_replica_annotation_names_the_replica_of_a_labelled_device() -> None:
+    nodes = by_name(with_pods())
+    whole = nodes["ip-10-0-45-67.ec2.internal"]["gpus"]
+    assert [g.get("replica") for g in whole] == [None, "meta-llama/Llama-3.1-70B-Instruct-0"]
+    mig = nodes["ip-10-0-12-34.ec2.internal"]["gpus"][0]["mig"]
+    assert [m.get("replica") for m in mig] == ["meta-llama/Llama-3.1-8B-Instruct-0", None]
+    # qwen's pod did not opt in and its claim names no model: no replica either.
+    qwen = [m for m in nodes["ip-10-0-12-34.ec2.internal"]["gpus"][1]["mig"] if m["in_use"]]
+    assert "replica" not in qwen[0]
+
+
+def test_a_pod_listed_only_as_the_claims_user_still_names_the_replica() -> None:
+    claims = copy.deepcopy(recorded("resourceclaims.json"))
+    for claim in claims["items"]:
+        claim["metadata"].pop("ownerReferences")  # a shared claim: only reservedFor
+    inv = inventory_from_api(
+        recorded("nodes.json"), recorded("resourceslices.json"), claims, recorded("pods.json")
+    )
+    gpu = by_name(inv)["ip-10-0-45-67.ec2.internal"]["gpus"][1]
+    assert gpu["replica"] == "meta-llama/Llama-3.1-70B-Instruct-0"
+
+
+def test_a_replica_annotation_without_the_models_claim_label_is_ignored() -> None:
+    claims = copy.deepcopy(recorded("resourceclaims.json"))
+    for claim in claims["items"]:
+        claim["metadata"]["annotations"].pop("prewarm.dev/model", None)
+        claim["metadata"].get("labels", {}).pop("prewarm.dev/model", None)
+    inv = inventory_from_api(
+        recorded("nodes.json"), recorded("resourceslices.json"), claims, recorded("pods.json")
+    )
+    gpu = by_name(inv)["ip-10-0-45-67.ec2.internal"]["gpus"][1]
+    assert "served_model" not in gpu and "replica" not in gpu
+
+
+def _plan_70b(inv: dict, tmp_path: Path):  # type: ignore[no-untyped-def,type-arg]
+    from scheduler.demand import load_demand
+    from scheduler.inventory import load_inventory
+    from scheduler.place import plan_placement
+
+    (tmp_path / "inventory.yaml").write_text(yaml.safe_dump({**inv, "instance_types": []}))
+    (tmp_path / "demand.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "models": [
+                    {
+                        "name": "meta-llama/Llama-3.1-70B-Instruct",
+                        "replicas": 1,
+                        "gpus_per_replica": 1,
+                        "gpu_models": ["A100-40GB"],
+                    }
+                ]
+            }
+        )
+    )
+    demand = load_demand(tmp_path / "demand.yaml")
+    return plan_placement(load_inventory(tmp_path / "inventory.yaml"), demand)
+
+
+def test_a_whole_gpu_replica_read_back_with_its_replica_is_kept_by_the_next_plan(
+    tmp_path: Path,
+) -> None:
+    running_gpu = by_name(with_pods())["ip-10-0-45-67.ec2.internal"]["gpus"][1]["uuid"]
+    plan = _plan_70b(with_pods(), tmp_path)
+    assert [(a.replica, a.gpu, a.kept) for a in plan.assignments] == [
+        ("meta-llama/Llama-3.1-70B-Instruct-0", running_gpu, True)
+    ]
+    # Without the pods the running GPU cannot be told apart from another workload's: the
+    # replica is planned afresh on the free GPU beside it.
+    fresh = _plan_70b(inventory(), tmp_path)
+    assert [(a.gpu, a.kept) for a in fresh.assignments] != [(running_gpu, True)]
+    assert not any(a.kept for a in fresh.assignments)

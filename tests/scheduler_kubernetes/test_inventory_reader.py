@@ -21,6 +21,7 @@ ROUTES = {
     "/api/v1/nodes": "nodes.json",
     "/apis/resource.k8s.io/v1/resourceslices": "resourceslices.json",
     "/apis/resource.k8s.io/v1/resourceclaims": "resourceclaims.json",
+    "/api/v1/pods": "pods.json",
 }
 
 
@@ -37,6 +38,10 @@ def fake_api_server(seen: list[web.Request]) -> web.Application:
                 key, value = selector.split("=")
                 assert key == "spec.driver"
                 items = [i for i in items if i["spec"]["driver"] == value]
+            labels = request.query.get("labelSelector")
+            if labels:  # equality-based, as the reader asks for opted-in pods
+                key, value = labels.split("=")
+                items = [i for i in items if i["metadata"]["labels"].get(key) == value]
             start = int(request.query.get("continue", "0"))
             limit = min(int(request.query.get("limit", "500")), PAGE)
             page = items[start : start + limit]
@@ -79,7 +84,10 @@ async def test_read_inventory_over_http_equals_the_pure_function(
     client, seen = api
     inventory = await read_inventory(client)
     expected = inventory_from_api(
-        recorded("nodes.json"), recorded("resourceslices.json"), recorded("resourceclaims.json")
+        recorded("nodes.json"),
+        recorded("resourceslices.json"),
+        recorded("resourceclaims.json"),
+        recorded("pods.json"),
     )
     assert inventory == expected
     assert len(inventory["nodes"]) == 4
@@ -88,6 +96,11 @@ async def test_read_inventory_over_http_equals_the_pure_function(
     assert paths.count("/api/v1/nodes") == 3
     assert paths.count("/apis/resource.k8s.io/v1/resourceslices") == 3
     assert paths.count("/apis/resource.k8s.io/v1/resourceclaims") == 3
+    assert paths.count("/api/v1/pods") == 2  # 3 opted-in pods
+    pods = [r for r in seen if r.path == "/api/v1/pods"]
+    assert all(r.query["labelSelector"] == "prewarm.dev/placement=enabled" for r in pods)
+    whole = inventory["nodes"][1]["gpus"][1]
+    assert whole["replica"] == "meta-llama/Llama-3.1-70B-Instruct-0"
     slices = [r for r in seen if r.path.endswith("resourceslices")]
     assert all(r.query["fieldSelector"] == "spec.driver=gpu.nvidia.com" for r in slices)
     assert all(r.headers["Accept"] == "application/json" for r in seen)
