@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import contextlib
 import multiprocessing
+import os
 import random
 import signal
 import socket
@@ -56,6 +57,12 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (a host's steal is not counted)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def children_rss_mib(pid: int) -> float:
@@ -179,6 +186,7 @@ async def run(
         loop = asyncio.get_running_loop()
         context = multiprocessing.get_context("spawn")
         cpu_before = cpu_times()
+        server_cpu_before_s = cpu_s(server.pid)
         with ProcessPoolExecutor(client_processes, mp_context=context) as pool:
             futures = [loop.run_in_executor(pool, _client_process, job) for job in jobs]
             peak_rss = rss_before
@@ -189,6 +197,7 @@ async def run(
                 peak_worker_rss = max(peak_worker_rss, children_rss_mib(server.pid))
             results = [f.result() for f in futures]
         steal = cpu_steal_fraction(cpu_before, cpu_times())
+        server_cpu_s = cpu_s(server.pid) - server_cpu_before_s
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -213,6 +222,10 @@ async def run(
             f"  p99 {percentile_ms(samples, 0.99):6.2f} ms"
         )
     print(f"GetMetrics p99: {percentile_ms(get_metrics, 0.99):.2f} ms (goal <= 5 ms)")
+    print(
+        f"scaler CPU: {server_cpu_s / duration_s:.0%} of a core, "
+        f"{server_cpu_s / max(calls, 1) * 1000:.2f} ms per call (decisions included)"
+    )
     print(
         f"scaler RSS: {rss_before:.0f} MiB after warm-up, peak {peak_rss:.0f} MiB (goal <= 300 MB);"
         f" its refit worker peak {peak_worker_rss:.0f} MiB"
