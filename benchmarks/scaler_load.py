@@ -4,10 +4,12 @@ Goal (issue 3): GetMetrics p99 <= 5 ms, no errors, scaler RSS <= 300 MB. The sca
 its own process (benchmarks/scaler_server.py: the real app and registry, one distinct model
 per ScaledObject, a synthetic source); this process plays KEDA over loopback gRPC:
 a polling loop (30 s) and an HPA loop (15 s, 3 s deadline) per ScaledObject, started at
-seeded random offsets, and one StreamIsActive each.
+seeded random offsets, and one StreamIsActive each. The load starts once every model has
+back-filled its history and forecasts from parameters its refit worker fitted: the steady
+state, where every decision runs a real forecast and every window is full.
 
     .venv/bin/python benchmarks/scaler_load.py [--scaled-objects 1000] [--duration-s 60]
-        [--client-processes 1] [--probe]
+        [--client-processes 1] [--history-h 72] [--probe]
 
 Before the run an idle event loop is timed alone: on a virtual machine whose host is busy,
 that baseline (and the CPU steal printed for the run) says how much of the tail is the
@@ -86,18 +88,26 @@ def refs(n: int) -> list[pb.ScaledObjectRef]:
     ]
 
 
-async def wait_ready(http_port: int, n: int, timeout_s: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    async with httpx.AsyncClient() as client:
-        while time.monotonic() < deadline:
+WAITING_FOR_FIT = "waits for its first fit"  # in a decision's reason, until the pool fitted it
+
+
+async def wait_ready(http_port: int, n: int, fitted: bool, timeout_s: float = 900.0) -> float:
+    """Until every ScaledObject has a decision and, with `fitted`, forecasts from fitted
+    parameters (the steady state after a restart). Returns the seconds it took."""
+    started = time.monotonic()
+    async with httpx.AsyncClient(timeout=30) as client:
+        while time.monotonic() < started + timeout_s:
             try:
                 models = (await client.get(f"http://127.0.0.1:{http_port}/models")).json()
-                if len(models) >= n and all(m["replicas"] is not None for m in models):
-                    return
+                if len(models) >= n and all(
+                    m["replicas"] is not None and not (fitted and WAITING_FOR_FIT in m["reason"])
+                    for m in models
+                ):
+                    return time.monotonic() - started
             except httpx.HTTPError:
                 pass
-            await asyncio.sleep(0.5)
-    raise TimeoutError("the scaler did not decide for every ScaledObject in time")
+            await asyncio.sleep(2.0)
+    raise TimeoutError("the scaler did not decide (from fitted forecasts) in time")
 
 
 async def play_keda(
@@ -152,12 +162,20 @@ async def run(
     client_processes: int = 1,
     probe_dir: Path | None = None,
     baseline_s: float = 10.0,
+    history_h: float = 72.0,
 ) -> None:
     baseline = await idle_loop_lag(baseline_s) if baseline_s > 0 else ""
     grpc_port, http_port = free_port(), free_port()
-    probe_out = [str(probe_dir / "scaler.txt")] if probe_dir else []
+    probe_out = ["--probe-out", str(probe_dir / "scaler.txt")] if probe_dir else []
     server = subprocess.Popen(
-        [sys.executable, str(SERVER), str(grpc_port), str(http_port), *probe_out],
+        [
+            sys.executable,
+            str(SERVER),
+            str(grpc_port),
+            str(http_port),
+            f"--history-h={history_h}",
+            *probe_out,
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -167,7 +185,7 @@ async def run(
         warm = KedaLikeClient(channel, CallLog())
         await asyncio.gather(*(warm._call("GetMetricSpec", r, 10) for r in refs(n)))
         await channel.close()
-        await wait_ready(http_port, n)
+        warm_up_s = await wait_ready(http_port, n, fitted=history_h > 0)
         rss_before = rss_mib(server.pid)
 
         # KEDA is one Go process; one Python client process cannot issue 300 calls/s plus
@@ -212,7 +230,9 @@ async def run(
     calls = sum(log.codes.values())
     print(
         f"scaled objects: {n}, duration {duration_s:.0f} s, push streams: {n if streams else 0}, "
-        f"client processes: {client_processes}"
+        f"client processes: {client_processes}; {history_h:g} h of history back-filled per "
+        f"model, {warm_up_s:.0f} s until every model decided"
+        + (" from fitted forecasts" if history_h > 0 else "")
     )
     print(f"calls: {calls:,} ({calls / duration_s:,.0f}/s), errors: {log.error_count()}")
     for method in ("GetMetricSpec", "GetMetrics", "IsActive"):
@@ -252,6 +272,12 @@ def main() -> None:
         "--probe", action="store_true", help="print both sides' event-loop lag and gc pauses"
     )
     parser.add_argument(
+        "--history-h",
+        type=float,
+        default=72.0,
+        help="hours of history back-filled per model (default: the default profile's 3 days)",
+    )
+    parser.add_argument(
         "--baseline-s", type=float, default=10.0, help="time an idle event loop first (0: skip)"
     )
     args = parser.parse_args()
@@ -264,6 +290,7 @@ def main() -> None:
             args.client_processes,
             Path(tempfile.mkdtemp(prefix="scaler-load-")) if args.probe else None,
             args.baseline_s,
+            args.history_h,
         )
     )
 

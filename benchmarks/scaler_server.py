@@ -3,17 +3,22 @@ fed by a synthetic source that answers for any model name (one distinct model pe
 ScaledObject), so the benchmark measures the RPC path and per-model memory, not Prometheus.
 Set up as `prewarm serve` sets itself up by default: one refit worker, tuned for latency.
 
-    .venv/bin/python benchmarks/scaler_server.py GRPC_PORT HTTP_PORT [PROBE_OUT]
+    .venv/bin/python benchmarks/scaler_server.py GRPC_PORT HTTP_PORT [--history-h H]
+        [--probe-out PATH]
 
-With PROBE_OUT, event-loop stalls and gc pauses are recorded from SIGUSR1 (sent when the
+Each model's demand follows a daily cycle of its own. `--history-h` hours of it are
+back-filled per model, as after a restart (0: every model starts cold, forecasting the last
+value, which makes decisions cheaper and windows emptier than in steady state).
+With `--probe-out`, event-loop stalls and gc pauses are recorded from SIGUSR1 (sent when the
 measured load starts) and written there at exit.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import math
 import signal
-import sys
 import zlib
 from pathlib import Path
 
@@ -35,20 +40,29 @@ from autoscaler.scaler.registry import ScalerRegistry
 PROFILE = Path(__file__).resolve().parents[1] / "autoscaler" / "profiles" / "default.yaml"
 
 
+DAY_S = 86400.0
+
+
 class AnyModelSource:
-    """Each model gets a steady demand of its own (from a hash of its name)."""
+    """Each model gets a daily cycle of its own: its size and phase from a hash of its name."""
+
+    def __init__(self, history_s: float) -> None:
+        self.history_s = history_s
 
     def _obs(self, model: str, t_s: float) -> Observation:
-        replicas = 1 + zlib.crc32(model.encode()) % 8
+        seed = zlib.crc32(model.encode())
+        size = 1 + seed % 8
+        phase = (seed >> 8) % 1000 / 1000
+        level = size * (1.0 + 0.4 * math.sin(2 * math.pi * (t_s / DAY_S + phase)))
         return Observation(
             t_s=t_s,
-            prompt_tokens_per_s=6000.0 * replicas,
-            generation_tokens_per_s=1500.0 * replicas,
-            requests_running=20.0 * replicas,
+            prompt_tokens_per_s=6000.0 * level,
+            generation_tokens_per_s=1500.0 * level,
+            requests_running=20.0 * level,
             requests_waiting=0.0,
             kv_cache_usage=0.3,
-            ready_replicas=replicas,
-            requests_per_s=3.0 * replicas,
+            ready_replicas=size,
+            requests_per_s=3.0 * level,
         )
 
     async def latest(self, query: ModelQuery, now_s: float) -> Observation | None:
@@ -57,12 +71,14 @@ class AnyModelSource:
     async def history(
         self, query: ModelQuery, start_s: float, end_s: float, step_s: float
     ) -> list[Observation]:
-        return []  # a cold start for every model: the steady state of memory is what counts
+        start_s = max(start_s, end_s - self.history_s)
+        steps = int((end_s - start_s) // step_s)
+        return [self._obs(query.model, end_s - (steps - i) * step_s) for i in range(steps)]
 
 
-async def main(grpc_port: int, http_port: int, probe_out: Path | None) -> None:
+async def main(grpc_port: int, http_port: int, history_h: float, probe_out: Path | None) -> None:
     profile = load_profile(PROFILE)
-    source = AnyModelSource()
+    source = AnyModelSource(history_h * 3600)
     metrics = DecisionMetrics()
     clock = SystemClock()
     registry = ScalerRegistry(
@@ -93,6 +109,10 @@ async def main(grpc_port: int, http_port: int, probe_out: Path | None) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(
-        main(int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3]) if len(sys.argv) > 3 else None)
-    )
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("grpc_port", type=int)
+    parser.add_argument("http_port", type=int)
+    parser.add_argument("--history-h", type=float, default=0.0)
+    parser.add_argument("--probe-out", type=Path)
+    args = parser.parse_args()
+    asyncio.run(main(args.grpc_port, args.http_port, args.history_h, args.probe_out))
