@@ -26,6 +26,11 @@ import numpy as np
 from autoscaler.forecast.forecast import Forecast, Forecaster, PointForecast, last_finite
 
 MIN_ERRORS = 30  # fewer than this and an empirical quantile is mostly noise
+# Errors are kept as float16: a day of minute buckets x the horizon's steps x 2 series is
+# ~30 KB per model instead of ~60 KB in float32, a thousand models' worth of the scaler's
+# memory, and a quantile of relative errors needs 3 significant digits, not 7.
+_ERROR_DTYPE = np.float16
+_MAX_RELATIVE_ERROR = 1000.0  # float16 overflows past 65,504; a 1000x miss already says "any"
 _FALLBACK_FLOOR = 0.10  # never claim to know the future better than +-10 % without evidence
 
 
@@ -40,7 +45,7 @@ class ConformalUpper:
         self.bucket_s = bucket_s
         self._max_errors = max(MIN_ERRORS, int(error_window_s / bucket_s))
         # Ring of relative errors: row = scored bucket, column = horizon step, NaN = none yet.
-        self._errors = np.full((self._max_errors, 0), np.nan, dtype=np.float32)
+        self._errors = np.full((self._max_errors, 0), np.nan, dtype=_ERROR_DTYPE)
         self._next_row = 0
         self._pending: dict[int, np.ndarray] = {}  # origin bucket -> (mean, scale) rows
         self._scored_until = -1  # newest bucket index whose actual has been scored
@@ -67,7 +72,7 @@ class ConformalUpper:
         if self._errors.shape[1] < horizon_steps:
             grow = horizon_steps - self._errors.shape[1]
             self._errors = np.hstack(
-                [self._errors, np.full((self._max_errors, grow), np.nan, dtype=np.float32)]
+                [self._errors, np.full((self._max_errors, grow), np.nan, dtype=_ERROR_DTYPE)]
             )
         rel, calibrated = self._relative_upper(history, horizon_steps)
         note = point.note
@@ -104,7 +109,8 @@ class ConformalUpper:
                     row[step] = (actual - made[0, step]) / made[1, step]
             if row.size == 0 or not np.isfinite(row).all():
                 continue  # only the first buckets of a model's life; keeps the ring NaN-free
-            self._errors[self._next_row % self._max_errors] = row
+            clipped = np.clip(row, -_MAX_RELATIVE_ERROR, _MAX_RELATIVE_ERROR)
+            self._errors[self._next_row % self._max_errors] = clipped
             self._next_row += 1
         self._scored_until = max(self._scored_until, newest)
         horizon = self._errors.shape[1] or 1
@@ -112,7 +118,7 @@ class ConformalUpper:
             del self._pending[stale]
 
     def _relative_upper(self, history: np.ndarray, steps: int) -> tuple[np.ndarray, bool]:
-        errors = self._errors[: min(self._next_row, self._max_errors), :steps]
+        errors = self._errors[: min(self._next_row, self._max_errors), :steps].astype(float)
         counts = np.isfinite(errors).sum(axis=0)
         enough = counts >= MIN_ERRORS
         rel = np.zeros(steps)

@@ -66,7 +66,7 @@ def test_worked_number_upper_is_mean_plus_error_quantile() -> None:
     made = _replay(upper, actuals, 10, steps=6)
     _, last = made[-1]
     np.testing.assert_allclose(last.mean, 1000.0)
-    np.testing.assert_allclose(last.upper, 1120.0)
+    np.testing.assert_allclose(last.upper, 1120.0, rtol=1e-3)  # errors are stored as float16
     assert last.note == ""
 
 
@@ -163,3 +163,17 @@ def test_a_brief_relapse_to_a_known_fallback_keeps_the_evidence() -> None:
     upper = _wrap(_SwitchingForecaster(level, real_from, relapse))
     made = dict(_replay(upper, actuals, 5, steps))
     assert all(SPREAD_NOTE not in made[o].note for o in range(250, 400))
+
+
+def test_a_miss_beyond_float16s_range_is_stored_capped_not_infinite() -> None:
+    # A model idle at zero demand has a scale floor of 1e-6; demand arriving is then a
+    # relative miss of ~1e9, past float16's 65,504. Stored as inf it would stay in the ring
+    # for a day and could turn the quantile infinite; stored capped, it stays evidence.
+    actuals = np.zeros(200)
+    actuals[100:] = 1000.0
+    upper = _wrap(ScriptedForecaster(0.0))
+    made = _replay(upper, actuals, 10, steps=3, keep=100)
+    stored = upper._errors[: upper._next_row]
+    assert np.isfinite(stored).all()
+    assert stored.max() == pytest.approx(1000.0)  # the cap
+    assert all(np.isfinite(f.upper).all() for _, f in made)
