@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Gauge
 
@@ -10,6 +11,9 @@ from autoscaler.decision import Decision
 from autoscaler.scaler.tracked import Tracked
 
 LABELS = ("scaled_object", "model")
+
+
+REASON_KINDS = ("forecast", "reactive", "holding", "other")
 
 
 def reason_kind(decision: Decision) -> str:
@@ -60,18 +64,47 @@ class DecisionMetrics:
             registry=r,
         )
 
+        # Each ScaledObject's labelled gauges, looked up once: `labels()` takes a lock and
+        # validates the labels, and this runs on the RPC loop for every decision.
+        self._children: dict[tuple[str, str], _Children] = {}
+
     def __call__(self, tracked: Tracked, decision: Decision) -> None:
         labels = (tracked.target.scaled_object, tracked.target.model)
-        self.desired.labels(*labels).set(decision.replicas)
-        self.forecast.labels(*labels).set(decision.forecast_replicas)
-        self.reactive.labels(*labels).set(decision.reactive_replicas)
+        gauges = self._children.get(labels)
+        if gauges is None:
+            gauges = self._children[labels] = self._children_for(labels)
+        gauges.desired.set(decision.replicas)
+        gauges.forecast.set(decision.forecast_replicas)
+        gauges.reactive.set(decision.reactive_replicas)
         age = decision.data_age_s
-        self.data_age.labels(*labels).set(age if math.isfinite(age) else -1)
-        self.valid.labels(*labels).set(1 if decision.valid else 0)
+        gauges.data_age.set(age if math.isfinite(age) else -1)
+        gauges.valid.set(1 if decision.valid else 0)
         current = reason_kind(decision)
-        for kind in ("forecast", "reactive", "holding", "other"):
-            self.reason.labels(*labels, kind).set(1 if kind == current else 0)
+        for kind, gauge in gauges.reason.items():
+            gauge.set(1 if kind == current else 0)
         forecasts = tracked.engine.last_forecasts
         if forecasts is not None:
             until = decision.t_s + tracked.engine.profile.horizon_s
-            self.prompt_forecast.labels(*labels).set(forecasts[0].peak_upper(until))
+            gauges.prompt_forecast.set(forecasts[0].peak_upper(until))
+
+    def _children_for(self, labels: tuple[str, str]) -> _Children:
+        return _Children(
+            desired=self.desired.labels(*labels),
+            forecast=self.forecast.labels(*labels),
+            reactive=self.reactive.labels(*labels),
+            data_age=self.data_age.labels(*labels),
+            valid=self.valid.labels(*labels),
+            reason={kind: self.reason.labels(*labels, kind) for kind in REASON_KINDS},
+            prompt_forecast=self.prompt_forecast.labels(*labels),
+        )
+
+
+@dataclass(frozen=True)
+class _Children:
+    desired: Gauge
+    forecast: Gauge
+    reactive: Gauge
+    data_age: Gauge
+    valid: Gauge
+    reason: dict[str, Gauge]
+    prompt_forecast: Gauge

@@ -162,9 +162,10 @@ class ScalerRegistry:
         """One cycle: read the latest observation (if the source answers), decide, publish."""
         now_s = self.clock.now_s()
         try:
-            obs = await asyncio.wait_for(
-                tracked.source.latest(tracked.query, now_s), timeout=self.source_timeout_s
-            )
+            # asyncio.timeout, not wait_for: no extra task per call, and this runs for every
+            # ScaledObject every interval on the loop that answers KEDA.
+            async with asyncio.timeout(self.source_timeout_s):
+                obs = await tracked.source.latest(tracked.query, now_s)
             tracked.last_error = ""
             if obs is not None:
                 tracked.engine.observe(obs)
@@ -210,8 +211,11 @@ class ScalerRegistry:
             or previous.replicas != decision.replicas
             or previous.valid != decision.valid
         )
+        level = logging.INFO if changed else logging.DEBUG
+        if not log.isEnabledFor(level):
+            return  # most decisions repeat the last one: skip building their record
         log.log(
-            logging.INFO if changed else logging.DEBUG,
+            level,
             "decision",
             extra={
                 "scaled_object": tracked.target.scaled_object,
