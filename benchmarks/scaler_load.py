@@ -42,10 +42,12 @@ from stall_probe import (  # benchmarks/ is on the path when run as a script
     idle_loop_lag,
 )
 
+from autoscaler.scaler.heap_settling import SettlingWatch
 from external_scaler_proto import externalscaler_pb2 as pb
 from simulations.keda.client import CallLog, KedaLikeClient, percentile_ms
 
 SERVER = Path(__file__).resolve().parent / "scaler_server.py"
+SETTLED_FREEZE_S = SettlingWatch().quiet_s + 15.0  # + its check interval, and some slack
 
 
 def free_port() -> int:
@@ -185,7 +187,11 @@ async def run(
         warm = KedaLikeClient(channel, CallLog())
         await asyncio.gather(*(warm._call("GetMetricSpec", r, 10) for r in refs(n)))
         await channel.close()
+        tracked_at = time.monotonic()
         warm_up_s = await wait_ready(http_port, n, fitted=history_h > 0)
+        # The scaler re-freezes its heap once its ScaledObjects have settled (120 s without
+        # a new one): measure the scaler as it runs after minutes, not during that freeze.
+        await asyncio.sleep(max(0.0, tracked_at + SETTLED_FREEZE_S - time.monotonic()))
         rss_before = rss_mib(server.pid)
 
         # KEDA is one Go process; one Python client process cannot issue 300 calls/s plus

@@ -90,7 +90,14 @@ async def main(grpc_port: int, http_port: int, history_h: float, probe_out: Path
     )
     refits = BackgroundRefits(registry, RefitPool(1), clock, 60.0)
     app = ScalerApp(
-        registry, metrics, "127.0.0.1", grpc_port, "127.0.0.1", http_port, refits=refits
+        registry,
+        metrics,
+        "127.0.0.1",
+        grpc_port,
+        "127.0.0.1",
+        http_port,
+        refits=refits,
+        freeze_when_settled=True,
     )
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

@@ -140,6 +140,7 @@ async def _serve(  # type: ignore[no-untyped-def]
         api_token=api_token,
         profiles_watch_s=config.profiles_watch_s,
         refits=refits,
+        freeze_when_settled=True,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import uvicorn
 
 from autoscaler.http.app import build_app
+from autoscaler.scaler import heap_settling
 from autoscaler.scaler.background_refits import BackgroundRefits
 from autoscaler.scaler.exported_metrics import DecisionMetrics
 from autoscaler.scaler.profile_reloader import ProfileReloader
@@ -31,8 +32,12 @@ class ScalerApp:
     api_token: str | None = None
     profiles_watch_s: float = 0.0  # 0: reload only when asked over HTTP
     refits: BackgroundRefits | None = None  # None: forecasters refit inline when due
+    # Re-freeze the heap once the tracked ScaledObjects settle (heap_settling.py): a
+    # process-wide act, so only the process's entry point turns it on.
+    freeze_when_settled: bool = False
     _watch: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
     _refitting: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
+    _settling: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
     _grpc: RunningServer | None = field(default=None, init=False, repr=False)
 
     def ready(self) -> bool:
@@ -65,6 +70,9 @@ class ScalerApp:
             self._watch = loop.create_task(self.reloader.watch(self.profiles_watch_s))
         if self.refits is not None:
             self._refitting = loop.create_task(self.refits.run())
+        if self.freeze_when_settled:
+            count = lambda: len(self.registry)  # noqa: E731
+            self._settling = loop.create_task(heap_settling.freeze_when_settled(count))
         log.info(
             "serving",
             extra={
@@ -80,7 +88,7 @@ class ScalerApp:
         try:
             await stop.wait()
         finally:
-            for task in (self._watch, self._refitting):
+            for task in (self._watch, self._refitting, self._settling):
                 if task is not None:
                     task.cancel()
             http.should_exit = True
