@@ -70,10 +70,11 @@ class ConformalUpper:
         scale = np.maximum(mean, self._scale_floor(history))
         self._pending[origin] = np.vstack([mean, scale])
         if self._errors.shape[1] < horizon_steps:
-            grow = horizon_steps - self._errors.shape[1]
-            self._errors = np.hstack(
-                [self._errors, np.full((self._max_errors, grow), np.nan, dtype=_ERROR_DTYPE)]
-            )
+            # A longer horizon (first call, or a profile reload with a longer cold start):
+            # old rows have no error for the new steps, and a ring with NaN in it would turn
+            # the quantile NaN. Calibration starts afresh at the new width.
+            self._errors = np.full((self._max_errors, horizon_steps), np.nan, dtype=_ERROR_DTYPE)
+            self._next_row = 0
         rel, calibrated = self._relative_upper(history, horizon_steps)
         note = point.note
         if not calibrated:

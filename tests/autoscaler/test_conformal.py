@@ -177,3 +177,17 @@ def test_a_miss_beyond_float16s_range_is_stored_capped_not_infinite() -> None:
     assert np.isfinite(stored).all()
     assert stored.max() == pytest.approx(1000.0)  # the cap
     assert all(np.isfinite(f.upper).all() for _, f in made)
+
+
+def test_a_longer_horizon_restarts_calibration_instead_of_answering_nan() -> None:
+    # A profile reload with a longer cold start asks the same forecaster for more steps.
+    actuals = np.full(400, 1120.0)
+    upper = _wrap(ScriptedForecaster(1000.0))
+    _replay(upper, actuals[:200], 10, steps=3)
+    made = [
+        f
+        for origin in range(200, 400 - 6)
+        for f in [upper.forecast(actuals[origin - 100 : origin], origin * BUCKET_S, 6)]
+    ]
+    assert all(np.isfinite(f.upper).all() for f in made)
+    np.testing.assert_allclose(made[-1].upper, 1120.0, rtol=1e-3)
