@@ -161,7 +161,10 @@ def _allocated(claim_list: Json, replicas_by_pod_uid: dict[str, str]) -> Allocat
         pod_uids += [
             r.get("uid") for r in status.get("reservedFor") or [] if r.get("resource") == "pods"
         ]
-        replica = next((replicas_by_pod_uid[u] for u in pod_uids if u in replicas_by_pod_uid), None)
+        replicas = {replicas_by_pod_uid[u] for u in pod_uids if u in replicas_by_pod_uid}
+        # Pods of different replicas sharing one claim: no single owner, so no replica (the
+        # device then stays fixed rather than being kept or freed under a wrong name).
+        replica = replicas.pop() if len(replicas) == 1 else None
         served = _Served(model, replica if model else None)
         allocation = status.get("allocation") or {}
         for result in (allocation.get("devices") or {}).get("results") or []:

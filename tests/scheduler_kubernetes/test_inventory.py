@@ -241,3 +241,17 @@ def test_a_whole_gpu_replica_read_back_with_its_replica_is_kept_by_the_next_plan
     fresh = _plan_70b(inventory(), tmp_path)
     assert [(a.gpu, a.kept) for a in fresh.assignments] != [(running_gpu, True)]
     assert not any(a.kept for a in fresh.assignments)
+
+
+def test_a_claim_shared_by_pods_of_two_replicas_names_no_replica() -> None:
+    claims = copy.deepcopy(recorded("resourceclaims.json"))
+    pods = copy.deepcopy(recorded("pods.json"))
+    whole = next(c for c in claims["items"] if "70b" in c["metadata"]["name"])
+    pending = pods["items"][2]  # the other llama-70b pod, given replica "...-1"
+    whole["status"]["reservedFor"].append(
+        {"resource": "pods", "name": pending["metadata"]["name"], "uid": pending["metadata"]["uid"]}
+    )
+    inv = inventory_from_api(recorded("nodes.json"), recorded("resourceslices.json"), claims, pods)
+    gpu = by_name(inv)["ip-10-0-45-67.ec2.internal"]["gpus"][1]
+    assert gpu["served_model"] == "meta-llama/Llama-3.1-70B-Instruct"
+    assert "replica" not in gpu
