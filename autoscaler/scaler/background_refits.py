@@ -43,7 +43,8 @@ class BackgroundRefits:
     last_report: RefitReport | None = field(default=None, init=False)
     _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
     _seen: set[ScalerTarget] = field(default_factory=set, init=False, repr=False)
-    _visited_before: set[ScalerTarget] = field(default_factory=set, init=False, repr=False)
+    fits_installed: int = field(default=0, init=False)  # ever, by this loop
+    _fitted_before: set[ScalerTarget] = field(default_factory=set, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.registry.listeners = (*self.registry.listeners, self.on_decision)
@@ -64,13 +65,13 @@ class BackgroundRefits:
             pending = [t for t in self.registry.all() if t.target not in visited]
             if not pending:
                 break
-            # Models no pass has visited yet go first: they forecast the last value until
-            # their first fit, while the others keep forecasting with older parameters.
-            pending.sort(key=lambda t: t.target in self._visited_before)
+            # Models never fitted yet go first: they forecast the last value until their
+            # first fit, while the others keep forecasting with older parameters.
+            pending.sort(key=lambda t: t.target in self._fitted_before)
             batch = pending[: self.batch_models]
             visited.update(t.target for t in batch)
             report = await self._refit(batch)
-            self._visited_before.update(t.target for t in batch)
+            self.fits_installed += report.fitted
             fitted, skipped, failed = (
                 fitted + report.fitted,
                 skipped + report.skipped,
@@ -78,6 +79,9 @@ class BackgroundRefits:
             )
         total = RefitReport(fitted, skipped, failed, time.perf_counter() - started)
         self.last_report = total
+        tracked = {t.target for t in self.registry.all()}  # forget dropped ScaledObjects
+        self._fitted_before &= tracked
+        self._seen &= tracked
         if fitted or failed:
             log.info(
                 "refits",
@@ -95,7 +99,13 @@ class BackgroundRefits:
         now_s = self.clock.now_s()
 
         def collect() -> list[RefitJob]:
-            return [job for t in batch for job in t.engine.refit_jobs(now_s)]
+            jobs = []
+            for t in batch:
+                due = t.engine.refit_jobs(now_s)  # none before its history is back-filled
+                if due:
+                    self._fitted_before.add(t.target)
+                jobs += due
+            return jobs
 
         jobs = await self.registry.on_decider(collect)
         if not jobs:

@@ -191,3 +191,30 @@ async def test_a_model_arriving_during_a_pass_is_fitted_before_models_already_fi
 def _part_ids(engine: ModelEngine) -> set[int]:
     """The identities of the engine's fittable forecaster parts (what a job's target is)."""
     return {id(part) for f in (engine._prompt, engine._generation) for part in refittables(f)}
+
+
+async def test_a_model_visited_before_its_back_fill_still_counts_as_never_fitted() -> None:
+    """After a restart most models are tracked before their history arrives: a pass that
+    found nothing to fit for them must not push them behind the routine refits."""
+    registry, clock = registry_with_history(["llama", "qwen", "mistral"])
+    for model in ("llama", "qwen"):
+        await registry.backfill_history(registry.track(target(model=model, name=model)))
+    waiting = registry.track(target(model="mistral", name="mistral"))  # history not yet in
+    batches: list[set[str]] = []
+
+    class RecordingPool(RefitPool):
+        def fit(self, jobs):  # type: ignore[no-untyped-def]
+            parts = {id(job.target) for job in jobs}
+            batches.append(
+                {t.target.model for t in registry.all() if parts & _part_ids(t.engine)}
+            )
+            return super().fit(jobs)
+
+    with RecordingPool(workers=1, executor="thread") as pool:
+        refits = BackgroundRefits(registry, pool, clock, batch_models=1)
+        await refits.run_once()
+        await registry.backfill_history(waiting)
+        clock.advance(DAY_S)
+        await refits.run_once()
+    assert batches == [{"llama"}, {"qwen"}, {"mistral"}, {"llama"}, {"qwen"}]
+    assert refits.fits_installed == 10  # 5 batches x prompt and generation
