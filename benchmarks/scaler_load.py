@@ -71,11 +71,12 @@ def cpu_s(pid: int) -> float:
 
 
 def children_rss_mib(pid: int) -> float:
-    """RSS of the scaler's child processes (its refit worker)."""
+    """RSS of the scaler's child processes: its refit worker, and multiprocessing's small
+    resource tracker (~13 MiB) beside it."""
     total = 0.0
     for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            with contextlib.suppress(FileNotFoundError):  # exited since listed
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):  # gone since listed
+            for child in (task / "children").read_text().split():
                 total += rss_mib(int(child))
     return total
 
@@ -259,7 +260,7 @@ async def run(
     )
     print(
         f"scaler RSS: {rss_before:.0f} MiB after warm-up, peak {peak_rss:.0f} MiB (goal <= 300 MB);"
-        f" its refit worker peak {peak_worker_rss:.0f} MiB"
+        f" its child processes (refit worker, resource tracker) peak {peak_worker_rss:.0f} MiB"
     )
     if log.errors:
         print("first errors:", log.errors[:3])

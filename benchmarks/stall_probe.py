@@ -75,8 +75,11 @@ def _percentiles(samples: list[float]) -> str:
 
 def cpu_steal_fraction(before: list[int], after: list[int]) -> float:
     """Share of CPU time the host took from this machine between two `cpu_times()`."""
-    total = sum(after) - sum(before)
-    return (after[7] - before[7]) / total if total > 0 and len(after) > 7 else 0.0
+    if len(after) < 8 or len(before) < 8:
+        return 0.0
+    # Fields 8 and 9 (guest, guest_nice) are already counted in user and nice.
+    total = sum(after[:8]) - sum(before[:8])
+    return (after[7] - before[7]) / total if total > 0 else 0.0
 
 
 def cpu_times() -> list[int]:

@@ -40,6 +40,10 @@ class ScalerApp:
     _settling: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
     _grpc: RunningServer | None = field(default=None, init=False, repr=False)
 
+    def _settling_state(self) -> tuple[int, int]:
+        """What must hold still before the heap is re-frozen: models tracked, fits installed."""
+        return len(self.registry), self.refits.fits_installed if self.refits else 0
+
     def ready(self) -> bool:
         """gRPC is up and answering: what /readyz reports, since the kubelet's gRPC probe
         cannot speak TLS and a TCP probe cannot tell a draining server from a serving one."""
@@ -71,8 +75,9 @@ class ScalerApp:
         if self.refits is not None:
             self._refitting = loop.create_task(self.refits.run())
         if self.freeze_when_settled:
-            count = lambda: len(self.registry)  # noqa: E731
-            self._settling = loop.create_task(heap_settling.freeze_when_settled(count))
+            self._settling = loop.create_task(
+                heap_settling.freeze_when_settled(self._settling_state)
+            )
         log.info(
             "serving",
             extra={
@@ -88,9 +93,10 @@ class ScalerApp:
         try:
             await stop.wait()
         finally:
-            for task in (self._watch, self._refitting, self._settling):
-                if task is not None:
-                    task.cancel()
+            background = [t for t in (self._watch, self._refitting, self._settling) if t]
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             http.should_exit = True
             await grpc_server.stop()
             await self.registry.close()

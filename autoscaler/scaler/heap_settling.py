@@ -1,13 +1,14 @@
-"""Freezes the heap again once the set of tracked ScaledObjects has settled.
+"""Freezes the heap again once the tracked ScaledObjects and their fits have settled.
 
 Each ScaledObject brings a few dozen long-lived objects (engine, forecasters, planner state,
 gauges), created after start-up, so `tune_for_latency`'s start-up freeze cannot cover them.
 With a thousand of them every full collection walks ~80,000 objects: a 60-100 ms pause on
-the loop that answers KEDA, measured with benchmarks/scaler_load.py --probe. Once the count
-has stayed the same for `quiet_s` (start-up and its back-fills are over), one full
+the loop that answers KEDA, measured with benchmarks/scaler_load.py --probe. The state
+watched is (ScaledObjects tracked, parameter sets installed by the refit pool): once it has
+stayed the same for `quiet_s` (start-up, its back-fills and first fits are over), one full
 collection clears the garbage and `gc.freeze()` moves the survivors out of the collector's
 sight, so later collections walk only what changed since. A freeze follows each settling
-after a change, so a fleet that grows is covered too; between changes nothing happens.
+after a change (a fleet that grows, the daily refits); between changes nothing happens.
 Frozen objects are still freed by reference counting; only a cycle among them that later
 becomes garbage would stay, and engines of dropped ScaledObjects hold none.
 """
@@ -18,7 +19,7 @@ import asyncio
 import gc
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
 log = logging.getLogger("prewarm.serve")
@@ -26,21 +27,21 @@ log = logging.getLogger("prewarm.serve")
 
 @dataclass
 class SettlingWatch:
-    """Says when the tracked count has been unchanged for `quiet_s` since it last changed."""
+    """Says when a state has been unchanged for `quiet_s` since it last changed."""
 
     quiet_s: float = 120.0
-    _count: int | None = field(default=None, init=False)
+    _state: Hashable = field(default=None, init=False)
     _since_s: float = field(default=0.0, init=False)
-    _frozen_count: int | None = field(default=None, init=False)
+    _frozen_state: Hashable = field(default=None, init=False)
 
-    def settled(self, now_s: float, count: int) -> bool:
-        """True once per settling: the count is steady for `quiet_s` and not yet frozen at."""
-        if count != self._count:
-            self._count, self._since_s = count, now_s
+    def settled(self, now_s: float, state: Hashable) -> bool:
+        """True once per settling: the state is steady for `quiet_s` and not yet frozen at."""
+        if state != self._state:
+            self._state, self._since_s = state, now_s
             return False
-        if count == self._frozen_count or now_s - self._since_s < self.quiet_s:
+        if state == self._frozen_state or now_s - self._since_s < self.quiet_s:
             return False
-        self._frozen_count = count
+        self._frozen_state = state
         return True
 
 
@@ -50,7 +51,7 @@ def freeze_heap() -> None:
 
 
 async def freeze_when_settled(
-    tracked_count: Callable[[], int],
+    state: Callable[[], Hashable],
     watch: SettlingWatch | None = None,
     *,
     check_every_s: float = 10.0,
@@ -60,16 +61,20 @@ async def freeze_when_settled(
     """Runs until cancelled."""
     watch = watch or SettlingWatch()
     while True:
-        count = tracked_count()
-        if watch.settled(now_s(), count):
+        current = state()
+        if watch.settled(now_s(), current):
             started = time.perf_counter()
-            freeze()
-            log.info(
-                "heap frozen",
-                extra={
-                    "scaled_objects": count,
-                    "frozen_objects": gc.get_freeze_count(),
-                    "pause_ms": round((time.perf_counter() - started) * 1000, 1),
-                },
-            )
+            try:
+                freeze()
+            except Exception:  # an optimisation: never worth stopping the scaler for
+                log.exception("heap freeze failed")
+            else:
+                log.info(
+                    "heap frozen",
+                    extra={
+                        "settled_state": repr(current),
+                        "frozen_objects": gc.get_freeze_count(),
+                        "pause_ms": round((time.perf_counter() - started) * 1000, 1),
+                    },
+                )
         await asyncio.sleep(check_every_s)

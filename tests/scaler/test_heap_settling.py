@@ -61,3 +61,41 @@ async def test_the_runner_freezes_when_settled_and_only_then() -> None:
     with pytest.raises(ScriptEnded):  # the scripted counts ran out: the loop kept checking
         await task
     assert freezes == [3, 4]
+
+
+def test_new_fits_restart_the_quiet_period_like_new_scaled_objects() -> None:
+    watch = SettlingWatch(quiet_s=120.0)
+    assert not watch.settled(0.0, (1000, 0))  # tracked, back-filling
+    assert not watch.settled(100.0, (1000, 1200))  # first fits arriving
+    assert not watch.settled(200.0, (1000, 2000))
+    assert not watch.settled(310.0, (1000, 2000))
+    assert watch.settled(320.0, (1000, 2000))
+
+
+async def test_a_failing_freeze_is_logged_and_the_watch_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    states = iter([1, 1, 2, 2, 2])
+    clock = iter(float(10 * i) for i in range(100))
+    calls: list[int] = []
+
+    class ScriptEnded(Exception):
+        pass
+
+    def state() -> int:
+        value = next(states, None)
+        if value is None:
+            raise ScriptEnded
+        return value
+
+    def freeze() -> None:
+        calls.append(1)
+        raise RuntimeError("boom")
+
+    with pytest.raises(ScriptEnded):
+        await freeze_when_settled(
+            state, SettlingWatch(quiet_s=10.0), check_every_s=0, now_s=lambda: next(clock),
+            freeze=freeze,
+        )  # fmt: skip
+    assert len(calls) == 2  # it kept watching after the first failure
+    assert "heap freeze failed" in caplog.text
