@@ -86,6 +86,7 @@ async def main(grpc_port: int, http_port: int, history_h: float, probe_out: Path
         lambda url: source,
         clock,
         listeners=(metrics,),
+        on_drop=(metrics.forget,),
         engine_for=lambda p: ModelEngine(p, inline_refits=False),
     )
     refits = BackgroundRefits(registry, RefitPool(1), clock, 60.0)

@@ -118,6 +118,7 @@ async def _serve(  # type: ignore[no-untyped-def]
         source_timeout_s=config.prometheus.timeout_s,
         idle_after_s=config.idle_after_s,
         listeners=(metrics,),
+        on_drop=(metrics.forget,),
         engine_for=functools.partial(ModelEngine, inline_refits=config.refits.workers == 0),
     )
     refits = None

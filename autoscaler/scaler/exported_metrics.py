@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 
@@ -86,6 +87,19 @@ class DecisionMetrics:
         if forecasts is not None:
             until = decision.t_s + tracked.engine.profile.horizon_s
             gauges.prompt_forecast.set(forecasts[0].peak_upper(until))
+
+    def forget(self, tracked: Tracked) -> None:
+        """A dropped ScaledObject's series stop being exported."""
+        labels = (tracked.target.scaled_object, tracked.target.model)
+        if self._children.pop(labels, None) is None:
+            return
+        for family in (self.desired, self.forecast, self.reactive, self.data_age, self.valid,
+                       self.prompt_forecast):  # fmt: skip
+            with contextlib.suppress(KeyError):
+                family.remove(*labels)
+        for kind in REASON_KINDS:
+            with contextlib.suppress(KeyError):
+                self.reason.remove(*labels, kind)
 
     def _children_for(self, labels: tuple[str, str]) -> _Children:
         return _Children(

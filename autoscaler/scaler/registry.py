@@ -45,6 +45,7 @@ class ScalerRegistry:
         backfill: bool = True,
         listeners: tuple[Listener, ...] = (),
         engine_for: EngineFor = ModelEngine,
+        on_drop: tuple[Callable[[Tracked], None], ...] = (),
     ) -> None:
         self.profiles = profiles
         self.source_for = source_for
@@ -54,6 +55,7 @@ class ScalerRegistry:
         self.backfill = backfill
         self.listeners = listeners
         self.engine_for = engine_for
+        self.on_drop = on_drop  # told when an idle ScaledObject is dropped (its gauges go)
         self._tracked: dict[ScalerTarget, Tracked] = {}
         self._running = False
         # Back-fills are big range queries plus thousands of window inserts: a few at a time,
@@ -196,6 +198,8 @@ class ScalerRegistry:
                     self.idle_after_s,
                 )
                 self._tracked.pop(tracked.target, None)
+                for forget in self.on_drop:
+                    forget(tracked)
                 return
             try:
                 await self.refresh_once(tracked)

@@ -169,9 +169,7 @@ async def test_a_model_arriving_during_a_pass_is_fitted_before_models_already_fi
 
         def fit(self, jobs):  # type: ignore[no-untyped-def]
             parts = {id(job.target) for job in jobs}
-            batches.append(
-                {t.target.model for t in registry.all() if parts & _part_ids(t.engine)}
-            )
+            batches.append({t.target.model for t in registry.all() if parts & _part_ids(t.engine)})
             if len(batches) == 3:  # the second pass's first batch
                 asyncio.run_coroutine_threadsafe(self._arrive(), loop).result()
             return super().fit(jobs)
@@ -205,9 +203,7 @@ async def test_a_model_visited_before_its_back_fill_still_counts_as_never_fitted
     class RecordingPool(RefitPool):
         def fit(self, jobs):  # type: ignore[no-untyped-def]
             parts = {id(job.target) for job in jobs}
-            batches.append(
-                {t.target.model for t in registry.all() if parts & _part_ids(t.engine)}
-            )
+            batches.append({t.target.model for t in registry.all() if parts & _part_ids(t.engine)})
             return super().fit(jobs)
 
     with RecordingPool(workers=1, executor="thread") as pool:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 from autoscaler.metrics.source import MetricSourceError
-from tests.fakes import FakeMetricSource, prompt_for_replicas
+from autoscaler.scaler.exported_metrics import DecisionMetrics
+from autoscaler.scaler.profile_book import ProfileBook
+from autoscaler.scaler.registry import ScalerRegistry
+from tests.fakes import FakeMetricSource, make_profile, prompt_for_replicas
 from tests.scaler.scaler_helpers import START_S, make_registry, steady, target
 
 
@@ -78,3 +82,47 @@ async def test_same_target_is_tracked_once_and_others_separately() -> None:
     assert registry.track(target("llama")) is a
     assert registry.track(target("mistral")) is not a
     assert len(registry) == 2
+
+
+async def test_an_idle_scaled_object_is_dropped_and_its_gauges_stop_being_exported() -> None:
+    source = FakeMetricSource()
+    source.latest_by_model["llama"] = steady(prompt_for_replicas(2))
+    source.latest_by_model["qwen"] = steady(prompt_for_replicas(3))
+    _, clock = make_registry(source)
+    metrics = DecisionMetrics()
+    registry = ScalerRegistry(
+        ProfileBook({"default": make_profile(decision_interval_s=0.01)}),
+        lambda url: source,
+        clock,
+        backfill=False,
+        idle_after_s=600.0,
+        listeners=(metrics,),
+        on_drop=(metrics.forget,),
+    )
+
+    def exported() -> set[str]:
+        return {
+            sample.labels["scaled_object"]
+            for family in metrics.registry.collect()
+            for sample in family.samples
+        }
+
+    registry.start()
+    try:
+        registry.track(target(model="llama", name="old"))
+        registry.track(target(model="qwen", name="kept"))
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if len(exported()) == 2:
+                break
+        assert exported() == {"serving/old", "serving/kept"}
+        clock.advance(601.0)
+        registry.track(target(model="qwen", name="kept"))  # KEDA still asks about this one
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if len(registry) == 1:
+                break
+        assert [t.target.scaled_object for t in registry.all()] == ["serving/kept"]
+        assert exported() == {"serving/kept"}
+    finally:
+        await registry.close()

@@ -31,8 +31,15 @@ def test_the_shipped_example_loads_with_its_profiles() -> None:
         ("refits: {workers: -1}\n", "refits.workers"),
         ("refits: {every_s: 0}\n", "refits.every_s"),
     ],
-    ids=["unknown-key", "bad-port", "bad-level", "missing-profile", "bad-yaml", "bad-workers",
-         "bad-refit-cadence"],
+    ids=[
+        "unknown-key",
+        "bad-port",
+        "bad-level",
+        "missing-profile",
+        "bad-yaml",
+        "bad-workers",
+        "bad-refit-cadence",
+    ],
 )
 def test_bad_config_names_the_problem(tmp_path: Path, text: str, words: str) -> None:
     path = tmp_path / "prewarm.yaml"
