@@ -4,9 +4,10 @@ Goal (issue 3): GetMetrics p99 <= 5 ms, no errors, scaler RSS <= 300 MB. The sca
 its own process (benchmarks/scaler_server.py: the real app and registry, one distinct model
 per ScaledObject, a synthetic source); this process plays KEDA over loopback gRPC:
 a polling loop (30 s) and an HPA loop (15 s, 3 s deadline) per ScaledObject, started at
-seeded random offsets, and one StreamIsActive each. The load starts once every model has
-back-filled its history and forecasts from parameters its refit worker fitted: the steady
-state, where every decision runs a real forecast and every window is full.
+seeded random offsets, and one StreamIsActive each. The streams open once every model has
+back-filled its history and forecasts from parameters its refit worker fitted; the loops
+start once the scaler has re-frozen its heap after that: the steady state, where every
+decision runs a real forecast and every window is full.
 
     .venv/bin/python benchmarks/scaler_load.py [--scaled-objects 1000] [--duration-s 60]
         [--client-processes 1] [--history-h 72] [--probe]
@@ -115,11 +116,19 @@ async def wait_ready(http_port: int, n: int, fitted: bool, timeout_s: float = 90
 
 
 async def play_keda(
-    port: int, first: int, count: int, duration_s: float, seed: int, streams: bool, probe: bool
+    port: int,
+    first: int,
+    count: int,
+    duration_s: float,
+    seed: int,
+    streams: bool,
+    probe: bool,
+    streams_ahead_s: float,
 ) -> tuple[CallLog, str]:
-    """One client process's share: ScaledObjects first .. first+count-1, both loops each,
-    plus a push stream each, started at seeded random offsets. Returns the calls and, with
-    `probe`, this client's stalls."""
+    """One client process's share: ScaledObjects first .. first+count-1. A push stream each
+    opens at once, as KEDA opens them when a ScaledObject appears; `streams_ahead_s` later
+    both loops each start, at seeded random offsets, for `duration_s`. Returns the calls and,
+    with `probe`, this client's stalls during the loops."""
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
     client = KedaLikeClient(channel)
     stop = asyncio.Event()
@@ -130,11 +139,15 @@ async def play_keda(
         await asyncio.sleep(offset_s)
         await coro_factory()
 
+    mine = refs(first + count)[first:]
     tasks = []
+    if streams:
+        tasks += [asyncio.create_task(client.push_stream(r, stop)) for r in mine]
+    await asyncio.sleep(streams_ahead_s)
     if probe:
         stalls.time_collections()
         tasks.append(asyncio.create_task(stalls.watch_loop(stop)))
-    for r in refs(first + count)[first:]:
+    for r in mine:
         tasks.append(
             asyncio.create_task(
                 staggered(lambda r=r: client.polling_loop(r, 30.0, stop), rng.uniform(0, 30))
@@ -145,8 +158,6 @@ async def play_keda(
                 staggered(lambda r=r: client.hpa_loop(r, 15.0, stop), rng.uniform(0, 15))
             )
         )
-        if streams:
-            tasks.append(asyncio.create_task(client.push_stream(r, stop)))
     await asyncio.sleep(duration_s)
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -154,7 +165,9 @@ async def play_keda(
     return client.log, stalls.summary(f"client {first}-{first + count - 1}") if probe else ""
 
 
-def _client_process(args: tuple[int, int, int, float, int, bool, bool]) -> tuple[CallLog, str]:
+def _client_process(
+    args: tuple[int, int, int, float, int, bool, bool, float],
+) -> tuple[CallLog, str]:
     # KEDA is Go, whose collector runs concurrently; a Python load generator's own full
     # collections (20-50 ms with 18,000 logged calls) would be counted as scaler latency.
     # One run's cyclic garbage is small, so the generator simply goes without collecting.
@@ -194,11 +207,6 @@ async def run(
         await asyncio.gather(*(warm._call("GetMetricSpec", r, 10) for r in refs(n)))
         await channel.close()
         warm_up_s = await wait_ready(http_port, n, fitted=history_h > 0)
-        # The scaler re-freezes its heap once its ScaledObjects and fits have held still for
-        # 120 s (the last fits landed by now): measure it as it runs after minutes, not
-        # during that freeze.
-        await asyncio.sleep(SETTLED_FREEZE_S)
-        rss_before = rss_mib(server.pid)
 
         # KEDA is one Go process; one Python client process cannot issue 300 calls/s plus
         # hold 1,000 streams without its own event-loop stalls showing up as latency, so
@@ -208,17 +216,31 @@ async def run(
         ]
         firsts = [sum(shares[:i]) for i in range(client_processes)]
         jobs = [
-            (grpc_port, first, share, duration_s, seed, streams, probe_dir is not None)
+            (
+                grpc_port,
+                first,
+                share,
+                duration_s,
+                seed,
+                streams,
+                probe_dir is not None,
+                SETTLED_FREEZE_S,
+            )
             for first, share in zip(firsts, shares, strict=True)
         ]
-        if probe_dir is not None:
-            server.send_signal(signal.SIGUSR1)  # warm-up over: the server's probe starts afresh
         loop = asyncio.get_running_loop()
         context = multiprocessing.get_context("spawn")
-        cpu_before = cpu_times()
-        server_cpu_before_s = cpu_s(server.pid)
         with ProcessPoolExecutor(client_processes, mp_context=context) as pool:
             futures = [loop.run_in_executor(pool, _client_process, job) for job in jobs]
+            # The streams open now. The scaler re-freezes its heap once its ScaledObjects
+            # and fits have held still for 120 s (the last fits landed by now); the loops
+            # start after that, so the scaler is measured as it runs after minutes.
+            await asyncio.sleep(SETTLED_FREEZE_S)
+            if probe_dir is not None:
+                server.send_signal(signal.SIGUSR1)  # the server's probe starts afresh
+            rss_before = rss_mib(server.pid)
+            cpu_before = cpu_times()
+            server_cpu_before_s = cpu_s(server.pid)
             peak_rss = rss_before
             peak_worker_rss = 0.0
             while not all(f.done() for f in futures):
