@@ -10,11 +10,13 @@ start once the scaler has re-frozen its heap after that: the steady state, where
 decision runs a real forecast and every window is full.
 
     .venv/bin/python benchmarks/scaler_load.py [--scaled-objects 1000] [--duration-s 60]
-        [--client-processes 1] [--history-h 72] [--probe]
+        [--client-processes 1] [--history-h 72] [--probe] [--floor]
 
 Before the run an idle event loop is timed alone: on a virtual machine whose host is busy,
 that baseline (and the CPU steal printed for the run) says how much of the tail is the
 machine's. `--probe` adds both sides' event-loop lag and gc pauses during the load.
+`--floor` then runs the same load against a server that answers constants
+(benchmarks/floor_scaler.py): the part of the p99 that the measurement itself costs here.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -49,6 +52,7 @@ from external_scaler_proto import externalscaler_pb2 as pb
 from simulations.keda.client import CallLog, KedaLikeClient, percentile_ms
 
 SERVER = Path(__file__).resolve().parent / "scaler_server.py"
+FLOOR_SERVER = Path(__file__).resolve().parent / "floor_scaler.py"
 SETTLED_FREEZE_S = SettlingWatch().quiet_s + 15.0  # + its check interval, and some slack
 
 
@@ -175,6 +179,93 @@ def _client_process(
     return asyncio.run(play_keda(*args))
 
 
+@dataclass(frozen=True)
+class ServerUsage:
+    """The server process's resources over the measured load."""
+
+    cpu_s: float
+    rss_before_mib: float
+    peak_rss_mib: float
+    peak_children_rss_mib: float
+    steal: float
+
+
+async def play_keda_in_processes(
+    grpc_port: int,
+    n: int,
+    duration_s: float,
+    seed: int,
+    streams: bool,
+    client_processes: int,
+    probe: bool,
+    streams_ahead_s: float,
+    server: subprocess.Popen[bytes],
+) -> tuple[CallLog, list[str], ServerUsage]:
+    """Plays KEDA for `n` ScaledObjects against the server on `grpc_port`: streams open at
+    once, both loops start `streams_ahead_s` later and run `duration_s`. Returns every call,
+    each client's stall summary (with `probe`) and the server's resources during the loops."""
+    # KEDA is one Go process; one Python client process cannot issue 300 calls/s plus
+    # hold 1,000 streams without its own event-loop stalls showing up as latency, so
+    # the calls can be spread over several processes (each measures its own calls).
+    shares = [n // client_processes + (i < n % client_processes) for i in range(client_processes)]
+    firsts = [sum(shares[:i]) for i in range(client_processes)]
+    jobs = [
+        (grpc_port, first, share, duration_s, seed, streams, probe, streams_ahead_s)
+        for first, share in zip(firsts, shares, strict=True)
+    ]
+    loop = asyncio.get_running_loop()
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(client_processes, mp_context=context) as pool:
+        futures = [loop.run_in_executor(pool, _client_process, job) for job in jobs]
+        await asyncio.sleep(streams_ahead_s)
+        if probe:
+            server.send_signal(signal.SIGUSR1)  # the server's probe starts afresh
+        rss_before = rss_mib(server.pid)
+        cpu_before = cpu_times()
+        server_cpu_before_s = cpu_s(server.pid)
+        peak_rss = rss_before
+        peak_children_rss = 0.0
+        while not all(f.done() for f in futures):
+            await asyncio.sleep(1.0)
+            peak_rss = max(peak_rss, rss_mib(server.pid))
+            peak_children_rss = max(peak_children_rss, children_rss_mib(server.pid))
+        results = [f.result() for f in futures]
+    usage = ServerUsage(
+        cpu_s=cpu_s(server.pid) - server_cpu_before_s,
+        rss_before_mib=rss_before,
+        peak_rss_mib=peak_rss,
+        peak_children_rss_mib=peak_children_rss,
+        steal=cpu_steal_fraction(cpu_before, cpu_times()),
+    )
+    log = CallLog()
+    for part, _ in results:
+        for method, samples in part.latencies_s.items():
+            log.latencies_s.setdefault(method, []).extend(samples)
+        log.codes.update(part.codes)
+        log.errors.extend(part.errors)
+    return log, [stalls for _, stalls in results], usage
+
+
+def start_server(args: list[str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def print_latencies(log: CallLog) -> None:
+    for method in ("GetMetricSpec", "GetMetrics", "IsActive"):
+        samples = log.latencies_s.get(method, [])
+        print(
+            f"  {method:14s} n={len(samples):6,d}  p50 {percentile_ms(samples, 0.5):6.2f} ms"
+            f"  p99 {percentile_ms(samples, 0.99):6.2f} ms"
+        )
+
+
 async def run(
     n: int,
     duration_s: float,
@@ -184,21 +275,13 @@ async def run(
     probe_dir: Path | None = None,
     baseline_s: float = 10.0,
     history_h: float = 72.0,
+    floor: bool = False,
 ) -> None:
     baseline = await idle_loop_lag(baseline_s) if baseline_s > 0 else ""
     grpc_port, http_port = free_port(), free_port()
     probe_out = ["--probe-out", str(probe_dir / "scaler.txt")] if probe_dir else []
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            str(SERVER),
-            str(grpc_port),
-            str(http_port),
-            f"--history-h={history_h}",
-            *probe_out,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    server = start_server(
+        [str(SERVER), str(grpc_port), str(http_port), f"--history-h={history_h}", *probe_out]
     )
     try:
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}")
@@ -207,60 +290,23 @@ async def run(
         await asyncio.gather(*(warm._call("GetMetricSpec", r, 10) for r in refs(n)))
         await channel.close()
         warm_up_s = await wait_ready(http_port, n, fitted=history_h > 0)
-
-        # KEDA is one Go process; one Python client process cannot issue 300 calls/s plus
-        # hold 1,000 streams without its own event-loop stalls showing up as latency, so
-        # the calls can be spread over several processes (each measures its own calls).
-        shares = [
-            n // client_processes + (i < n % client_processes) for i in range(client_processes)
-        ]
-        firsts = [sum(shares[:i]) for i in range(client_processes)]
-        jobs = [
-            (
-                grpc_port,
-                first,
-                share,
-                duration_s,
-                seed,
-                streams,
-                probe_dir is not None,
-                SETTLED_FREEZE_S,
-            )
-            for first, share in zip(firsts, shares, strict=True)
-        ]
-        loop = asyncio.get_running_loop()
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(client_processes, mp_context=context) as pool:
-            futures = [loop.run_in_executor(pool, _client_process, job) for job in jobs]
-            # The streams open now. The scaler re-freezes its heap once its ScaledObjects
-            # and fits have held still for 120 s (the last fits landed by now); the loops
-            # start after that, so the scaler is measured as it runs after minutes.
-            await asyncio.sleep(SETTLED_FREEZE_S)
-            if probe_dir is not None:
-                server.send_signal(signal.SIGUSR1)  # the server's probe starts afresh
-            rss_before = rss_mib(server.pid)
-            cpu_before = cpu_times()
-            server_cpu_before_s = cpu_s(server.pid)
-            peak_rss = rss_before
-            peak_worker_rss = 0.0
-            while not all(f.done() for f in futures):
-                await asyncio.sleep(1.0)
-                peak_rss = max(peak_rss, rss_mib(server.pid))
-                peak_worker_rss = max(peak_worker_rss, children_rss_mib(server.pid))
-            results = [f.result() for f in futures]
-        steal = cpu_steal_fraction(cpu_before, cpu_times())
-        server_cpu_s = cpu_s(server.pid) - server_cpu_before_s
+        # The streams open now. The scaler re-freezes its heap once its ScaledObjects and
+        # fits have held still for 120 s (the last fits landed by now); the loops start
+        # after that, so the scaler is measured as it runs after minutes.
+        log, stalls, usage = await play_keda_in_processes(
+            grpc_port,
+            n,
+            duration_s,
+            seed,
+            streams,
+            client_processes,
+            probe_dir is not None,
+            SETTLED_FREEZE_S,
+            server,
+        )
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_server(server)
 
-    log = CallLog()
-    for part, _ in results:
-        for method, samples in part.latencies_s.items():
-            log.latencies_s.setdefault(method, []).extend(samples)
-        log.codes.update(part.codes)
-        log.errors.extend(part.errors)
-    get_metrics = log.latencies_s.get("GetMetrics", [])
     calls = sum(log.codes.values())
     print(
         f"scaled objects: {n}, duration {duration_s:.0f} s, push streams: {n if streams else 0}, "
@@ -269,28 +315,48 @@ async def run(
         + (" from fitted forecasts" if history_h > 0 else "")
     )
     print(f"calls: {calls:,} ({calls / duration_s:,.0f}/s), errors: {log.error_count()}")
-    for method in ("GetMetricSpec", "GetMetrics", "IsActive"):
-        samples = log.latencies_s.get(method, [])
-        print(
-            f"  {method:14s} n={len(samples):6,d}  p50 {percentile_ms(samples, 0.5):6.2f} ms"
-            f"  p99 {percentile_ms(samples, 0.99):6.2f} ms"
-        )
+    print_latencies(log)
+    get_metrics = log.latencies_s.get("GetMetrics", [])
     print(f"GetMetrics p99: {percentile_ms(get_metrics, 0.99):.2f} ms (goal <= 5 ms)")
     print(
-        f"scaler CPU: {server_cpu_s / duration_s:.0%} of a core, "
-        f"{server_cpu_s / max(calls, 1) * 1000:.2f} ms per call (decisions included)"
+        f"scaler CPU: {usage.cpu_s / duration_s:.0%} of a core, "
+        f"{usage.cpu_s / max(calls, 1) * 1000:.2f} ms per call (decisions included)"
     )
     print(
-        f"scaler RSS: {rss_before:.0f} MiB after warm-up, peak {peak_rss:.0f} MiB (goal <= 300 MB);"
-        f" its child processes (refit worker, resource tracker) peak {peak_worker_rss:.0f} MiB"
+        f"scaler RSS: {usage.rss_before_mib:.0f} MiB after warm-up, peak "
+        f"{usage.peak_rss_mib:.0f} MiB (goal <= 300 MB); its child processes (refit worker, "
+        f"resource tracker) peak {usage.peak_children_rss_mib:.0f} MiB"
     )
     if log.errors:
         print("first errors:", log.errors[:3])
-    print(f"machine: CPU steal {steal:.0%} during the run; before it, {baseline}")
+    print(f"machine: CPU steal {usage.steal:.0%} during the run; before it, {baseline}")
     if probe_dir is not None:
-        for _, stalls in results:
-            print(stalls)
+        print("\n".join(stalls))
         print((probe_dir / "scaler.txt").read_text())
+    if floor:
+        await run_floor(n, duration_s, seed, streams, client_processes)
+
+
+async def run_floor(
+    n: int, duration_s: float, seed: int, streams: bool, client_processes: int
+) -> None:
+    """The same KEDA side against a server that answers constants (floor_scaler.py)."""
+    grpc_port = free_port()
+    server = start_server([str(FLOOR_SERVER), str(grpc_port)])
+    try:
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}")
+        await asyncio.wait_for(channel.channel_ready(), timeout=60)
+        await channel.close()
+        log, _, usage = await play_keda_in_processes(
+            grpc_port, n, duration_s, seed, streams, client_processes, False, 15.0, server
+        )
+    finally:
+        stop_server(server)
+    print(
+        f"floor: the same load against a server answering constants (benchmarks/floor_scaler.py),"
+        f" errors: {log.error_count()}, CPU steal {usage.steal:.0%}"
+    )
+    print_latencies(log)
 
 
 def main() -> None:
@@ -312,6 +378,11 @@ def main() -> None:
         help="hours of history back-filled per model (default: the default profile's 3 days)",
     )
     parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="then run the same load against a server answering constants (the floor)",
+    )
+    parser.add_argument(
         "--baseline-s", type=float, default=10.0, help="time an idle event loop first (0: skip)"
     )
     args = parser.parse_args()
@@ -325,6 +396,7 @@ def main() -> None:
             Path(tempfile.mkdtemp(prefix="scaler-load-")) if args.probe else None,
             args.baseline_s,
             args.history_h,
+            args.floor,
         )
     )
 
