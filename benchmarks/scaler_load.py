@@ -10,7 +10,7 @@ start once the scaler has re-frozen its heap after that: the steady state, where
 decision runs a real forecast and every window is full.
 
     .venv/bin/python benchmarks/scaler_load.py [--scaled-objects 1000] [--duration-s 60]
-        [--client-processes 1] [--history-h 72] [--probe] [--floor]
+        [--client-processes 1] [--history-h 72] [--probe] [--floor] [--client python|go]
 
 Before the run an idle event loop is timed alone: on a virtual machine whose host is busy,
 that baseline (and the CPU steal printed for the run) says how much of the tail is the
@@ -40,6 +40,7 @@ from pathlib import Path
 
 import grpc
 import httpx
+from keda_go_client import built_binary, play_keda_in_go
 from stall_probe import (  # benchmarks/ is on the path when run as a script
     StallProbe,
     cpu_steal_fraction,
@@ -200,10 +201,12 @@ async def play_keda_in_processes(
     probe: bool,
     streams_ahead_s: float,
     server: subprocess.Popen[bytes],
+    go_client: Path | None = None,
 ) -> tuple[CallLog, list[str], ServerUsage]:
     """Plays KEDA for `n` ScaledObjects against the server on `grpc_port`: streams open at
     once, both loops start `streams_ahead_s` later and run `duration_s`. Returns every call,
-    each client's stall summary (with `probe`) and the server's resources during the loops."""
+    each client's stall summary (with `probe`, Python clients only) and the server's
+    resources during the loops. With `go_client`, that binary plays KEDA instead."""
     # KEDA is one Go process; one Python client process cannot issue 300 calls/s plus
     # hold 1,000 streams without its own event-loop stalls showing up as latency, so
     # the calls can be spread over several processes (each measures its own calls).
@@ -216,7 +219,11 @@ async def play_keda_in_processes(
     loop = asyncio.get_running_loop()
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(client_processes, mp_context=context) as pool:
-        futures = [loop.run_in_executor(pool, _client_process, job) for job in jobs]
+        futures: list[asyncio.Future[tuple[CallLog, str]]]
+        if go_client is None:
+            futures = [loop.run_in_executor(pool, _client_process, job) for job in jobs]
+        else:
+            futures = [asyncio.ensure_future(_go_client_process(go_client, *job)) for job in jobs]
         await asyncio.sleep(streams_ahead_s)
         if probe:
             server.send_signal(signal.SIGUSR1)  # the server's probe starts afresh
@@ -266,6 +273,23 @@ def print_latencies(log: CallLog) -> None:
         )
 
 
+async def _go_client_process(
+    binary: Path,
+    grpc_port: int,
+    first: int,
+    count: int,
+    duration_s: float,
+    seed: int,
+    streams: bool,
+    probe: bool,
+    streams_ahead_s: float,
+) -> tuple[CallLog, str]:
+    log = await play_keda_in_go(
+        binary, grpc_port, first, count, duration_s, seed, streams, streams_ahead_s
+    )
+    return log, ""
+
+
 async def run(
     n: int,
     duration_s: float,
@@ -276,6 +300,7 @@ async def run(
     baseline_s: float = 10.0,
     history_h: float = 72.0,
     floor: bool = False,
+    go_client: Path | None = None,
 ) -> None:
     baseline = await idle_loop_lag(baseline_s) if baseline_s > 0 else ""
     grpc_port, http_port = free_port(), free_port()
@@ -303,6 +328,7 @@ async def run(
             probe_dir is not None,
             SETTLED_FREEZE_S,
             server,
+            go_client,
         )
     finally:
         stop_server(server)
@@ -310,7 +336,8 @@ async def run(
     calls = sum(log.codes.values())
     print(
         f"scaled objects: {n}, duration {duration_s:.0f} s, push streams: {n if streams else 0}, "
-        f"client processes: {client_processes}; {history_h:g} h of history back-filled per "
+        f"KEDA side: {client_processes} {'Go (grpc-go)' if go_client else 'Python (grpcio)'}"
+        f" client process(es); {history_h:g} h of history back-filled per "
         f"model, {warm_up_s:.0f} s until every model decided"
         + (" from fitted forecasts" if history_h > 0 else "")
     )
@@ -334,11 +361,16 @@ async def run(
         print("\n".join(stalls))
         print((probe_dir / "scaler.txt").read_text())
     if floor:
-        await run_floor(n, duration_s, seed, streams, client_processes)
+        await run_floor(n, duration_s, seed, streams, client_processes, go_client)
 
 
 async def run_floor(
-    n: int, duration_s: float, seed: int, streams: bool, client_processes: int
+    n: int,
+    duration_s: float,
+    seed: int,
+    streams: bool,
+    client_processes: int,
+    go_client: Path | None,
 ) -> None:
     """The same KEDA side against a server that answers constants (floor_scaler.py)."""
     grpc_port = free_port()
@@ -348,7 +380,16 @@ async def run_floor(
         await asyncio.wait_for(channel.channel_ready(), timeout=60)
         await channel.close()
         log, _, usage = await play_keda_in_processes(
-            grpc_port, n, duration_s, seed, streams, client_processes, False, 15.0, server
+            grpc_port,
+            n,
+            duration_s,
+            seed,
+            streams,
+            client_processes,
+            False,
+            15.0,
+            server,
+            go_client,
         )
     finally:
         stop_server(server)
@@ -378,6 +419,12 @@ def main() -> None:
         help="hours of history back-filled per model (default: the default profile's 3 days)",
     )
     parser.add_argument(
+        "--client",
+        choices=("python", "go"),
+        default="python",
+        help="the KEDA side: grpcio in Python, or grpc-go as KEDA (needs `make keda-load`)",
+    )
+    parser.add_argument(
         "--floor",
         action="store_true",
         help="then run the same load against a server answering constants (the floor)",
@@ -386,6 +433,9 @@ def main() -> None:
         "--baseline-s", type=float, default=10.0, help="time an idle event loop first (0: skip)"
     )
     args = parser.parse_args()
+    go_client = built_binary() if args.client == "go" else None
+    if go_client is not None and args.probe:
+        parser.error("--probe times Python clients' event loops: use it with --client python")
     asyncio.run(
         run(
             args.scaled_objects,
@@ -397,6 +447,7 @@ def main() -> None:
             args.baseline_s,
             args.history_h,
             args.floor,
+            go_client,
         )
     )
 
