@@ -1,9 +1,9 @@
 """The load benchmark's control: an ExternalScaler that answers constants at once.
 
-No metadata parsing, registry or decisions: what is left of a call's latency is grpc.aio on
-both ends, the load generator and the machine. `scaler_load.py --floor` runs the same KEDA
-side against it, so its p99 says how much of the real scaler's p99 the measurement itself
-costs on this machine.
+No metadata parsing, registry or decisions: what is left of a call's latency is grpc.aio (on
+uvloop, as `prewarm serve` runs it), the load generator and the machine.
+`scaler_load.py --floor` runs the same KEDA side against it, so its p99 says how much of the
+real scaler's p99 is the framework's and the machine's.
 
     .venv/bin/python benchmarks/floor_scaler.py GRPC_PORT
 """
@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from autoscaler.scaler.latency_tuning import tune_for_latency
+from autoscaler.scaler.latency_tuning import run_serving_loop, tune_for_latency
 from external_scaler_proto import externalscaler_pb2 as pb
 from external_scaler_proto import externalscaler_pb2_grpc as pb_grpc
 
@@ -68,4 +68,4 @@ async def main(grpc_port: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("grpc_port", type=int)
-    asyncio.run(main(parser.parse_args().grpc_port))
+    run_serving_loop(main(parser.parse_args().grpc_port))

@@ -33,7 +33,7 @@ from autoscaler.profile import load_profile
 from autoscaler.scaler.app import ScalerApp
 from autoscaler.scaler.background_refits import BackgroundRefits
 from autoscaler.scaler.exported_metrics import DecisionMetrics
-from autoscaler.scaler.latency_tuning import tune_for_latency
+from autoscaler.scaler.latency_tuning import run_serving_loop, tune_for_latency
 from autoscaler.scaler.profile_book import ProfileBook
 from autoscaler.scaler.registry import ScalerRegistry
 
@@ -123,4 +123,4 @@ if __name__ == "__main__":
     parser.add_argument("--history-h", type=float, default=0.0)
     parser.add_argument("--probe-out", type=Path)
     args = parser.parse_args()
-    asyncio.run(main(args.grpc_port, args.http_port, args.history_h, args.probe_out))
+    run_serving_loop(main(args.grpc_port, args.http_port, args.history_h, args.probe_out))

@@ -65,8 +65,10 @@ def serve_command(
     profile_files = (
         [config, *profile_paths(serve_config, config).values()] if config else [BUNDLED_PROFILE]
     )
+    from autoscaler.scaler.latency_tuning import run_serving_loop
+
     try:
-        asyncio.run(
+        run_serving_loop(
             _serve(
                 serve_config,
                 profiles,

@@ -7,9 +7,16 @@ behaviour for whoever embeds it.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import importlib
 import sys
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+import uvloop
+
+T = TypeVar("T")
 
 # The decision thread runs CPU-bound Python (forecasts, refits). With CPython's default 5 ms
 # GIL switch interval every gRPC callback on the event loop can wait that long for the GIL;
@@ -37,3 +44,16 @@ def tune_for_latency(*, inline_refits: bool) -> None:
     # 55-110 ms to a few tens of ms; with 300 RPCs/s each such pause delays dozens of them.
     gc.collect()
     gc.freeze()
+
+
+def run_serving_loop(main: Coroutine[Any, Any, T]) -> T:
+    """Runs `main` on uvloop, the event loop a latency-bound server runs on.
+
+    Why: grpc.aio hands every completion from its poller thread to the loop, so each RPC
+    costs a few loop wake-ups. Measured with benchmarks/scaler_load.py --client go --floor
+    against a server answering constants (1,000 ScaledObjects, 300 calls/s, quiet host):
+    GetMetrics p50 0.80-0.87 ms and p99 3.8-4.1 ms on uvloop, 0.90-0.92 ms and 4.7 ms on
+    asyncio's own loop.
+    """
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)

@@ -45,3 +45,17 @@ def test_tuning_shortens_the_gil_switch_interval_and_freezes_the_start_up_heap()
 def test_inline_refits_import_the_fitting_libraries_before_serving() -> None:
     tuned = _tuned(inline=True)
     assert tuned["statsmodels"] is True
+
+
+def test_the_serving_loop_is_uvloop_and_returns_what_main_returns() -> None:
+    import asyncio
+
+    import uvloop
+
+    from autoscaler.scaler.latency_tuning import run_serving_loop
+
+    async def main() -> tuple[bool, int]:
+        await asyncio.sleep(0)
+        return isinstance(asyncio.get_running_loop(), uvloop.Loop), 42
+
+    assert run_serving_loop(main()) == (True, 42)
