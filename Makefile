@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= out/demo
 
-.PHONY: venv demo test lint bench clean proto prometheus keda-load
+.PHONY: venv demo test lint bench clean proto prometheus keda-go
 
 venv: $(STAMP)
 
@@ -48,21 +48,21 @@ bench: $(STAMP)
 # (benchmarks/scaler_load.py --client go). Built from Debian's Go packages, no module
 # download; as root with apt-get they are installed when missing.
 GO_PACKAGES := golang-go golang-google-grpc-dev golang-google-protobuf-dev
-keda-load: out/keda-load
+keda-go: out/keda-go
 
-out/keda-load: benchmarks/keda_go/main.go
+out/keda-go: benchmarks/keda_go/main.go
 	@if ! command -v go >/dev/null 2>&1 || [ ! -d /usr/share/gocode/src/google.golang.org/grpc ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 			echo "installing Debian's $(GO_PACKAGES)"; \
 			export DEBIAN_FRONTEND=noninteractive; \
 			{ apt-get update -qq && apt-get install -y -qq --no-install-recommends $(GO_PACKAGES); } >/dev/null; \
 		else \
-			echo "keda-load needs Debian's $(GO_PACKAGES) (run as root to install them)"; exit 1; \
+			echo "keda-go needs Debian's $(GO_PACKAGES) (run as root to install them)"; exit 1; \
 		fi; \
 	fi
 	mkdir -p out
 	cd benchmarks/keda_go && GOPATH=/usr/share/gocode GO111MODULE=off GOFLAGS= \
-		GOCACHE=$(CURDIR)/out/.gocache go build -o $(CURDIR)/out/keda-load .
+		GOCACHE=$(CURDIR)/out/.gocache go build -o $(CURDIR)/out/keda-go .
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

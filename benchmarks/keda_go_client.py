@@ -1,7 +1,7 @@
-"""Runs benchmarks/keda_go (KEDA's call pattern on grpc-go, KEDA's own gRPC stack) and
-reads its calls back into a CallLog, so both load generators report through one path.
+"""Runs benchmarks/keda_go's `play` (KEDA's call pattern on grpc-go, KEDA's own gRPC stack)
+and reads its calls back into a CallLog, so both load generators report through one path.
 
-The binary is built by `make keda-load` into out/keda-load.
+The binary is built by `make keda-go` into out/keda-go.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from simulations.keda.client import CallLog
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "benchmarks" / "keda_go" / "main.go"
-BINARY = ROOT / "out" / "keda-load"
+BINARY = ROOT / "out" / "keda-go"
 
 
 def built_binary() -> Path:
@@ -22,7 +22,7 @@ def built_binary() -> Path:
     if not BINARY.exists() or BINARY.stat().st_mtime < SOURCE.stat().st_mtime:
         raise SystemExit(
             f"{BINARY.relative_to(ROOT)} is missing or older than {SOURCE.relative_to(ROOT)}:"
-            " run `make keda-load` (it needs Debian's golang-go and golang-google-grpc-dev,"
+            " run `make keda-go` (it needs Debian's golang-go and golang-google-grpc-dev,"
             " which it installs when run as root)"
         )
     return BINARY
@@ -40,6 +40,7 @@ async def play_keda_in_go(
 ) -> CallLog:
     process = await asyncio.create_subprocess_exec(
         str(binary),
+        "play",
         f"-addr=127.0.0.1:{grpc_port}",
         f"-first={first}",
         f"-count={count}",

@@ -15,8 +15,9 @@ decision runs a real forecast and every window is full.
 Before the run an idle event loop is timed alone: on a virtual machine whose host is busy,
 that baseline (and the CPU steal printed for the run) says how much of the tail is the
 machine's. `--probe` adds both sides' event-loop lag and gc pauses during the load.
-`--floor` then runs the same load against a server that answers constants
-(benchmarks/floor_scaler.py): the part of the p99 that the measurement itself costs here.
+`--floor` then runs the same load against servers that answer constants: grpc.aio as the
+scaler runs it (benchmarks/floor_scaler.py) and, with `--client go`, grpc-go. What they
+show is the framework's and the machine's part of the p99.
 """
 
 from __future__ import annotations
@@ -253,10 +254,8 @@ async def play_keda_in_processes(
     return log, [stalls for _, stalls in results], usage
 
 
-def start_server(args: list[str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+def start_server(argv: list[str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def stop_server(server: subprocess.Popen[bytes]) -> None:
@@ -306,7 +305,14 @@ async def run(
     grpc_port, http_port = free_port(), free_port()
     probe_out = ["--probe-out", str(probe_dir / "scaler.txt")] if probe_dir else []
     server = start_server(
-        [str(SERVER), str(grpc_port), str(http_port), f"--history-h={history_h}", *probe_out]
+        [
+            sys.executable,
+            str(SERVER),
+            str(grpc_port),
+            str(http_port),
+            f"--history-h={history_h}",
+            *probe_out,
+        ]
     )
     try:
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}")
@@ -372,32 +378,42 @@ async def run_floor(
     client_processes: int,
     go_client: Path | None,
 ) -> None:
-    """The same KEDA side against a server that answers constants (floor_scaler.py)."""
-    grpc_port = free_port()
-    server = start_server([str(FLOOR_SERVER), str(grpc_port)])
-    try:
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}")
-        await asyncio.wait_for(channel.channel_ready(), timeout=60)
-        await channel.close()
-        log, _, usage = await play_keda_in_processes(
-            grpc_port,
-            n,
-            duration_s,
-            seed,
-            streams,
-            client_processes,
-            False,
-            15.0,
-            server,
-            go_client,
+    """The same KEDA side against servers that answer constants: grpc.aio as the scaler runs
+    it (floor_scaler.py) and, with the Go client built, grpc-go (`keda-go serve-constants`)."""
+    floors = [
+        ("grpc.aio on uvloop, benchmarks/floor_scaler.py", [sys.executable, str(FLOOR_SERVER)])
+    ]
+    if go_client is not None:
+        floors.append(("grpc-go, keda-go serve-constants", [str(go_client), "serve-constants"]))
+    for name, argv in floors:
+        grpc_port = free_port()
+        address = (
+            [str(grpc_port)] if argv[0] == sys.executable else [f"-addr=127.0.0.1:{grpc_port}"]
         )
-    finally:
-        stop_server(server)
-    print(
-        f"floor: the same load against a server answering constants (benchmarks/floor_scaler.py),"
-        f" errors: {log.error_count()}, CPU steal {usage.steal:.0%}"
-    )
-    print_latencies(log)
+        server = start_server([*argv, *address])
+        try:
+            channel = grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}")
+            await asyncio.wait_for(channel.channel_ready(), timeout=60)
+            await channel.close()
+            log, _, usage = await play_keda_in_processes(
+                grpc_port,
+                n,
+                duration_s,
+                seed,
+                streams,
+                client_processes,
+                False,
+                15.0,
+                server,
+                go_client,
+            )
+        finally:
+            stop_server(server)
+        print(
+            f"floor: the same load against a server answering constants ({name}), "
+            f"errors: {log.error_count()}, CPU steal {usage.steal:.0%}"
+        )
+        print_latencies(log)
 
 
 def main() -> None:
@@ -422,7 +438,7 @@ def main() -> None:
         "--client",
         choices=("python", "go"),
         default="python",
-        help="the KEDA side: grpcio in Python, or grpc-go as KEDA (needs `make keda-load`)",
+        help="the KEDA side: grpcio in Python, or grpc-go as KEDA (needs `make keda-go`)",
     )
     parser.add_argument(
         "--floor",

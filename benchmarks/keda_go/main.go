@@ -1,6 +1,10 @@
-// Command keda-load plays KEDA against an ExternalScaler with KEDA's own gRPC stack (grpc-go),
-// so the load benchmark's latencies are not inflated by a Python client's event loop and
-// collector. It makes the calls simulations/keda/client.py makes, in the same order:
+// Command keda-go is the Go half of benchmarks/scaler_load.py, on KEDA's own gRPC stack
+// (grpc-go). `keda-go play` plays KEDA against an ExternalScaler, so the benchmark's latencies
+// are not inflated by a Python client's event loop and collector; `keda-go serve-constants
+// -addr HOST:PORT` is an ExternalScaler that answers constants, the floor of a gRPC server
+// on this machine without Python (compare benchmarks/floor_scaler.py, the grpc.aio one).
+//
+// `play` makes the calls simulations/keda/client.py makes, in the same order:
 //
 //   - a push stream (StreamIsActive) per ScaledObject, opened at once and held;
 //   - `-streams-ahead-s` later, per ScaledObject, a polling loop every 30 s (GetMetricSpec,
@@ -15,7 +19,7 @@
 //	 "errors": [["GetMetrics", "Unavailable", "details"], ...]}
 //
 // Messages are encoded by hand with protowire: the five messages are tiny, and it spares a
-// second set of generated stubs. Built by benchmarks/scaler_load.py --client go.
+// second set of generated stubs. Built by `make keda-go`.
 package main
 
 import (
@@ -24,11 +28,13 @@ import (
 	"flag"
 	"fmt"
 	"math/rand"
+	"net"
 	"os"
 	"sync"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -49,7 +55,8 @@ func (rawCodec) Unmarshal(data []byte, v interface{}) error {
 	*(v.(*[]byte)) = append([]byte(nil), data...)
 	return nil
 }
-func (rawCodec) Name() string { return "proto" }
+func (rawCodec) Name() string   { return "proto" }
+func (rawCodec) String() string { return "proto" } // grpc.CustomCodec's older interface
 
 func scaledObjectRef(name, namespace string, metadata map[string]string) []byte {
 	var b []byte
@@ -245,14 +252,89 @@ func (c *client) pushStream(ctx context.Context, ref []byte) {
 }
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:9090", "the scaler's gRPC address")
-	first := flag.Int("first", 0, "index of the first ScaledObject (so-NNNN / model-NNNN)")
-	count := flag.Int("count", 1000, "ScaledObjects to play")
-	durationS := flag.Float64("duration-s", 60, "seconds both loops run")
-	streamsAheadS := flag.Float64("streams-ahead-s", 0, "seconds the streams are open alone first")
-	streams := flag.Bool("streams", true, "hold a StreamIsActive per ScaledObject")
-	seed := flag.Int64("seed", 0, "seed of the loops' start offsets")
-	flag.Parse()
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: keda-go play|serve-constants [flags]")
+		os.Exit(2)
+	}
+	switch mode, args := os.Args[1], os.Args[2:]; mode {
+	case "play":
+		play(args)
+	case "serve-constants":
+		serveConstants(args)
+	default:
+		fmt.Fprintf(os.Stderr, "keda-go: unknown mode %q (play, serve-constants)\n", mode)
+		os.Exit(2)
+	}
+}
+
+// constantReplies are the encoded answers of serve-constants, by full method name.
+func constantReplies() map[string][]byte {
+	var spec, specs, value, values, active []byte
+	spec = protowire.AppendTag(spec, 1, protowire.BytesType)
+	spec = protowire.AppendString(spec, "desired-replicas")
+	spec = protowire.AppendTag(spec, 2, protowire.VarintType)
+	spec = protowire.AppendVarint(spec, 1)
+	specs = protowire.AppendTag(specs, 1, protowire.BytesType)
+	specs = protowire.AppendBytes(specs, spec)
+	value = protowire.AppendTag(value, 2, protowire.VarintType)
+	value = protowire.AppendVarint(value, 2)
+	values = protowire.AppendTag(values, 1, protowire.BytesType)
+	values = protowire.AppendBytes(values, value)
+	active = protowire.AppendTag(active, 1, protowire.VarintType)
+	active = protowire.AppendVarint(active, 1)
+	return map[string][]byte{
+		service + "GetMetricSpec":  specs,
+		service + "GetMetrics":     values,
+		service + "IsActive":       active,
+		service + "StreamIsActive": active,
+	}
+}
+
+func serveConstants(args []string) {
+	flags := flag.NewFlagSet("serve-constants", flag.ExitOnError)
+	addr := flags.String("addr", "127.0.0.1:9090", "address to listen on")
+	_ = flags.Parse(args)
+	replies := constantReplies()
+	handler := func(_ interface{}, stream grpc.ServerStream) error {
+		method, _ := grpc.MethodFromServerStream(stream)
+		reply, known := replies[method]
+		if !known {
+			return status.Errorf(codes.Unimplemented, "unknown method %s", method)
+		}
+		var request []byte
+		if err := stream.RecvMsg(&request); err != nil {
+			return err
+		}
+		if err := stream.SendMsg(&reply); err != nil {
+			return err
+		}
+		if method == service+"StreamIsActive" {
+			<-stream.Context().Done() // held open, as a scaler holds its streams
+		}
+		return nil
+	}
+	listener, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "listen:", err)
+		os.Exit(1)
+	}
+	server := grpc.NewServer(grpc.CustomCodec(rawCodec{}), grpc.UnknownServiceHandler(handler))
+	if err := server.Serve(listener); err != nil {
+		fmt.Fprintln(os.Stderr, "serve:", err)
+		os.Exit(1)
+	}
+}
+
+func play(args []string) {
+	flags := flag.NewFlagSet("play", flag.ExitOnError)
+	addr := flags.String("addr", "127.0.0.1:9090", "the scaler's gRPC address")
+	first := flags.Int("first", 0, "index of the first ScaledObject (so-NNNN / model-NNNN)")
+	count := flags.Int("count", 1000, "ScaledObjects to play")
+	durationS := flags.Float64("duration-s", 60, "seconds both loops run")
+	streamsAheadS := flags.Float64("streams-ahead-s", 0, "seconds the streams are open alone first")
+	streams := flags.Bool("streams", true, "hold a StreamIsActive per ScaledObject")
+	seed := flags.Int64("seed", 0, "seed of the loops' start offsets")
+	_ = flags.Parse(args)
 
 	conn, err := grpc.Dial(*addr, grpc.WithInsecure(), grpc.WithBlock())
 	if err != nil {
