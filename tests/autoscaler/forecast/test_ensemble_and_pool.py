@@ -10,9 +10,9 @@ import pytest
 
 from autoscaler.forecast.ensemble import EnsembleForecaster
 from autoscaler.forecast.holt_winters import HoltWintersForecaster
-from autoscaler.forecast.kalman import KalmanForecaster
 from autoscaler.forecast.refit_pool import RefitPool, refittables
 from autoscaler.forecast.registry import build_forecaster, build_with_upper
+from autoscaler.forecast.sarimax import SarimaxForecaster
 from tests.autoscaler.forecast.series import BUCKET_S, DAY, HORIZON, demand, settings, truth
 from tests.fakes import ScriptedForecaster
 
@@ -116,13 +116,13 @@ def test_refit_pool_installs_fitted_states(executor: str) -> None:
     work.append((build_forecaster(settings("kalman")), np.zeros(end), end * BUCKET_S))
     with RefitPool(workers=2, executor=executor) as pool:  # type: ignore[arg-type]
         report = pool.refit(work)
-    # kalman, sarimax, mstl, and the ensemble's holt-winters and kalman members
-    # (seasonal-naive has no parameters); the all-zero history has nothing to fit.
+    # kalman, sarimax, mstl, and the ensemble's sarimax and holt-winters members
+    # (last-value has no parameters); the all-zero history has nothing to fit.
     assert (report.fitted, report.skipped, report.failed) == (5, 1, 0)
     for forecaster in forecasters:
         assert forecaster._state is not None  # type: ignore[attr-defined]
     members = refittables(ensemble)
-    assert [type(m) for m in members] == [HoltWintersForecaster, KalmanForecaster]
+    assert [type(m) for m in members] == [SarimaxForecaster, HoltWintersForecaster]
     assert all(m._state is not None for m in members)  # type: ignore[attr-defined]
 
 

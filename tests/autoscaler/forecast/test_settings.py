@@ -84,7 +84,7 @@ def test_ensemble_members_inherit_the_ensemble_grid() -> None:
 
 def test_ensemble_defaults_to_three_members() -> None:
     settings = ADAPTER.validate_python({"kind": "ensemble"})
-    assert [m.kind for m in settings.members] == ["holt-winters", "kalman", "seasonal-naive"]
+    assert [m.kind for m in settings.members] == ["sarimax", "holt-winters", "last-value"]
 
 
 def test_seasonal_naive_accepts_a_weekly_season_with_eight_days_kept() -> None:
