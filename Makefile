@@ -21,6 +21,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy autoscaler scheduler simulations benchmarks
 
 test: $(STAMP) lint prometheus

@@ -78,9 +78,7 @@ class _ModelIn(Strict):
 
     @model_validator(mode="after")
     def _one_need(self) -> _ModelIn:
-        given = [
-            k for k in ("mig_profile", "memory_gib", "gpus_per_replica") if getattr(self, k)
-        ]
+        given = [k for k in ("mig_profile", "memory_gib", "gpus_per_replica") if getattr(self, k)]
         if len(given) != 1:
             raise ValueError(
                 "give exactly one of mig_profile, memory_gib, gpus_per_replica"

@@ -118,7 +118,7 @@ def place_multinode(
 
 
 def _label(model: ModelDemand, replica: str) -> str:
-    """"llama-405b replica 2" for replica "llama-405b-2"."""
+    """A readable name for a replica: llama-405b-2 reads as llama-405b replica 2."""
     return f"{model.name} replica {replica.removeprefix(model.name + '-')}"
 
 

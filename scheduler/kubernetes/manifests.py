@@ -43,8 +43,7 @@ def render_manifests(plan: Plan, *, namespace: str = "default") -> list[Obj]:
         labels = {**MANAGED_BY, MODEL_LABEL: label_value(placement.model)}
         annotations = {MODEL_LABEL: placement.model}  # exact: a label value cannot hold "/"
         objects += [
-            resource_claim_template(t, namespace, labels, annotations)
-            for t in placement.templates
+            resource_claim_template(t, namespace, labels, annotations) for t in placement.templates
         ]
     for placement in placements:
         objects.append(placement_configmap(placement, namespace))

@@ -51,9 +51,7 @@ def layouts_for(spec: GpuSpec) -> list[tuple[str, ...]]:
     }
     table = LAYOUTS_8 if spec.memory_slices == 8 else LAYOUTS_4
     return [
-        tuple(by_shape[s] for s in layout)
-        for layout in table
-        if all(s in by_shape for s in layout)
+        tuple(by_shape[s] for s in layout) for layout in table if all(s in by_shape for s in layout)
     ]
 
 
@@ -112,4 +110,3 @@ def _fits(geo: Geometry, state: State, profiles: tuple[str, ...]) -> bool:
         return True
     first, rest = profiles[0], profiles[1:]
     return any(_fits(geo, geo.place(state, first, s), rest) for s in geo.starts(state, first))
-

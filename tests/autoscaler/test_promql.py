@@ -30,7 +30,7 @@ DOCUMENTED = [
     ("ready_replicas", f"count(vllm:kv_cache_usage_perc{M})"),
     (
         "requests_per_s",
-        f"sum(rate(vllm:request_success_total{M[:-1]},finished_reason!=\"abort\"}}[1m]))",
+        f'sum(rate(vllm:request_success_total{M[:-1]},finished_reason!="abort"}}[1m]))',
     ),
     (
         "ttft_p95_s",
