@@ -62,7 +62,8 @@ def call_log_from_json(report: dict) -> CallLog:  # type: ignore[type-arg]
     for method, samples in report["latencies_s"].items():
         log.latencies_s[method] = [float(s) for s in samples]
     for method, code, n in report["codes"]:
-        # grpc-go spells codes in CamelCase ("DeadlineExceeded"); grpcio as "DEADLINE_EXCEEDED".
-        log.codes[(method, "OK" if code == "OK" else code)] += int(n)
+        # grpc-go spells codes in CamelCase ("DeadlineExceeded", grpcio "DEADLINE_EXCEEDED");
+        # both spell success "OK", which is all CallLog.error_count looks at.
+        log.codes[(method, code)] += int(n)
     log.errors.extend((method, code, details) for method, code, details in report["errors"])
     return log
