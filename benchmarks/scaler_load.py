@@ -224,7 +224,7 @@ async def play_keda_in_processes(
         if go_client is None:
             futures = [loop.run_in_executor(pool, _client_process, job) for job in jobs]
         else:
-            futures = [asyncio.ensure_future(_go_client_process(go_client, *job)) for job in jobs]
+            futures = [asyncio.ensure_future(_go_client_process(go_client, job)) for job in jobs]
         await asyncio.sleep(streams_ahead_s)
         if probe:
             server.send_signal(signal.SIGUSR1)  # the server's probe starts afresh
@@ -273,18 +273,12 @@ def print_latencies(log: CallLog) -> None:
 
 
 async def _go_client_process(
-    binary: Path,
-    grpc_port: int,
-    first: int,
-    count: int,
-    duration_s: float,
-    seed: int,
-    streams: bool,
-    probe: bool,
-    streams_ahead_s: float,
+    binary: Path, job: tuple[int, int, int, float, int, bool, bool, float]
 ) -> tuple[CallLog, str]:
+    """The Go client's share of a job (as `_client_process` takes it); it has no probe."""
+    port, first, count, duration_s, seed, streams, _probe, streams_ahead_s = job
     log = await play_keda_in_go(
-        binary, grpc_port, first, count, duration_s, seed, streams, streams_ahead_s
+        binary, port, first, count, duration_s, seed, streams, streams_ahead_s
     )
     return log, ""
 

@@ -175,14 +175,23 @@ func (c *client) metricsAndActivity(ctx context.Context, ref []byte, names []str
 	return err
 }
 
-func (c *client) pollOnce(ctx context.Context, ref []byte) {
+// metricSpec calls GetMetricSpec and reads its metric names; false when that failed.
+func (c *client) metricSpec(ctx context.Context, ref []byte) ([]string, bool) {
 	reply, err := c.call(ctx, "GetMetricSpec", ref)
 	if err != nil {
-		return
+		return nil, false
 	}
 	names, err := metricNames(reply)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bad GetMetricSpecResponse:", err)
+		return nil, false
+	}
+	return names, true
+}
+
+func (c *client) pollOnce(ctx context.Context, ref []byte) {
+	names, ok := c.metricSpec(ctx, ref)
+	if !ok {
 		return
 	}
 	for attempt := 0; attempt < 2; attempt++ { // KEDA retries the pair once
@@ -195,16 +204,9 @@ func (c *client) pollOnce(ctx context.Context, ref []byte) {
 func (c *client) hpaOnce(ctx context.Context, ref []byte) {
 	ctx, cancel := context.WithTimeout(ctx, hpaDeadline)
 	defer cancel()
-	reply, err := c.call(ctx, "GetMetricSpec", ref)
-	if err != nil {
-		return
+	if names, ok := c.metricSpec(ctx, ref); ok {
+		_ = c.metricsAndActivity(ctx, ref, names)
 	}
-	names, err := metricNames(reply)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bad GetMetricSpecResponse:", err)
-		return
-	}
-	_ = c.metricsAndActivity(ctx, ref, names)
 }
 
 // every runs round at `offset`, then every `period`, until ctx ends.
