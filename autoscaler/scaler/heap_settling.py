@@ -46,6 +46,7 @@ class SettlingWatch:
 
 
 def freeze_heap() -> None:
+    """Collects the garbage, then moves every survivor out of the collector's sight."""
     gc.collect()
     gc.freeze()
 

@@ -8,13 +8,14 @@ behaviour for whoever embeds it.
 from __future__ import annotations
 
 import asyncio
-import gc
 import importlib
 import sys
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import uvloop
+
+from autoscaler.scaler.heap_settling import freeze_heap
 
 T = TypeVar("T")
 
@@ -42,8 +43,7 @@ def tune_for_latency(*, inline_refits: bool) -> None:
     # Everything alive now (modules, classes, functions: ~130,000 objects) lives as long as
     # the process. Moving it out of the collector's sight takes full collections from
     # 55-110 ms to a few tens of ms; with 300 RPCs/s each such pause delays dozens of them.
-    gc.collect()
-    gc.freeze()
+    freeze_heap()
 
 
 def run_serving_loop(main: Coroutine[Any, Any, T]) -> T:
