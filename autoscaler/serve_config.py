@@ -24,6 +24,10 @@ class GrpcConfig(_Strict):
     host: str = "0.0.0.0"
     port: int = Field(9090, ge=0, le=65535)
     tls: TlsConfig | None = None
+    own_process: bool = Field(
+        True,
+        description="answer KEDA from a process of its own, away from the forecasting's GIL",
+    )
 
 
 class HttpConfig(_Strict):

@@ -99,6 +99,7 @@ async def main(grpc_port: int, http_port: int, history_h: float, probe_out: Path
         http_port,
         refits=refits,
         freeze_when_settled=True,
+        grpc_process=True,
     )
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

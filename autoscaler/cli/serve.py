@@ -144,6 +144,7 @@ async def _serve(  # type: ignore[no-untyped-def]
         profiles_watch_s=config.profiles_watch_s,
         refits=refits,
         freeze_when_settled=True,
+        grpc_process=config.grpc.own_process,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -1,4 +1,8 @@
-"""The whole scaler process: registry refreshers, gRPC server and HTTP server on one loop."""
+"""The whole scaler: registry refreshers, gRPC server and HTTP server.
+
+All on one event loop, or (`grpc_process=True`, what `prewarm serve` runs) with the gRPC
+server in a front process of its own that answers from a mirror of the decisions.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from autoscaler.http.app import build_app
 from autoscaler.scaler import heap_settling
 from autoscaler.scaler.background_refits import BackgroundRefits
 from autoscaler.scaler.exported_metrics import DecisionMetrics
+from autoscaler.scaler.grpc_front_process import GrpcFrontProcess
 from autoscaler.scaler.profile_reloader import ProfileReloader
 from autoscaler.scaler.registry import ScalerRegistry
 from autoscaler.scaler.server import RunningServer, TlsFiles, start_grpc
@@ -35,10 +40,12 @@ class ScalerApp:
     # Re-freeze the heap once the tracked ScaledObjects settle (heap_settling.py): a
     # process-wide act, so only the process's entry point turns it on.
     freeze_when_settled: bool = False
+    # Answer KEDA from a process of its own, away from this one's GIL (grpc_front.py).
+    grpc_process: bool = False
     _watch: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
     _refitting: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
     _settling: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
-    _grpc: RunningServer | None = field(default=None, init=False, repr=False)
+    _grpc: RunningServer | GrpcFrontProcess | None = field(default=None, init=False, repr=False)
 
     def _settling_state(self) -> tuple[int, int]:
         """What must hold still before the heap is re-frozen: models tracked, fits installed."""
@@ -49,9 +56,16 @@ class ScalerApp:
         cannot speak TLS and a TCP probe cannot tell a draining server from a serving one."""
         return self._grpc is not None and self._grpc.serving
 
-    async def start(self) -> tuple[RunningServer, uvicorn.Server, asyncio.Task[None]]:
+    async def start(
+        self,
+    ) -> tuple[RunningServer | GrpcFrontProcess, uvicorn.Server, asyncio.Task[None]]:
         self.registry.start()
-        grpc_server = await start_grpc(self.registry, self.grpc_host, self.grpc_port, self.tls)
+        grpc_server: RunningServer | GrpcFrontProcess
+        if self.grpc_process:
+            grpc_server = GrpcFrontProcess(self.registry)
+            await grpc_server.start(self.grpc_host, self.grpc_port, self.tls)
+        else:
+            grpc_server = await start_grpc(self.registry, self.grpc_host, self.grpc_port, self.tls)
         self._grpc = grpc_server
         http = uvicorn.Server(
             uvicorn.Config(
@@ -83,15 +97,23 @@ class ScalerApp:
             extra={
                 "grpc": f"{self.grpc_host}:{grpc_server.port}",
                 "tls": bool(self.tls),
+                "grpc_process": self.grpc_process,
                 "http": f"{self.http_host}:{self.http_port}",
             },
         )
         return grpc_server, http, http_task
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Serves until `stop` is set; OSError if the gRPC front process dies first."""
         grpc_server, http, http_task = await self.start()
+        front = grpc_server if isinstance(grpc_server, GrpcFrontProcess) else None
         try:
-            await stop.wait()
+            waits = [asyncio.ensure_future(stop.wait())]
+            if front is not None:
+                waits.append(asyncio.ensure_future(front.lost.wait()))
+            _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for waiting in pending:
+                waiting.cancel()
         finally:
             background = [t for t in (self._watch, self._refitting, self._settling) if t]
             for task in background:
@@ -103,3 +125,8 @@ class ScalerApp:
             if self.refits is not None:
                 await asyncio.to_thread(self.refits.pool.close)
             await http_task
+        if front is not None and front.lost.is_set():
+            raise OSError(
+                f"the gRPC front process exited (exit code {front.exitcode}); "
+                "nothing answers KEDA, so the scaler stops too"
+            )

@@ -1,37 +1,28 @@
-"""Named profiles, and which one a ScaledObject gets."""
+"""Named profiles, and which one a ScaledObject gets (`profile_choice.py` says which)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from autoscaler.profile import ModelProfile
-from autoscaler.scaler.metadata import MetadataError, ScalerTarget
-
-DEFAULT = "default"
+from autoscaler.scaler.metadata import ScalerTarget
+from autoscaler.scaler.profile_choice import ProfileChoice
 
 
 @dataclass(frozen=True)
 class ProfileBook:
-    """Profiles by name. A target gets the profile it names, else the one whose `model`
-    matches its model, else the one named `default`."""
-
     profiles: Mapping[str, ModelProfile] = field(default_factory=dict)
 
+    @cached_property
+    def choice(self) -> ProfileChoice:
+        return ProfileChoice({name: p.model for name, p in self.profiles.items()})
+
     def resolve(self, target: ScalerTarget) -> ModelProfile:
-        if target.profile is not None:
-            try:
-                return self.profiles[target.profile]
-            except KeyError:
-                known = ", ".join(sorted(self.profiles)) or "none"
-                raise MetadataError(
-                    [f"key 'profile': no profile named {target.profile!r} (known: {known})"]
-                ) from None
-        for profile in self.profiles.values():
-            if profile.model == target.model:
-                return profile
-        if DEFAULT in self.profiles:
-            return self.profiles[DEFAULT].model_copy(update={"model": target.model})
-        raise MetadataError(
-            [f"key 'profile' is needed: no profile for model {target.model!r} and no default"]
-        )
+        """Raises MetadataError when no profile fits."""
+        profile = self.profiles[self.choice.choose(target)]
+        if target.profile is None and profile.model != target.model:
+            # The default profile, adopted by a model that has none of its own.
+            return profile.model_copy(update={"model": target.model})
+        return profile

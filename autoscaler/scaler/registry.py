@@ -46,6 +46,7 @@ class ScalerRegistry:
         listeners: tuple[Listener, ...] = (),
         engine_for: EngineFor = ModelEngine,
         on_drop: tuple[Callable[[Tracked], None], ...] = (),
+        on_profiles: tuple[Callable[[ProfileBook], None], ...] = (),
     ) -> None:
         self.profiles = profiles
         self.source_for = source_for
@@ -56,6 +57,7 @@ class ScalerRegistry:
         self.listeners = listeners
         self.engine_for = engine_for
         self.on_drop = on_drop  # told when an idle ScaledObject is dropped (its gauges go)
+        self.on_profiles = on_profiles  # told the new book after a reload is adopted
         self._tracked: dict[ScalerTarget, Tracked] = {}
         self._running = False
         # Back-fills are big range queries plus thousands of window inserts: a few at a time,
@@ -80,8 +82,8 @@ class ScalerRegistry:
             profile = self.profiles.resolve(target)
             tracked = Tracked(
                 target,
-                self.engine_for(profile),
-                self.source_for(target.prometheus_url),
+                engine=self.engine_for(profile),
+                source=self.source_for(target.prometheus_url),
                 last_seen_s=now_s,
             )
             self._tracked[target] = tracked
@@ -116,6 +118,8 @@ class ScalerRegistry:
 
         await self.on_decider(adopt)
         self.profiles = book
+        for notify in self.on_profiles:
+            notify(book)
 
     async def on_decider(self, work: Callable[[], T]) -> T:
         """Runs `work` on the decision thread: the one place engines are touched, so reads
@@ -177,7 +181,7 @@ class ScalerRegistry:
         loop = asyncio.get_running_loop()
         decision = await loop.run_in_executor(self._decider, tracked.engine.decide, now_s)
         previous = tracked.decision
-        await tracked.publish(decision)
+        tracked.publish(decision)
         self._report(tracked, decision, previous)
         return decision
 

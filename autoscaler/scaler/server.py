@@ -11,8 +11,7 @@ from dataclasses import dataclass
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from autoscaler.scaler.registry import ScalerRegistry
-from autoscaler.scaler.servicer import ExternalScalerServicer
+from autoscaler.scaler.servicer import DecisionBoard, ExternalScalerServicer
 from autoscaler.scaler.tls import TlsFiles
 from external_scaler_proto import externalscaler_pb2_grpc as pb_grpc
 
@@ -34,11 +33,11 @@ class RunningServer:
 
 
 async def start_grpc(
-    registry: ScalerRegistry, host: str, port: int, tls: TlsFiles | None = None
+    board: DecisionBoard, host: str, port: int, tls: TlsFiles | None = None
 ) -> RunningServer:
     """Starts serving; port 0 picks a free port (the bound one is returned)."""
     server = grpc.aio.server()
-    pb_grpc.add_ExternalScalerServicer_to_server(ExternalScalerServicer(registry), server)
+    pb_grpc.add_ExternalScalerServicer_to_server(ExternalScalerServicer(board), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     address = f"{host}:{port}"

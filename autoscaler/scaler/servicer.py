@@ -1,4 +1,4 @@
-"""KEDA's ExternalScaler service, answered from the registry's latest decisions.
+"""KEDA's ExternalScaler service, answered from the latest published decisions.
 
 No handler awaits Prometheus or a forecast: they parse metadata, look up the tracked
 ScaledObject and read its last published decision. The metric is "desired replicas" with a
@@ -10,28 +10,37 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator
+from typing import Protocol
 
 import grpc
 
 from autoscaler.decision import Decision
+from autoscaler.scaler.decision_cell import DecisionCell
 from autoscaler.scaler.metadata import MetadataError, ScalerTarget, parse_metadata
-from autoscaler.scaler.registry import ScalerRegistry
-from autoscaler.scaler.tracked import Tracked
 from external_scaler_proto import externalscaler_pb2 as pb
 from external_scaler_proto import externalscaler_pb2_grpc as pb_grpc
 
 TARGET_PER_REPLICA = 1.0
 
 
+class DecisionBoard(Protocol):
+    """Where handlers find a ScaledObject's decision: the registry itself, or the gRPC front
+    process's mirror of it."""
+
+    def track(self, target: ScalerTarget) -> DecisionCell:
+        """The target's cell, tracked from now on; MetadataError when no profile fits."""
+        ...
+
+
 class ExternalScalerServicer(pb_grpc.ExternalScalerServicer):
-    def __init__(self, registry: ScalerRegistry) -> None:
-        self.registry = registry
+    def __init__(self, board: DecisionBoard) -> None:
+        self.board = board
 
     async def GetMetricSpec(  # noqa: N802 (the proto names the method)
         self, request: pb.ScaledObjectRef, context: grpc.aio.ServicerContext
     ) -> pb.GetMetricSpecResponse:
         target = await _target(request, context)
-        await _track(self.registry, target, context)
+        await _track(self.board, target, context)
         spec = pb.MetricSpec(
             metricName=target.metric_name,
             targetSize=int(TARGET_PER_REPLICA),
@@ -43,7 +52,7 @@ class ExternalScalerServicer(pb_grpc.ExternalScalerServicer):
         self, request: pb.GetMetricsRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetMetricsResponse:
         target = await _target(request.scaledObjectRef, context)
-        tracked = await _track(self.registry, target, context)
+        tracked = await _track(self.board, target, context)
         decision = await _valid_decision(tracked, context)
         replicas = float(decision.replicas)
         value = pb.MetricValue(
@@ -57,7 +66,7 @@ class ExternalScalerServicer(pb_grpc.ExternalScalerServicer):
         self, request: pb.ScaledObjectRef, context: grpc.aio.ServicerContext
     ) -> pb.IsActiveResponse:
         target = await _target(request, context)
-        tracked = await _track(self.registry, target, context)
+        tracked = await _track(self.board, target, context)
         await _valid_decision(tracked, context)
         return pb.IsActiveResponse(result=tracked.active)
 
@@ -66,7 +75,7 @@ class ExternalScalerServicer(pb_grpc.ExternalScalerServicer):
     ) -> AsyncIterator[pb.IsActiveResponse]:
         """Pushes `true` whenever the model becomes active (KEDA ignores `false`)."""
         target = await _target(request, context)
-        tracked = await _track(self.registry, target, context)
+        tracked = await _track(self.board, target, context)
         was_active = False
         while True:
             if tracked.active and not was_active:
@@ -84,16 +93,16 @@ async def _target(ref: pb.ScaledObjectRef, context: grpc.aio.ServicerContext) ->
 
 
 async def _track(
-    registry: ScalerRegistry, target: ScalerTarget, context: grpc.aio.ServicerContext
-) -> Tracked:
+    board: DecisionBoard, target: ScalerTarget, context: grpc.aio.ServicerContext
+) -> DecisionCell:
     try:
-        return registry.track(target)
+        return board.track(target)
     except MetadataError as exc:
         await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         raise
 
 
-async def _valid_decision(tracked: Tracked, context: grpc.aio.ServicerContext) -> Decision:
+async def _valid_decision(tracked: DecisionCell, context: grpc.aio.ServicerContext) -> Decision:
     decision = tracked.decision
     if decision is None:
         await context.abort(

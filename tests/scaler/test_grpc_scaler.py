@@ -1,4 +1,8 @@
-"""The ExternalScaler over real gRPC on loopback, as KEDA calls it."""
+"""The ExternalScaler over real gRPC on loopback, as KEDA calls it.
+
+The servicer tests run twice: served from the registry's own loop, and from the gRPC front
+process (`prewarm serve`'s default), which mirrors the registry's decisions over a pipe.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from autoscaler.scaler.grpc_front_process import GrpcFrontProcess
 from autoscaler.scaler.server import RunningServer, TlsFiles, start_grpc
 from external_scaler_proto import externalscaler_pb2 as pb
 from external_scaler_proto import externalscaler_pb2_grpc as pb_grpc
@@ -28,14 +33,27 @@ def ref(metadata: dict[str, str] | None = None) -> pb.ScaledObjectRef:
     )
 
 
-@pytest.fixture
-async def scaler() -> AsyncIterator[tuple[pb_grpc.ExternalScalerStub, FakeMetricSource, object]]:
+@pytest.fixture(params=["in-process", "front-process"])
+async def scaler(
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[tuple[pb_grpc.ExternalScalerStub, FakeMetricSource, object]]:
     source = FakeMetricSource()
     registry, clock = make_registry(source, replicas={"min": 0, "max": 64})
-    server = await start_grpc(registry, "127.0.0.1", 0)
+    server: RunningServer | GrpcFrontProcess
+    if request.param == "in-process":
+        server = await start_grpc(registry, "127.0.0.1", 0)
+    else:
+        server = GrpcFrontProcess(registry)
+        await server.start("127.0.0.1", 0, None)
     async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
         yield pb_grpc.ExternalScalerStub(channel), source, (registry, clock, server)
     await server.stop(0)
+
+
+async def published(server: RunningServer | GrpcFrontProcess) -> None:
+    """Waits until the front process has what the registry published (in-process: at once)."""
+    if isinstance(server, GrpcFrontProcess):
+        await server.synced()
 
 
 async def test_metric_spec_is_static_with_target_one(scaler) -> None:  # type: ignore[no-untyped-def]
@@ -47,9 +65,10 @@ async def test_metric_spec_is_static_with_target_one(scaler) -> None:  # type: i
 
 
 async def test_get_metrics_returns_one_value_float_and_int(scaler) -> None:  # type: ignore[no-untyped-def]
-    stub, source, (registry, _, _) = scaler
+    stub, source, (registry, _, server) = scaler
     source.latest_by_model["llama"] = steady(prompt_for_replicas(7), ready=7)
     await registry.refresh_once(registry.track(target()))
+    await published(server)
     request = pb.GetMetricsRequest(scaledObjectRef=ref(), metricName="prewarm-llama")
     values = (await stub.GetMetrics(request, timeout=3)).metricValues
     assert len(values) == 1
@@ -89,13 +108,14 @@ async def test_bad_metadata_is_invalid_argument_naming_the_key(scaler, metadata,
 
 
 async def test_stale_data_turns_unavailable_past_the_bound(scaler) -> None:  # type: ignore[no-untyped-def]
-    stub, source, (registry, clock, _) = scaler
+    stub, source, (registry, clock, server) = scaler
     source.latest_by_model["llama"] = steady(prompt_for_replicas(5), ready=5)
     tracked = registry.track(target())
     await registry.refresh_once(tracked)
     source.fresh = False  # the source keeps returning the same, ever older sample
     clock.advance(601)  # default error_after_s is 600
     await registry.refresh_once(tracked)
+    await published(server)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.GetMetrics(pb.GetMetricsRequest(scaledObjectRef=ref()), timeout=3)
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
@@ -103,10 +123,11 @@ async def test_stale_data_turns_unavailable_past_the_bound(scaler) -> None:  # t
 
 
 async def test_stream_pushes_true_when_the_model_becomes_active(scaler) -> None:  # type: ignore[no-untyped-def]
-    stub, source, (registry, clock, _) = scaler
+    stub, source, (registry, clock, server) = scaler
     tracked = registry.track(target())
     source.latest_by_model["llama"] = steady(0.0, ready=0)  # scaled to zero, no traffic
     await registry.refresh_once(tracked)
+    await published(server)
     assert not tracked.active
     stream = stub.StreamIsActive(ref())
     first = asyncio.ensure_future(stream.read())
@@ -122,7 +143,6 @@ async def test_stream_pushes_true_when_the_model_becomes_active(scaler) -> None:
 
 async def test_health_service_reports_serving(scaler) -> None:  # type: ignore[no-untyped-def]
     _, _, (_, _, server) = scaler
-    assert isinstance(server, RunningServer)
     async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
         health = health_pb2_grpc.HealthStub(channel)
         for service in ("", "externalscaler.ExternalScaler"):

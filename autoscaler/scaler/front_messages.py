@@ -1,0 +1,87 @@
+"""What the scaler process and its gRPC front process tell each other over their pipe.
+
+The front answers KEDA from a mirror of the decisions; the scaler process (the back) owns
+the engines, the sources and the refits. Everything here is pickled, so it stays small and
+frozen, and
+imports nothing heavy: the front process loads this module, not the forecasting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from autoscaler.decision import Decision
+from autoscaler.scaler.metadata import ScalerTarget
+from autoscaler.scaler.profile_choice import ProfileChoice
+from autoscaler.scaler.tls import TlsFiles
+
+
+# Back -> front, first
+@dataclass(frozen=True)
+class FrontSettings:
+    host: str
+    port: int  # 0: any free port (the front says which in `Listening`)
+    tls: TlsFiles | None
+    profiles: ProfileChoice
+    log_level: str
+
+
+# Front -> back
+@dataclass(frozen=True)
+class Seen:
+    """KEDA asked about these ScaledObjects (recently, or for the first time): track them."""
+
+    targets: tuple[ScalerTarget, ...]
+
+
+@dataclass(frozen=True)
+class Listening:
+    """The front's gRPC server is up on `port`."""
+
+    port: int
+
+
+@dataclass(frozen=True)
+class CannotListen:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Synced:
+    """The answer to `Sync`: everything sent before it has been applied."""
+
+    token: int
+
+
+# Back -> front, then
+@dataclass(frozen=True)
+class Published:
+    target: ScalerTarget
+    decision: Decision
+    last_error: str
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """The back stopped tracking an idle ScaledObject."""
+
+    target: ScalerTarget
+
+
+@dataclass(frozen=True)
+class Profiles:
+    """The profiles in force after a reload."""
+
+    choice: ProfileChoice
+
+
+@dataclass(frozen=True)
+class Stop:
+    grace_s: float
+
+
+@dataclass(frozen=True)
+class Sync:
+    """Asks for `Synced(token)` once every earlier message is applied."""
+
+    token: int

@@ -1,0 +1,58 @@
+"""The gRPC front process's copy of the decisions, kept current by the scaler process.
+
+The front answers KEDA from these cells. It resolves profiles itself, so a bad `profile`
+key is INVALID_ARGUMENT at once, exactly as the registry would say it, and it tells the
+back which ScaledObjects KEDA asks about: at first sight at once (their refreshers start),
+then in batches (so the back does not drop them as idle).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from autoscaler.scaler.decision_cell import DecisionCell
+from autoscaler.scaler.front_messages import Dropped, Profiles, Published, Seen
+from autoscaler.scaler.metadata import ScalerTarget
+from autoscaler.scaler.profile_choice import ProfileChoice
+
+BackMessage = Published | Dropped | Profiles
+
+
+class MirrorBoard:
+    def __init__(self, profiles: ProfileChoice, tell_back: Callable[[Seen], None]) -> None:
+        self.profiles = profiles
+        self.tell_back = tell_back
+        self._cells: dict[ScalerTarget, DecisionCell] = {}
+        self._seen_since_report: set[ScalerTarget] = set()
+
+    def __len__(self) -> int:
+        return len(self._cells)
+
+    def track(self, target: ScalerTarget) -> DecisionCell:
+        cell = self._cells.get(target)
+        if cell is None:
+            self.profiles.choose(target)  # raises MetadataError naming the key
+            cell = self._cells[target] = DecisionCell(target)
+            self.tell_back(Seen((target,)))
+        else:
+            self._seen_since_report.add(target)
+        return cell
+
+    def report_seen(self) -> None:
+        """Tells the back what KEDA asked about since the last report."""
+        if self._seen_since_report:
+            self.tell_back(Seen(tuple(self._seen_since_report)))
+            self._seen_since_report.clear()
+
+    def receive(self, message: BackMessage) -> None:
+        if isinstance(message, Published):
+            # A target the front has not seen (tracked before it started) is mirrored too.
+            cell = self._cells.setdefault(message.target, DecisionCell(message.target))
+            cell.last_error = message.last_error
+            cell.publish(message.decision)
+        elif isinstance(message, Dropped):
+            self._cells.pop(message.target, None)
+        elif isinstance(message, Profiles):
+            self.profiles = message.choice
+        else:
+            raise TypeError(f"unexpected message from the scaler process: {message!r}")

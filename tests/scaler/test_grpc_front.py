@@ -1,0 +1,150 @@
+"""The gRPC front process: its mirror of the decisions, and its life beside the scaler's.
+
+What KEDA sees through the front is covered by test_grpc_scaler.py (every servicer test runs
+against the front too); here: what the front and the scaler process tell each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+
+from autoscaler.decision import Decision
+from autoscaler.scaler.app import ScalerApp
+from autoscaler.scaler.exported_metrics import DecisionMetrics
+from autoscaler.scaler.front_messages import Dropped, Profiles, Published, Seen
+from autoscaler.scaler.grpc_front_process import GrpcFrontProcess
+from autoscaler.scaler.metadata import MetadataError, parse_metadata
+from autoscaler.scaler.mirror_board import MirrorBoard
+from autoscaler.scaler.profile_book import ProfileBook
+from autoscaler.scaler.profile_choice import ProfileChoice
+from autoscaler.scaler.registry import ScalerRegistry
+from external_scaler_proto import externalscaler_pb2 as pb
+from external_scaler_proto import externalscaler_pb2_grpc as pb_grpc
+from tests.fakes import FakeMetricSource, make_profile
+from tests.scaler.scaler_helpers import make_registry, target
+
+
+def only_default() -> ProfileChoice:
+    return ProfileBook({"default": make_profile()}).choice
+
+
+def test_mirror_tells_the_back_at_first_sight_then_in_batches() -> None:
+    told: list[Seen] = []
+    board = MirrorBoard(only_default(), told.append)
+    chat, batch = target(name="chat"), target(name="batch")
+    board.track(chat)
+    board.track(chat)
+    board.track(batch)
+    board.track(batch)
+    assert told == [Seen((chat,)), Seen((batch,))]
+    board.report_seen()
+    assert len(told) == 3 and set(told[2].targets) == {chat, batch}
+    board.report_seen()  # nothing asked since: nothing to say
+    assert len(told) == 3
+
+
+def test_mirror_rejects_an_unknown_profile_until_a_reload_brings_it() -> None:
+    board = MirrorBoard(only_default(), lambda message: None)
+    wants_batch = parse_metadata("chat", "serving", {"model": "llama", "profile": "batch"})
+    with pytest.raises(MetadataError, match="'profile'"):
+        board.track(wants_batch)
+    assert len(board) == 0
+    board.receive(Profiles(ProfileBook({"batch": make_profile()}).choice))
+    assert board.track(wants_batch).target == wants_batch
+
+
+async def test_mirror_publishes_wakes_waiters_and_forgets_dropped() -> None:
+    board = MirrorBoard(only_default(), lambda message: None)
+    cell = board.track(target())
+    waiting = asyncio.ensure_future(cell.wait_change())
+    await asyncio.sleep(0)
+    board.receive(Published(target(), Decision(0.0, 3, "forecast"), "prometheus: timeout"))
+    await asyncio.wait_for(waiting, timeout=1)
+    assert cell.decision is not None and cell.decision.replicas == 3 and cell.active
+    assert cell.last_error == "prometheus: timeout"
+    board.receive(Dropped(target()))
+    assert len(board) == 0
+    with pytest.raises(TypeError, match="unexpected message"):
+        board.receive("hello")  # type: ignore[arg-type]
+
+
+Front = tuple[GrpcFrontProcess, ScalerRegistry, pb_grpc.ExternalScalerStub]
+
+
+@pytest.fixture
+async def front() -> AsyncIterator[Front]:
+    registry, _ = make_registry(FakeMetricSource())
+    front = GrpcFrontProcess(registry)
+    await front.start("127.0.0.1", 0, None)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{front.port}") as channel:
+        yield front, registry, pb_grpc.ExternalScalerStub(channel)
+    await front.stop(0)
+
+
+def ref(**metadata: str) -> pb.ScaledObjectRef:
+    return pb.ScaledObjectRef(name="chat", namespace="serving", scalerMetadata=metadata)
+
+
+async def test_what_keda_asks_about_is_tracked_by_the_scaler(front: Front) -> None:
+    _, registry, stub = front
+    await stub.GetMetricSpec(ref(model="llama"), timeout=3)
+    for _ in range(100):
+        if len(registry):
+            break
+        await asyncio.sleep(0.02)
+    assert [t.target for t in registry.all()] == [target()]
+
+
+async def test_a_profile_reload_reaches_the_front(front: Front) -> None:
+    process, registry, stub = front
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.GetMetricSpec(ref(model="llama", profile="batch"), timeout=3)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    await registry.replace_profiles(ProfileBook({"batch": make_profile()}))
+    await process.synced()
+    spec = await stub.GetMetricSpec(ref(model="llama", profile="batch"), timeout=3)
+    assert spec.metricSpecs[0].metricName == "prewarm-llama"
+
+
+async def test_stop_ends_the_front_process_cleanly(front: Front) -> None:
+    process, _, _ = front
+    await process.stop(0)
+    assert process.exitcode == 0 and not process.serving and not process.lost.is_set()
+
+
+async def test_a_port_in_use_is_an_error_naming_it() -> None:
+    registry, _ = make_registry(FakeMetricSource())
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError, match=f"127.0.0.1:{port}"):
+            await GrpcFrontProcess(registry).start("127.0.0.1", port, None)
+
+
+async def test_the_scaler_stops_with_an_error_when_its_front_dies() -> None:
+    registry, _ = make_registry(FakeMetricSource())
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        http_port = s.getsockname()[1]
+    app = ScalerApp(
+        registry, DecisionMetrics(), "127.0.0.1", 0, "127.0.0.1", http_port, grpc_process=True
+    )
+    running = asyncio.create_task(app.run(asyncio.Event()))
+    for _ in range(500):
+        if app.ready():
+            break
+        await asyncio.sleep(0.02)
+    front = app._grpc
+    assert isinstance(front, GrpcFrontProcess) and front.pid is not None
+    os.kill(front.pid, signal.SIGKILL)
+    with pytest.raises(OSError, match="gRPC front process exited"):
+        await asyncio.wait_for(running, timeout=30)
+    assert not app.ready()
