@@ -114,7 +114,7 @@ async def main(grpc_port: int, http_port: int, history_h: float, probe_out: Path
     await app.run(stop)
     if probe_out is not None:
         await watching
-        probe_out.write_text(probe.summary("scaler"))
+        probe_out.write_text(probe.summary("scaler main process"))
 
 
 if __name__ == "__main__":

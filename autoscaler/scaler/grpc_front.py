@@ -17,7 +17,6 @@ front.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 import socket
@@ -32,6 +31,7 @@ from autoscaler.scaler.front_messages import (
     Sync,
     Synced,
 )
+from autoscaler.scaler.heap_settling import freeze_when_settled
 from autoscaler.scaler.latency_tuning import run_serving_loop, tune_for_latency
 from autoscaler.scaler.message_pipe import MessagePipe
 from autoscaler.scaler.mirror_board import MirrorBoard
@@ -69,14 +69,19 @@ async def serve_front(sock: socket.socket) -> None:
         return
     tune_for_latency(inline_refits=False)
     back.send(Listening(server.port))
-    reporting = asyncio.get_running_loop().create_task(_report_seen(board))
+    loop = asyncio.get_running_loop()
+    # Its cells and KEDA's streams arrive after start-up: freeze them once they stop changing.
+    background = [
+        loop.create_task(_report_seen(board)),
+        loop.create_task(freeze_when_settled(lambda: len(board))),
+    ]
     grace_s = 0.0
     try:
         grace_s = await _mirror(back, board)
     finally:
-        reporting.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reporting
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         await server.stop(grace_s)
         await back.close()
 

@@ -1,8 +1,10 @@
-"""`prewarm serve --demo` as a user runs it: a process that answers KEDA over gRPC, fits the
-demo model's forecaster in its refit worker, and exits cleanly on SIGTERM."""
+"""`prewarm serve --demo` as a user runs it: a process that answers KEDA over gRPC from its
+gRPC front process, fits the demo model's forecaster in its refit worker, and exits cleanly
+on SIGTERM, its helpers with it."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -40,6 +42,23 @@ def children(pid: int) -> set[int]:
         if fields.get("PPid", "").strip() == str(pid):
             found.add(int(status.parent.name))
     return found
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (an exited child nobody reaped yet)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+def front_of(pid: int) -> int:
+    for child in children(pid):
+        with contextlib.suppress(OSError):
+            if b"autoscaler.scaler.grpc_front" in Path(f"/proc/{child}/cmdline").read_bytes():
+                return child
+    raise AssertionError(f"no gRPC front process among the children of {pid}")
 
 
 @pytest.fixture
@@ -102,11 +121,29 @@ def test_demo_server_fits_in_its_refit_worker_and_stops_cleanly(
                 break
             time.sleep(0.5)
         assert forecast is not None and forecast["method"] == "holt-winters", forecast["note"]
-        assert len(children(process.pid)) >= 1  # the spawned refit worker
+        helpers = children(process.pid)
+        assert len(helpers) >= 2  # the gRPC front and the spawned refit worker
         request = pb.GetMetricsRequest(scaledObjectRef=ref, metricName="replicas")
         reply = stub.GetMetrics(request, timeout=3)
         assert reply.metricValues[0].metricValueFloat >= 1
 
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=20) == 0
-    assert not children(process.pid)
+    deadline = time.monotonic() + 10
+    while any(map(running, helpers)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in helpers if running(pid)]
+
+
+def test_the_grpc_front_exits_when_the_scaler_process_is_killed(
+    demo_server: tuple[subprocess.Popen[bytes], int, int],
+) -> None:
+    process, _, http_port = demo_server
+    wait_ready(http_port, process)
+    front = front_of(process.pid)
+    process.kill()  # no goodbye: the front only sees its pipe close
+    process.wait()
+    deadline = time.monotonic() + 10
+    while running(front) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not running(front)
