@@ -107,14 +107,14 @@ class ScalerApp:
         """Serves until `stop` is set; OSError if the gRPC front process dies first."""
         grpc_server, http, http_task = await self.start()
         front = grpc_server if isinstance(grpc_server, GrpcFrontProcess) else None
+        waits = [asyncio.ensure_future(stop.wait())]
+        if front is not None:
+            waits.append(asyncio.ensure_future(front.lost.wait()))
         try:
-            waits = [asyncio.ensure_future(stop.wait())]
-            if front is not None:
-                waits.append(asyncio.ensure_future(front.lost.wait()))
-            _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-            for waiting in pending:
-                waiting.cancel()
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            for waiting in waits:
+                waiting.cancel()
             background = [t for t in (self._watch, self._refitting, self._settling) if t]
             for task in background:
                 task.cancel()

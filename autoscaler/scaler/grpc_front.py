@@ -4,8 +4,9 @@ Why a process of its own: the scaler process also polls Prometheus, forecasts an
 for every ScaledObject, and on one interpreter that work takes the GIL and the event loop
 from the handlers, which is what KEDA's latency tail is made of. Here the handlers answer
 from `MirrorBoard`, which the scaler process keeps current over a socket pair
-(`message_pipe.py`, `front_messages.py`); the only other work on this loop is reading it,
-a message per changed decision.
+(`message_pipe.py`, `front_messages.py`). The other work on this loop is light: a message
+per changed decision, a report of what KEDA asked about every 10 s, and a heap freeze once
+the tracked ScaledObjects settle.
 
 `grpc_front_process.py` starts it as `python -m autoscaler.scaler.grpc_front FD`, a fresh
 interpreter that imports only what answering takes (no forecasting, numpy or pydantic), and
@@ -109,6 +110,8 @@ async def _report_seen(board: MirrorBoard) -> None:
             board.report_seen()
         except OSError:  # the pipe is closed: _mirror stops the front
             return
+        except Exception:  # without reports the back drops every ScaledObject as idle
+            log.exception("reporting what KEDA asked about failed")
 
 
 if __name__ == "__main__":

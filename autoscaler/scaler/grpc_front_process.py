@@ -48,7 +48,7 @@ class GrpcFrontProcess:
         self.registry = registry
         self.port = 0
         self.serving = False
-        self.lost = asyncio.Event()  # the front exited without being asked to
+        self.lost = asyncio.Event()  # the front is gone (or unreachable) without a Stop
         self._front: MessagePipe | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._reading: asyncio.Task[None] | None = None
@@ -64,23 +64,15 @@ class GrpcFrontProcess:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "autoscaler.scaler.grpc_front", str(theirs.fileno())],
                 pass_fds=(theirs.fileno(),),
+                # Its own process group: a terminal's Ctrl-C reaches only this process, which
+                # then stops the front in order (the front would ignore it anyway).
+                process_group=0,
             )
-        self._front = await MessagePipe.open(ours)
-        log_level = logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower()
-        self._front.send(FrontSettings(host, port, tls, self.registry.profiles.choice, log_level))
         try:
-            first = await asyncio.wait_for(self._front.receive(), START_TIMEOUT_S)
-        except (EOFError, TimeoutError):
+            first = await self._first_word(ours, host, port, tls)
+        except BaseException:
             await self._kill()
-            raise OSError(
-                f"the gRPC front process did not start (exit code {self._process.poll()})"
-            ) from None
-        if isinstance(first, CannotListen):
-            await self._kill()
-            raise OSError(first.reason)
-        if not isinstance(first, Listening):
-            await self._kill()
-            raise OSError(f"the gRPC front process said {first!r} instead of its port")
+            raise
         self.port = first.port
         registry = self.registry
         registry.listeners = (*registry.listeners, self._published)
@@ -91,6 +83,28 @@ class GrpcFrontProcess:
             if tracked.decision is not None:
                 self._published(tracked, tracked.decision)
         self._reading = asyncio.get_running_loop().create_task(self._read_front())
+
+    async def _first_word(
+        self, ours: socket.socket, host: str, port: int, tls: TlsFiles | None
+    ) -> Listening:
+        self._front = await MessagePipe.open(ours)
+        log_level = logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower()
+        self._front.send(FrontSettings(host, port, tls, self.registry.profiles.choice, log_level))
+        try:
+            first = await asyncio.wait_for(self._front.receive(), START_TIMEOUT_S)
+        except TimeoutError:
+            raise OSError(
+                f"the gRPC front process did not answer within {START_TIMEOUT_S:.0f} s"
+            ) from None
+        except EOFError:
+            await self._wait_exit(AFTER_GRACE_S)
+            code = self.exitcode
+            raise OSError(f"the gRPC front process exited at start (exit code {code})") from None
+        if isinstance(first, CannotListen):
+            raise OSError(first.reason)
+        if not isinstance(first, Listening):
+            raise OSError(f"the gRPC front process said {first!r} instead of its port")
+        return first
 
     def _published(self, tracked: Tracked, decision: Decision) -> None:
         # Only what the front answers from: most decisions repeat the last one, and each
@@ -115,15 +129,15 @@ class GrpcFrontProcess:
 
     async def synced(self) -> None:
         """Returns once the front has applied everything sent so far; EOFError if it died."""
+        if not self.serving:
+            raise EOFError("the gRPC front process is not running")
         token = next(self._sync_tokens)
         done = self._syncs[token] = asyncio.get_running_loop().create_future()
         self._send(Sync(token))
-        if not self.serving:
-            raise EOFError("the gRPC front process is not running")
         await done
 
     def _send(self, message: Published | Dropped | Profiles | Stop | Sync) -> None:
-        if self._front is None or not self.serving:
+        if self._front is None or not (self.serving or isinstance(message, Stop)):
             return
         try:
             self._front.send(message)
@@ -132,25 +146,33 @@ class GrpcFrontProcess:
 
     async def _read_front(self) -> None:
         assert self._front is not None
-        while True:
-            try:
+        try:
+            while True:
                 message = await self._front.receive()
-            except EOFError:
-                self._front_gone()
-                return
-            if isinstance(message, Seen):
-                self._track(message.targets)
-            elif isinstance(message, Synced):
-                waiting = self._syncs.pop(message.token, None)
-                if waiting is not None and not waiting.done():
-                    waiting.set_result(None)
+                if isinstance(message, Seen):
+                    self._track(message.targets)
+                elif isinstance(message, Synced):
+                    waiting = self._syncs.pop(message.token, None)
+                    if waiting is not None and not waiting.done():
+                        waiting.set_result(None)
+        except EOFError:
+            pass
+        except Exception:  # a garbled message: without this reader the front is useless
+            log.exception("reading the gRPC front process failed")
+        self._front_gone()
 
     def _track(self, targets: tuple[ScalerTarget, ...]) -> None:
         for target in targets:
             try:
                 self.registry.track(target)
-            except MetadataError as exc:  # a reload removed its profile since the front checked
+            except MetadataError as exc:
+                # The front checked against profiles a reload has changed since: it forgets
+                # the target, so KEDA's next call is checked against the new ones.
                 log.warning("not tracking %s: %s", target.scaled_object, exc)
+                self._send(Dropped(target))
+            except Exception:  # one ScaledObject's failure must not stop the others
+                log.exception("cannot track %s", target.scaled_object)
+                self._send(Dropped(target))
 
     def _front_gone(self) -> None:
         self.serving = False
@@ -165,8 +187,8 @@ class GrpcFrontProcess:
     async def stop(self, grace_s: float = 2.0) -> None:
         if self._process is None or self._front is None:
             return
-        self._send(Stop(grace_s))
         self._stopping = True
+        self._send(Stop(grace_s))
         self.serving = False
         await self._wait_exit(grace_s + AFTER_GRACE_S)
         await self._kill()
@@ -187,8 +209,7 @@ class GrpcFrontProcess:
     async def _kill(self) -> None:
         if self._reading is not None:
             self._reading.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reading
+            await asyncio.gather(self._reading, return_exceptions=True)
         if self._process is not None and self._process.poll() is None:
             self._process.kill()
             await self._wait_exit(AFTER_GRACE_S)

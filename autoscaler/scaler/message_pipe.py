@@ -1,8 +1,10 @@
 """Pickled messages between the scaler process and its gRPC front, on asyncio streams.
 
 A socket pair, each message a 4-byte length and its pickle. Sends are buffered by the
-stream and never block or fail on a full socket, so neither event loop ever waits on the
-other; a closed peer shows up as `EOFError` from `receive`.
+stream and never block on a full socket, so neither event loop ever waits on the other.
+The buffer has no cap: a peer that stops reading makes it grow, which is why each side
+treats the other's silence or death as fatal. A closed peer shows up as `EOFError` from
+`receive`.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 The front answers KEDA from these cells. It resolves profiles itself, so a bad `profile`
 key is INVALID_ARGUMENT at once, exactly as the registry would say it, and it tells the
 back which ScaledObjects KEDA asks about: at first sight at once (their refreshers start),
-then in batches (so the back does not drop them as idle).
+then in batches (so the back does not drop them as idle). A target the back drops or
+rejects, or that a profile reload leaves without a profile, is forgotten here too, so the
+next call is checked afresh.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Callable
 
 from autoscaler.scaler.decision_cell import DecisionCell
 from autoscaler.scaler.front_messages import Dropped, Profiles, Published, Seen
-from autoscaler.scaler.metadata import ScalerTarget
+from autoscaler.scaler.metadata import MetadataError, ScalerTarget
 from autoscaler.scaler.profile_choice import ProfileChoice
 
 BackMessage = Published | Dropped | Profiles
@@ -38,6 +40,13 @@ class MirrorBoard:
             self._seen_since_report.add(target)
         return cell
 
+    def _fits(self, target: ScalerTarget) -> bool:
+        try:
+            self.profiles.choose(target)
+        except MetadataError:
+            return False
+        return True
+
     def report_seen(self) -> None:
         """Tells the back what KEDA asked about since the last report."""
         if self._seen_since_report:
@@ -52,7 +61,10 @@ class MirrorBoard:
             cell.publish(message.decision)
         elif isinstance(message, Dropped):
             self._cells.pop(message.target, None)
+            self._seen_since_report.discard(message.target)
         elif isinstance(message, Profiles):
             self.profiles = message.choice
+            for target in [t for t in self._cells if not self._fits(t)]:
+                del self._cells[target]  # KEDA's next call gets INVALID_ARGUMENT
         else:
             raise TypeError(f"unexpected message from the scaler process: {message!r}")

@@ -27,8 +27,8 @@ from autoscaler.scaler.profile_choice import ProfileChoice
 from autoscaler.scaler.registry import ScalerRegistry
 from external_scaler_proto import externalscaler_pb2 as pb
 from external_scaler_proto import externalscaler_pb2_grpc as pb_grpc
-from tests.fakes import FakeMetricSource, make_profile
-from tests.scaler.scaler_helpers import make_registry, target
+from tests.fakes import FakeMetricSource, make_profile, prompt_for_replicas
+from tests.scaler.scaler_helpers import make_registry, steady, target
 
 
 def only_default() -> ProfileChoice:
@@ -58,6 +58,15 @@ def test_mirror_rejects_an_unknown_profile_until_a_reload_brings_it() -> None:
     assert len(board) == 0
     board.receive(Profiles(ProfileBook({"batch": make_profile()}).choice))
     assert board.track(wants_batch).target == wants_batch
+
+
+def test_a_reload_forgets_targets_left_without_a_profile() -> None:
+    board = MirrorBoard(only_default(), lambda message: None)
+    board.track(target())
+    board.receive(Profiles(ProfileBook({"batch": make_profile()}).choice))
+    assert len(board) == 0
+    with pytest.raises(MetadataError, match="no profile for model 'llama'"):
+        board.track(target())
 
 
 async def test_mirror_publishes_wakes_waiters_and_forgets_dropped() -> None:
@@ -93,12 +102,9 @@ def ref(**metadata: str) -> pb.ScaledObjectRef:
 
 
 async def test_what_keda_asks_about_is_tracked_by_the_scaler(front: Front) -> None:
-    _, registry, stub = front
+    process, registry, stub = front
     await stub.GetMetricSpec(ref(model="llama"), timeout=3)
-    for _ in range(100):
-        if len(registry):
-            break
-        await asyncio.sleep(0.02)
+    await process.synced()  # the front's Seen went up the same ordered pipe before Synced
     assert [t.target for t in registry.all()] == [target()]
 
 
@@ -131,20 +137,38 @@ async def test_a_port_in_use_is_an_error_naming_it() -> None:
 
 async def test_the_scaler_stops_with_an_error_when_its_front_dies() -> None:
     registry, _ = make_registry(FakeMetricSource())
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        http_port = s.getsockname()[1]
-    app = ScalerApp(
-        registry, DecisionMetrics(), "127.0.0.1", 0, "127.0.0.1", http_port, grpc_process=True
-    )
+    app = ScalerApp(registry, DecisionMetrics(), "127.0.0.1", 0, "127.0.0.1", 0, grpc_process=True)
     running = asyncio.create_task(app.run(asyncio.Event()))
-    for _ in range(500):
-        if app.ready():
-            break
-        await asyncio.sleep(0.02)
-    front = app._grpc
-    assert isinstance(front, GrpcFrontProcess) and front.pid is not None
-    os.kill(front.pid, signal.SIGKILL)
-    with pytest.raises(OSError, match="gRPC front process exited"):
-        await asyncio.wait_for(running, timeout=30)
-    assert not app.ready()
+    try:
+        for _ in range(500):
+            if app.ready():
+                break
+            await asyncio.sleep(0.02)
+        front = app._grpc
+        assert isinstance(front, GrpcFrontProcess) and front.pid is not None
+        os.kill(front.pid, signal.SIGKILL)
+        with pytest.raises(OSError, match="gRPC front process exited"):
+            await asyncio.wait_for(running, timeout=30)
+        assert not app.ready()
+    finally:
+        if not running.done():
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+
+
+async def test_decisions_made_before_the_front_started_are_mirrored() -> None:
+    source = FakeMetricSource()
+    source.latest_by_model["llama"] = steady(prompt_for_replicas(4), ready=4)
+    registry, _ = make_registry(source)
+    await registry.refresh_once(registry.track(target()))
+    front = GrpcFrontProcess(registry)
+    await front.start("127.0.0.1", 0, None)
+    try:
+        await front.synced()
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{front.port}") as channel:
+            stub = pb_grpc.ExternalScalerStub(channel)
+            request = pb.GetMetricsRequest(scaledObjectRef=ref(model="llama"))
+            reply = await stub.GetMetrics(request, timeout=3)
+        assert reply.metricValues[0].metricValue == 4
+    finally:
+        await front.stop(0)

@@ -122,6 +122,7 @@ def test_demo_server_fits_in_its_refit_worker_and_stops_cleanly(
             time.sleep(0.5)
         assert forecast is not None and forecast["method"] == "holt-winters", forecast["note"]
         helpers = children(process.pid)
+        assert front_of(process.pid) in helpers
         assert len(helpers) >= 2  # the gRPC front and the spawned refit worker
         request = pb.GetMetricsRequest(scaledObjectRef=ref, metricName="replicas")
         reply = stub.GetMetrics(request, timeout=3)
