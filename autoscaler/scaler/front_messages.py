@@ -24,6 +24,10 @@ class FrontSettings:
     tls: TlsFiles | None
     profiles: ProfileChoice
     log_level: str
+    # The back sends `Alive` every `alive_every_s`; after `silence_limit_s` without a word
+    # the front stops, so KEDA's fallback takes over from a hung scaler process.
+    alive_every_s: float
+    silence_limit_s: float
 
 
 # Front -> back
@@ -85,3 +89,8 @@ class Sync:
     """Asks for `Synced(token)` once every earlier message is applied."""
 
     token: int
+
+
+@dataclass(frozen=True)
+class Alive:
+    """The back's loop is running (sent every `FrontSettings.alive_every_s`)."""

@@ -25,6 +25,7 @@ import sys
 
 from autoscaler import logs
 from autoscaler.scaler.front_messages import (
+    Alive,
     CannotListen,
     FrontSettings,
     Listening,
@@ -78,7 +79,7 @@ async def serve_front(sock: socket.socket) -> None:
     ]
     grace_s = 0.0
     try:
-        grace_s = await _mirror(back, board)
+        grace_s = await _mirror(back, board, settings.silence_limit_s)
     finally:
         for task in background:
             task.cancel()
@@ -87,20 +88,31 @@ async def serve_front(sock: socket.socket) -> None:
         await back.close()
 
 
-async def _mirror(back: MessagePipe, board: MirrorBoard) -> float:
-    """Applies the back's messages until it says stop; returns the grace period to stop with."""
+async def _mirror(back: MessagePipe, board: MirrorBoard, silence_limit_s: float) -> float:
+    """Applies the back's messages until it says stop; returns the grace period to stop with.
+
+    A back silent for `silence_limit_s` (it sends `Alive` far more often) is hung: the front
+    stops rather than serve its last decisions as fresh for ever. KEDA then gets errors and
+    its fallback, as it would from a hung scaler in one process.
+    """
     while True:
         try:
-            message = await back.receive()
+            message = await asyncio.wait_for(back.receive(), silence_limit_s)
         except EOFError:
             log.error("the scaler process is gone: stopping the gRPC front")
+            return 0.0
+        except TimeoutError:
+            log.error(
+                "the scaler process said nothing for %.0f s: stopping the gRPC front",
+                silence_limit_s,
+            )
             return 0.0
         if isinstance(message, Stop):
             return message.grace_s
         if isinstance(message, Sync):
             back.send(Synced(message.token))
-            continue
-        board.receive(message)  # type: ignore[arg-type]  # the back sends nothing else
+        elif not isinstance(message, Alive):
+            board.receive(message)  # type: ignore[arg-type]  # the back sends nothing else
 
 
 async def _report_seen(board: MirrorBoard) -> None:

@@ -19,6 +19,7 @@ import sys
 
 from autoscaler.decision import Decision
 from autoscaler.scaler.front_messages import (
+    Alive,
     CannotListen,
     Dropped,
     FrontSettings,
@@ -41,17 +42,29 @@ log = logging.getLogger("prewarm.serve")
 
 START_TIMEOUT_S = 60.0  # a fresh interpreter importing grpc, on a busy node
 AFTER_GRACE_S = 5.0  # how long past its grace period a stopping front may take
+ALIVE_EVERY_S = 5.0
+# Generous: a loop busy with a thousand back-fills still sends within a second or two.
+SILENCE_LIMIT_S = 60.0
 
 
 class GrpcFrontProcess:
-    def __init__(self, registry: ScalerRegistry) -> None:
+    def __init__(
+        self,
+        registry: ScalerRegistry,
+        *,
+        alive_every_s: float = ALIVE_EVERY_S,
+        silence_limit_s: float = SILENCE_LIMIT_S,
+    ) -> None:
         self.registry = registry
+        self.alive_every_s = alive_every_s
+        self.silence_limit_s = silence_limit_s
         self.port = 0
         self.serving = False
         self.lost = asyncio.Event()  # the front is gone (or unreachable) without a Stop
         self._front: MessagePipe | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._reading: asyncio.Task[None] | None = None
+        self._beating: asyncio.Task[None] | None = None
         self._stopping = False
         self._told: dict[ScalerTarget, tuple[object, ...]] = {}  # what the front last heard
         self._syncs: dict[int, asyncio.Future[None]] = {}
@@ -82,14 +95,30 @@ class GrpcFrontProcess:
         for tracked in registry.all():  # decided before the front was up
             if tracked.decision is not None:
                 self._published(tracked, tracked.decision)
-        self._reading = asyncio.get_running_loop().create_task(self._read_front())
+        loop = asyncio.get_running_loop()
+        self._reading = loop.create_task(self._read_front())
+        self._beating = loop.create_task(self._say_alive())
+
+    async def _say_alive(self) -> None:
+        while self.serving:
+            await asyncio.sleep(self.alive_every_s)
+            self._send(Alive())
 
     async def _first_word(
         self, ours: socket.socket, host: str, port: int, tls: TlsFiles | None
     ) -> Listening:
         self._front = await MessagePipe.open(ours)
         log_level = logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower()
-        self._front.send(FrontSettings(host, port, tls, self.registry.profiles.choice, log_level))
+        settings = FrontSettings(
+            host,
+            port,
+            tls,
+            self.registry.profiles.choice,
+            log_level,
+            self.alive_every_s,
+            self.silence_limit_s,
+        )
+        self._front.send(settings)
         try:
             first = await asyncio.wait_for(self._front.receive(), START_TIMEOUT_S)
         except TimeoutError:
@@ -136,7 +165,7 @@ class GrpcFrontProcess:
         self._send(Sync(token))
         await done
 
-    def _send(self, message: Published | Dropped | Profiles | Stop | Sync) -> None:
+    def _send(self, message: Published | Dropped | Profiles | Stop | Sync | Alive) -> None:
         if self._front is None or not (self.serving or isinstance(message, Stop)):
             return
         try:
@@ -207,9 +236,10 @@ class GrpcFrontProcess:
             await asyncio.to_thread(self._process.wait, timeout_s)
 
     async def _kill(self) -> None:
-        if self._reading is not None:
-            self._reading.cancel()
-            await asyncio.gather(self._reading, return_exceptions=True)
+        tasks = [t for t in (self._reading, self._beating) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self._process is not None and self._process.poll() is None:
             self._process.kill()
             await self._wait_exit(AFTER_GRACE_S)

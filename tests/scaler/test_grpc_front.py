@@ -172,3 +172,28 @@ async def test_decisions_made_before_the_front_started_are_mirrored() -> None:
         assert reply.metricValues[0].metricValue == 4
     finally:
         await front.stop(0)
+
+
+async def test_the_front_stops_when_the_scaler_process_goes_silent() -> None:
+    registry, _ = make_registry(FakeMetricSource())
+    # A hung scaler process: its loop never gets to say it is alive.
+    front = GrpcFrontProcess(registry, alive_every_s=3600.0, silence_limit_s=1.0)
+    await front.start("127.0.0.1", 0, None)
+    try:
+        await asyncio.wait_for(front.lost.wait(), timeout=30)
+        assert not front.serving
+    finally:
+        await front.stop(0)
+
+
+async def test_a_live_scaler_process_keeps_its_front() -> None:
+    registry, _ = make_registry(FakeMetricSource())
+    front = GrpcFrontProcess(registry, alive_every_s=0.2, silence_limit_s=1.0)
+    await front.start("127.0.0.1", 0, None)
+    try:
+        await asyncio.sleep(3.0)  # three silence limits, with nothing to say but "alive"
+        assert front.serving and not front.lost.is_set()
+        await front.synced()
+    finally:
+        await front.stop(0)
+    assert front.exitcode == 0
