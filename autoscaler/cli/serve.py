@@ -108,7 +108,7 @@ async def _serve(  # type: ignore[no-untyped-def]
     from autoscaler.scaler.profile_book import ProfileBook
     from autoscaler.scaler.profile_reloader import ProfileReloader
     from autoscaler.scaler.registry import ScalerRegistry
-    from autoscaler.scaler.server import TlsFiles
+    from autoscaler.scaler.tls import TlsFiles
 
     clock = SystemClock()
     source_for = _demo_sources(profiles, clock, speed) if demo else _prometheus_sources(config)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import uvicorn
 
@@ -19,7 +20,10 @@ from autoscaler.scaler.exported_metrics import DecisionMetrics
 from autoscaler.scaler.grpc_front_process import GrpcFrontProcess
 from autoscaler.scaler.profile_reloader import ProfileReloader
 from autoscaler.scaler.registry import ScalerRegistry
-from autoscaler.scaler.server import RunningServer, TlsFiles, start_grpc
+from autoscaler.scaler.tls import TlsFiles
+
+if TYPE_CHECKING:
+    from autoscaler.scaler.server import RunningServer
 
 log = logging.getLogger("prewarm.serve")
 
@@ -65,6 +69,9 @@ class ScalerApp:
             grpc_server = GrpcFrontProcess(self.registry)
             await grpc_server.start(self.grpc_host, self.grpc_port, self.tls)
         else:
+            # Imported here: with the front process, this process never loads grpc.
+            from autoscaler.scaler.server import start_grpc
+
             grpc_server = await start_grpc(self.registry, self.grpc_host, self.grpc_port, self.tls)
         self._grpc = grpc_server
         http = uvicorn.Server(

@@ -13,8 +13,10 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import grpc
+if TYPE_CHECKING:
+    import grpc
 
 log = logging.getLogger("prewarm.tls")
 
@@ -29,7 +31,11 @@ class TlsFiles:
     def paths(self) -> tuple[Path, ...]:
         return tuple(p for p in (self.cert_file, self.key_file, self.client_ca_file) if p)
 
+    # grpc is imported where it is used: a scaler process whose gRPC front runs apart
+    # (grpc_front.py) passes TlsFiles along and never loads grpc's 22 MiB itself.
     def read(self) -> grpc.ServerCertificateConfiguration:
+        import grpc
+
         try:
             cert, key = self.cert_file.read_bytes(), self.key_file.read_bytes()
             client_ca = self.client_ca_file.read_bytes() if self.client_ca_file else None
@@ -38,6 +44,8 @@ class TlsFiles:
         return grpc.ssl_server_certificate_configuration([(key, cert)], root_certificates=client_ca)
 
     def credentials(self) -> grpc.ServerCredentials:
+        import grpc
+
         rotation = _Rotation(self)
         return grpc.dynamic_ssl_server_credentials(
             rotation.initial,
