@@ -65,7 +65,12 @@ class ServeConfig(_Strict):
     profiles: dict[str, Path] = Field(
         default_factory=dict, description="name -> profile YAML (relative to this file)"
     )
-    idle_after_s: float = Field(3600.0, gt=0)
+    # The floor keeps a live ScaledObject from being dropped between KEDA's calls: the HPA asks
+    # every 15 s, the gRPC front reports what was asked in 10 s batches, and a dropped target
+    # is re-tracked with a fresh Prometheus back-fill.
+    idle_after_s: float = Field(
+        3600.0, ge=300, description="forget a ScaledObject KEDA has not asked about for this long"
+    )
     profiles_watch_s: float = Field(
         10.0, ge=0, description="check profile files for changes this often; 0 turns it off"
     )

@@ -30,6 +30,7 @@ def test_the_shipped_example_loads_with_its_profiles() -> None:
         ("grpc: [\n", "not valid YAML"),
         ("refits: {workers: -1}\n", "refits.workers"),
         ("refits: {every_s: 0}\n", "refits.every_s"),
+        ("idle_after_s: 30\n", "idle_after_s.*300"),
     ],
     ids=[
         "unknown-key",
@@ -39,6 +40,7 @@ def test_the_shipped_example_loads_with_its_profiles() -> None:
         "bad-yaml",
         "bad-workers",
         "bad-refit-cadence",
+        "idle-shorter-than-keda-polls",
     ],
 )
 def test_bad_config_names_the_problem(tmp_path: Path, text: str, words: str) -> None:
