@@ -28,6 +28,15 @@ what lets `place` keep a running multi-node replica, whose GPUs must stay togeth
 
 A node without ResourceSlices but with GPU feature discovery labels (`nvidia.com/gpu.product`,
 `nvidia.com/gpu.count`) gets that many GPUs with uuid "" (unknown: claims cannot pin them).
+Unless the labels show MIG devices: then the node is left out with a warning naming it, because
+the labels say neither where the instances sit nor which are in use. GFD (NVIDIA
+k8s-device-plugin, docs/gfd_labels.md and internal/lm/mig-strategy.go) shows them two ways:
+- strategy "single" with MIG enabled: `gpu.product` gets "-MIG-<profile>" (or "-MIG-INVALID")
+  appended and `gpu.count` counts MIG devices, not GPUs (8 GPUs of 7 x 1g.5gb: 56);
+- strategy "mixed": `gpu.count` counts GPUs, MIG-enabled ones included, and each MIG profile
+  present gets `nvidia.com/mig-<profile>.count`.
+`nvidia.com/mig.strategy=single` alone is no sign: with MIG off on every GPU the labels are the
+plain whole-GPU ones.
 GPUs whose productName is not in gpu_catalog are left out and logged.
 """
 
@@ -50,6 +59,7 @@ INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 GFD_PRODUCT = "nvidia.com/gpu.product"
 GFD_COUNT = "nvidia.com/gpu.count"
 
+_GFD_MIG_COUNT = re.compile(r"^nvidia\.com/mig-.+\.count$")  # mixed strategy, per profile
 _MIG_NAME = re.compile(r"^gpu-\d+-mig-.+-\d+-(?P<start>\d+)$")
 _STATIC_SLICE = re.compile(r"^memorySlice(?P<i>\d+)$")
 _COUNTER_SLICE = re.compile(r"^memory-slice-(?P<i>\d+)$")
@@ -254,6 +264,18 @@ def _gpus_from_labels(node: str, labels: dict[str, str]) -> list[_Gpu]:
     product = labels.get(GFD_PRODUCT)
     count = labels.get(GFD_COUNT, "0")
     if not product or not count.isdigit():
+        return []
+    mig = [f"{k}={v}" for k, v in labels.items() if _GFD_MIG_COUNT.match(k) and v not in ("", "0")]
+    if "-MIG-" in product:
+        mig.insert(0, f"{GFD_PRODUCT}={product}")
+    if mig:
+        log.warning(
+            "node %s left out: its GPU feature discovery labels show MIG devices (%s) but not "
+            "where they sit or which are in use; install NVIDIA's DRA driver to read them",
+            node,
+            ", ".join(mig),
+            extra={"node": node},
+        )
         return []
     model = from_product_name(product)
     if model is None:

@@ -30,10 +30,10 @@ def p5(
     return InstanceType(name, zone, model, 8, price, available)
 
 
-def groups(plan: Plan) -> dict[str, dict[str, list[tuple[str, str]]]]:
-    out: dict[str, dict[str, list[tuple[str, str]]]] = defaultdict(lambda: defaultdict(list))
+def groups(plan: Plan) -> dict[str, dict[str, list[tuple[str, str, str]]]]:
+    out: dict[str, dict[str, list[tuple[str, str, str]]]] = defaultdict(lambda: defaultdict(list))
     for a in plan.assignments:
-        out[a.replica][a.node].append((a.instance_type, a.zone))
+        out[a.replica][a.node].append((a.instance_type, a.zone, a.gpu_model))
     return out
 
 
@@ -41,6 +41,8 @@ def check_groups(plan: Plan, model: ModelDemand) -> None:
     for replica, nodes in groups(plan).items():
         shapes = {s for share in nodes.values() for s in share}
         assert len(shapes) == 1, f"{replica} mixes {shapes}"
+        if model.nodes_per_replica > 1:  # an unlabelled node cannot show it matches the others
+            assert all(itype and zone for itype, zone, _ in shapes), f"{replica}: {shapes}"
         assert len(nodes) == model.nodes_per_replica, replica
         assert all(len(share) == model.gpus_per_replica for share in nodes.values()), replica
     gpus = [(a.node, a.gpu) for a in plan.assignments if a.gpu]
@@ -101,7 +103,7 @@ def test_no_capacity_anywhere_is_unplaced_with_the_reason() -> None:
     assert "us-east-1a has 1 p5.48xlarge available (needs 2)" in plan.unplaced[0].reason
 
 
-def test_property_no_replica_mixes_instance_types_or_zones() -> None:
+def test_property_no_replica_mixes_instance_types_zones_or_gpu_models() -> None:
     rng = np.random.default_rng(42)
     zones = ("z1", "z2", "z3")
     kinds = (
@@ -115,6 +117,8 @@ def test_property_no_replica_mixes_instance_types_or_zones() -> None:
         for n in range(int(rng.integers(0, 8))):
             name, model, count = kinds[int(rng.integers(len(kinds)))]
             node = idle_node(f"n{n}", zones[int(rng.integers(3))], name, model, count)
+            if rng.random() < 0.3:  # read from a node without zone / instance-type labels
+                node = Node(node.name, "", "", node.gpus)
             if rng.random() < 0.3:  # something runs on its first GPU
                 g = node.gpus[0]
                 node = Node(

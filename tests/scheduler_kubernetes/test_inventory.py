@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import logging
 from pathlib import Path
 
+import pytest
 import yaml
 
 from scheduler.kubernetes.inventory import inventory_from_api
@@ -255,3 +257,54 @@ def test_a_claim_shared_by_pods_of_two_replicas_names_no_replica() -> None:
     gpu = by_name(inv)["ip-10-0-45-67.ec2.internal"]["gpus"][1]
     assert gpu["served_model"] == "meta-llama/Llama-3.1-70B-Instruct"
     assert "replica" not in gpu
+
+
+LABEL_ONLY = "ip-10-0-90-11.ec2.internal"  # 8 H200, GPU feature discovery labels only
+
+
+def with_gfd_labels(**labels: str) -> dict:  # type: ignore[type-arg]
+    """The recorded inventory with GFD labels of the label-only node replaced (NVIDIA
+    k8s-device-plugin docs/gfd_labels.md; internal/lm/mig-strategy.go)."""
+    nodes = copy.deepcopy(recorded("nodes.json"))
+    node = next(n for n in nodes["items"] if n["metadata"]["name"] == LABEL_ONLY)
+    node["metadata"]["labels"].update(labels)
+    return inventory_from_api(nodes, recorded("resourceslices.json"))
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        # "single": gpu.count counts MIG devices (8 GPUs x 7 x 1g.18gb), not GPUs.
+        {
+            "nvidia.com/mig.strategy": "single",
+            "nvidia.com/gpu.product": "NVIDIA-H200-MIG-1g.18gb",
+            "nvidia.com/gpu.count": "56",
+        },
+        # "single" with mismatched GPUs: GFD publishes MIG-INVALID and a count of 0.
+        {
+            "nvidia.com/mig.strategy": "single",
+            "nvidia.com/gpu.product": "NVIDIA-H200-MIG-INVALID",
+            "nvidia.com/gpu.count": "0",
+        },
+        # "mixed": gpu.count counts GPUs, but two of them hold MIG instances nobody placed.
+        {"nvidia.com/mig.strategy": "mixed", "nvidia.com/mig-3g.71gb.count": "4"},
+    ],
+    ids=["single", "single-invalid", "mixed"],
+)
+def test_a_label_only_node_with_mig_devices_is_left_out_with_a_warning_naming_it(
+    labels: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="prewarm.inventory"):
+        nodes = by_name(with_gfd_labels(**labels))
+    assert LABEL_ONLY not in nodes
+    assert "ip-10-0-12-34.ec2.internal" in nodes  # the rest is read as before
+    (record,) = caplog.records
+    assert f"node {LABEL_ONLY} left out" in record.getMessage()
+    assert "MIG devices" in record.getMessage()
+
+
+def test_single_strategy_labels_without_mig_enabled_are_whole_gpus() -> None:
+    # GFD sets the strategy label even when no GPU has MIG on; the labels are then plain.
+    nodes = by_name(with_gfd_labels(**{"nvidia.com/mig.strategy": "single"}))
+    gpus = nodes[LABEL_ONLY]["gpus"]
+    assert len(gpus) == 8 and {g["model"] for g in gpus} == {"H200-141GB"}
