@@ -42,7 +42,12 @@ def _in_cluster() -> bool:
 
 def inventory_command(
     kubeconfig: Annotated[
-        Path | None, typer.Option(help="kubeconfig (default: in-cluster, else ~/.kube/config)")
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="kubeconfig (default: in-cluster, else ~/.kube/config)",
+        ),
     ] = None,
     context: Annotated[str | None, typer.Option(help="kubeconfig context")] = None,
     instance_types: Annotated[
@@ -70,8 +75,13 @@ def inventory_command(
                 highlight=False,
             )
             raise typer.Exit(2)
+    from kubernetes_asyncio.config import ConfigException
+
     try:
         inventory = asyncio.run(_read(kubeconfig, context))
+    except ConfigException as exc:  # no usable kubeconfig or context: the user's input
+        console.print(f"[red]error:[/red] kubeconfig: {exc}", highlight=False)
+        raise typer.Exit(2) from None
     except Exception as exc:  # config, network or API errors: say which, never a traceback
         console.print(f"[red]error:[/red] reading the cluster failed: {exc}", highlight=False)
         raise typer.Exit(1) from None

@@ -71,8 +71,15 @@ def main(
     log_level: str = "info",
 ) -> None:
     """Serve the placement webhook (POST /mutate, GET /healthz) over HTTPS."""
+    from rich.console import Console
+
     from autoscaler import logs
 
+    try:
+        ReloadingServerContext(cert_file, key_file)  # a bad pair is bad input, not a traceback
+    except ValueError as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
     logs.configure(log_level)
     server = WebhookServer(plan, cert_file, key_file, host, port, watch_interval_s)
 

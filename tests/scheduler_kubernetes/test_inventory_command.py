@@ -103,3 +103,16 @@ def test_bad_instance_types_file_exits_2(tmp_path: Path) -> None:
     types.write_text("nodes: []\n")
     result = RUNNER.invoke(app, ["inventory", "--instance-types", str(types)])
     assert result.exit_code == 2 and "instance_types" in result.output
+
+
+def test_a_missing_kubeconfig_is_bad_input_naming_the_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nope"
+    # typer boxes usage errors at the terminal's width: wide enough to keep the path whole
+    result = RUNNER.invoke(app, ["inventory", "--kubeconfig", str(missing)], env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and "nope" in result.output and "does not exist" in result.output
+
+
+def test_an_unknown_context_is_bad_input_naming_it(api_url: str, tmp_path: Path) -> None:
+    config = kubeconfig(tmp_path / "kc", api_url, TOKEN)
+    result = RUNNER.invoke(app, ["inventory", "--kubeconfig", str(config), "--context", "prod"])
+    assert result.exit_code == 2 and "kubeconfig" in result.output and "prod" in result.output

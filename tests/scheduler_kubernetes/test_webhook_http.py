@@ -279,3 +279,16 @@ def test_unreadable_tls_file_is_named(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match="missing.pem"):
         ReloadingServerContext(tmp_path / "missing.pem", tmp_path / "key.pem")
+
+
+def test_a_swapped_certificate_and_key_exit_2_naming_the_files(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from autoscaler.cli.main import app
+
+    pki = make_pki(tmp_path)
+    argv = ["webhook", "--plan", str(tmp_path / "plan.json")]
+    argv += ["--cert-file", str(pki.server_key), "--key-file", str(pki.server_cert)]
+    result = CliRunner().invoke(app, argv, env={"COLUMNS": "300"})
+    assert result.exit_code == 2
+    assert "cannot load the TLS pair" in result.output and str(pki.server_key) in result.output
