@@ -2,7 +2,8 @@
 
 Writes DIR/plan.json (`Plan.to_json()`, what the admission webhook and manifest renderer
 read) and DIR/manifests/ (ResourceClaimTemplates, placement ConfigMaps, kustomization.yaml).
-Bad input exits 2 with every problem listed; a plan the manifest renderer rejects exits 1.
+Bad input exits 2 with every problem listed; a plan the manifest renderer rejects exits 1 and
+writes nothing, so DIR keeps the previous plan.json and manifests/ together.
 """
 
 from __future__ import annotations
@@ -34,9 +35,14 @@ def place_command(
         bool, typer.Option("--json", help="print plan.json to stdout instead of a table")
     ] = False,
     allow_defragment: Annotated[
-        bool,
-        typer.Option(help="let running slices move when that frees GPUs (overrides the demand)"),
-    ] = False,
+        bool | None,
+        typer.Option(
+            help="let running slices move when that frees GPUs (either flag overrides the "
+            "demand's allow_defragment; without one, the demand decides)",
+            show_default=False,
+            metavar="",  # a flag pair, not a value
+        ),
+    ] = None,
     exact_max_replicas: Annotated[
         int, typer.Option(min=0, help="new slice replicas up to which the exact ILP is tried")
     ] = 50,
@@ -60,19 +66,23 @@ def place_command(
     )
     with console.status("planning placement"):
         plan = plan_placement(inv, dem, options)
-    out.mkdir(parents=True, exist_ok=True)
-    plan_path = out / "plan.json"
-    plan_path.write_text(json.dumps(plan.to_json(), indent=2) + "\n")
 
     # Kubernetes manifests for the plan: the Kubernetes side renders them from the same Plan
     # (scheduler/kubernetes/manifests.py), so `kubectl apply -k DIR/manifests` applies it.
-    from scheduler.kubernetes.manifests import write_manifests
+    from scheduler.kubernetes.manifests import render_manifests, write_manifests
 
     try:
-        write_manifests(plan, out / "manifests")
+        render_manifests(plan)  # check first: a rejected plan must not replace plan.json
     except ValueError as exc:  # PlanError: a plan the claims cannot express
         console.print(f"[red]error:[/red] manifests: {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
+    out.mkdir(parents=True, exist_ok=True)
+    write_manifests(plan, out / "manifests")
+    # plan.json last: the webhook reloads it on change, and its claims are in the manifests.
+    plan_path = out / "plan.json"
+    partial = out / "plan.json.tmp"  # renamed into place: the webhook never reads half a file
+    partial.write_text(json.dumps(plan.to_json(), indent=2) + "\n")
+    partial.replace(plan_path)
 
     if json_out:
         json.dump(plan.to_json(), sys.stdout, indent=2)

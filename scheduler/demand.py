@@ -48,7 +48,7 @@ class Demand:
 
 @dataclass(frozen=True)
 class PlacementOptions:
-    allow_defragment: bool = False
+    allow_defragment: bool | None = None  # None: the demand's `allow_defragment` decides
     exact_max_replicas: int = 50  # new slice replicas up to which the ILP is tried
     exact_time_limit_s: float = 10.0  # past it the heuristic's plan is used
 
@@ -131,6 +131,12 @@ def check_demand(demand: Demand, catalog: Catalog | None = None) -> list[str]:
                 f"models.{i}.name: duplicate model {m.name!r} (also models.{first[m.name]})"
             )
         first.setdefault(m.name, i)
+        repeated = sorted({g for g in m.gpu_models if m.gpu_models.count(g) > 1})
+        if repeated:  # a GPU model twice would be two choices for one slice in the packers
+            problems.append(
+                f"models.{i}.gpu_models: {', '.join(map(repr, repeated))} listed more than once "
+                f"for model {m.name!r}; list each GPU model once"
+            )
         if m.mig_profile is not None:
             allowed = m.gpu_models or catalog.names
             if not any(catalog.gpu(g).has_profile(m.mig_profile) for g in allowed):

@@ -8,7 +8,9 @@ Order of work, and why:
 3. The slice replicas still wanted are packed onto the GPUs left, provisioning nodes only when
    no existing GPU can take them. Up to `exact_max_replicas` new replicas the ILP runs (its
    plan is `solver="exact"` when HiGHS proves it); above that, or if HiGHS does not prove it in
-   time, the heuristic's plan is used and its gap to the lower bound is reported.
+   time, the better of the heuristic's plan and HiGHS's best is used and its gap to the lower
+   bound over the replicas it placed is reported. With no slice replica to pack, no solver
+   runs and `solver` is "".
 4. With `allow_defragment`, running labelled slices may move, but the moving plan is taken
    only if it uses fewer GPUs than keeping every slice in place.
 Cost per hour is the sum of node prices over the nodes the plan uses (each node once).
@@ -17,14 +19,14 @@ Cost per hour is the sum of node prices over the nodes the plan uses (each node 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from scheduler.catalog import WHOLE, Catalog, load_catalog
 from scheduler.demand import Demand, ModelDemand, PlacementOptions
 from scheduler.inventory import Inventory
 from scheduler.multinode import Fleet, place_multinode
-from scheduler.packing.bounds import lower_bound_gpus
-from scheduler.packing.exact import pack_exact
+from scheduler.packing.bounds import placed_lower_bound
+from scheduler.packing.exact import try_pack_exact
 from scheduler.packing.heuristic import pack_heuristic
 from scheduler.packing.problem import GpuSlot, Item, PackResult, Problem, Provision
 from scheduler.plan import Assignment, Plan, Unplaced
@@ -86,7 +88,10 @@ def plan_placement(
             f"{run.model} {run.replica or ''} on {run.gpu[0]} GPU {run.gpu[1]}: released ({why})"
         )
 
-    defrag = options.allow_defragment or demand.allow_defragment
+    # The operator's option (CLI) overrides the demand file either way; None defers to it.
+    defrag = (
+        demand.allow_defragment if options.allow_defragment is None else options.allow_defragment
+    )
     packed = _pack(
         inventory, fleet, slice_models, split.kept, split.fixed, multinode_gpus, False, options
     )
@@ -111,7 +116,9 @@ def plan_placement(
     reasons += packed.reasons
 
     multinode_count = len(multinode_gpus)
-    bound = result.gpus_used if result.proven_optimal else lower_bound_gpus(packed.problem)
+    bound = (
+        result.gpus_used if result.proven_optimal else placed_lower_bound(packed.problem, result)
+    )
     used_nodes = {result.gpus[i].node for i in result.used_gpus} | {a.node for a in assignments}
     cost = 0.0
     unpriced = []
@@ -208,27 +215,39 @@ def _solve(
     problem: Problem, movable: bool, options: PlacementOptions
 ) -> tuple[PackResult, tuple[str, ...]]:
     heuristic = pack_heuristic(problem, defragment=movable)
+    if not problem.items:  # whole-GPU replicas only, or every slice kept: nothing was solved
+        return replace(heuristic, solver=""), ()
     new_items = sum(1 for it in problem.items if it.home is None)
-    bound = lower_bound_gpus(problem)
-    if not problem.items:
-        return heuristic, ()
+    label = "heuristic"
     if new_items <= options.exact_max_replicas:
-        exact = pack_exact(problem, options.exact_time_limit_s)
-        if exact is not None and exact.proven_optimal:
+        exact = try_pack_exact(problem, options.exact_time_limit_s)
+        if isinstance(exact, str):
+            why = exact
+        elif exact.proven_optimal:
             return exact, (
                 f"exact: HiGHS proved {exact.gpus_used} GPU(s) optimal for the slice replicas "
-                f"(heuristic: {heuristic.gpus_used}, lower bound {bound})",
+                f"(heuristic: {heuristic.gpus_used}{_unplaced_note(heuristic)}, "
+                f"lower bound {placed_lower_bound(problem, exact)})",
                 *exact.notes,
             )
-        if exact is not None and _rank(exact) < _rank(heuristic):
-            heuristic = exact
-        why = "exact solver hit its time limit"
+        else:
+            if _rank(exact) < _rank(heuristic):
+                heuristic, label = exact, "exact solver's best plan"
+            why = (
+                f"exact solver hit its time limit ({options.exact_time_limit_s:g} s) "
+                "before proving a plan optimal"
+            )
     else:
         why = f"{new_items} replicas > exact_max_replicas={options.exact_max_replicas}"
+    bound = placed_lower_bound(problem, heuristic)
     gap = 100.0 * (heuristic.gpus_used - bound) / bound if bound else 0.0
     return heuristic, (
-        f"heuristic ({why}): {heuristic.gpus_used} GPU(s), lower bound {bound} (gap {gap:.1f} %)",
+        f"{label} ({why}): {heuristic.gpus_used} GPU(s), lower bound {bound} (gap {gap:.1f} %)",
     )
+
+
+def _unplaced_note(result: PackResult) -> str:
+    return f" with {len(result.unplaced)} unplaced" if result.unplaced else ""
 
 
 def _rank(result: PackResult) -> tuple[int, int, int]:

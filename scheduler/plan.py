@@ -42,13 +42,15 @@ class Unplaced:
 @dataclass(frozen=True)
 class Plan:
     gpus_used: int
-    lower_bound_gpus: int
+    lower_bound_gpus: int  # GPUs any plan needs for the replicas this one placed
     cost_per_hour: float
     moves: int
     assignments: tuple[Assignment, ...]
     unplaced: tuple[Unplaced, ...] = ()
     reasons: tuple[str, ...] = ()  # human-readable, in order: fallbacks taken, solver used, gap
-    solver: str = ""  # "exact" (proved optimal) or "heuristic"
+    # "exact" (proved optimal), "heuristic" (not proved: see the gap in reasons), or "" when
+    # no slice replica needed packing (whole-GPU replicas only, or every slice kept as it runs).
+    solver: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:

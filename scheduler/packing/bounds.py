@@ -20,15 +20,23 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
+from dataclasses import replace
 
 from scheduler.catalog import load_catalog
 from scheduler.packing.geometry import Geometry, geometry
-from scheduler.packing.problem import Problem
+from scheduler.packing.problem import PackResult, Problem
 
 
 def lower_bound_gpus(problem: Problem) -> int:
     by_model = model_bounds(problem)
     return max(sum(by_model.values()), _fraction_bound(problem))
+
+
+def placed_lower_bound(problem: Problem, result: PackResult) -> int:
+    """The bound over the replicas `result` placed: what its gap is measured against. Over all
+    replicas it would count those no GPU is left for (3 x 7g.80gb, one H100: bound 3, but at
+    most 1 GPU can be used), and the gap would go negative."""
+    return lower_bound_gpus(replace(problem, items=tuple(p.item for p in result.placed)))
 
 
 def model_bounds(problem: Problem) -> dict[str, int]:

@@ -13,7 +13,10 @@ equal the replicas assigned to them; sum_c z[k, c] + q[k] = replicas of k.
 Objective, lexicographic: phase 1 minimises unplaced replicas, then GPUs used, then moves (a
 running replica not left at home; only with defragmentation) with integer weights; phase 2
 keeps those no worse and minimises node cost (cents). The combinatorial lower bound per GPU
-model (`bounds.py`) is added as a cut, so a plan that meets it is proven at once.
+model (`bounds.py`) is added as a cut, so a plan that meets it is proven at once. It holds only
+for plans that place every replica pinned to that model; when the model has fewer empty GPUs
+than replicas, an unplaced pinned replica lifts it (sum u + B * sum q_pinned >= B), so the ILP
+stays feasible and still maximises the replicas placed.
 
 With W_gpu = moves_max + 1, one GPU saved outweighs every possible move, so the solver moves a
 slice only if that lowers the GPU count. Empty GPUs of a node, and idle nodes of one kind, are
@@ -65,6 +68,13 @@ class _Model:
 def pack_exact(problem: Problem, time_limit_s: float = 10.0) -> PackResult | None:
     """The optimal packing, or the best found within the time limit (`proven_optimal` False),
     or None if HiGHS found no solution at all."""
+    result = try_pack_exact(problem, time_limit_s)
+    return result if isinstance(result, PackResult) else None
+
+
+def try_pack_exact(problem: Problem, time_limit_s: float = 10.0) -> PackResult | str:
+    """As `pack_exact`, but instead of None says why HiGHS gave no plan (time limit or an
+    infeasible model), so the caller's reason does not guess."""
     catalog = load_catalog()
     models = sorted({c.gpu_model for it in problem.items for c in it.choices})
     geos = {m: geometry(catalog.gpu(m)) for m in models}
@@ -82,9 +92,13 @@ def pack_exact(problem: Problem, time_limit_s: float = 10.0) -> PackResult | Non
             candidates.append(i)
         else:  # used whatever the plan: leaving it out keeps the ILP small on big fleets
             full[slot.gpu_model] += 1
+    short: set[str] = set()  # GPU models with fewer empty GPUs than replicas that may use them
     for m in models:
         need = sum(1 for it in problem.items if any(c.gpu_model == m for c in it.choices))
-        candidates += opener.peek_nodes(m, need)
+        empty = opener.peek_nodes(m, need)
+        candidates += empty
+        if len(empty) < need:
+            short.add(m)
     gpus = opener.gpus
 
     groups: dict[tuple[str, tuple[SliceChoice, ...]], list[Item]] = defaultdict(list)
@@ -116,10 +130,6 @@ def pack_exact(problem: Problem, time_limit_s: float = 10.0) -> PackResult | Non
     stays = {y[it.home]: 1.0 for it in problem.items if it.home is not None and it.home in y}
     for col in stays:
         lp.cost[col] -= 1.0  # staying home saves one move
-    by_model = model_bounds(problem)
-    for m in models:  # valid cuts: HiGHS stops as soon as it meets them
-        of_model = {u[g]: 1.0 for g in candidates if gpus[g].gpu_model == m}
-        lp.row(of_model, float(by_model.get(m, 0) - full[m]), np.inf)
     # Empty GPUs (idle or to be provisioned) are interchangeable within a node.
     blank = {g for g in candidates if g in closed or g >= len(problem.gpus)}
     _symmetry_rows(lp, gpus, candidates, blank, u, v, problem.used_nodes)
@@ -135,6 +145,18 @@ def pack_exact(problem: Problem, time_limit_s: float = 10.0) -> PackResult | Non
             coefs[z[(k, c)]] = 1.0
             assigned[(c.gpu_model, c.profile)][z[(k, c)]] = 1.0
         lp.row(coefs, len(members), len(members))
+    by_model = model_bounds(problem)
+    for m in models:  # valid cuts: HiGHS stops as soon as it meets them
+        need = by_model.get(m, 0) - full[m]
+        if need <= 0:
+            continue
+        cut = {u[g]: 1.0 for g in candidates if gpus[g].gpu_model == m}
+        # The bound counts replicas whose one choice is m. With an empty GPU for each replica
+        # all of them fit; if m is short, one may stay unplaced, and then the cut is lifted.
+        for k, (_, choices) in enumerate(groups):
+            if m in short and len(choices) == 1 and choices[0].gpu_model == m:
+                cut[q[k]] = float(need)
+        lp.row(cut, float(need), np.inf)
     for (model, profile), coefs in assigned.items():
         for (g, p, _), col in y.items():
             if p == profile and gpus[g].gpu_model == model:
@@ -143,8 +165,8 @@ def pack_exact(problem: Problem, time_limit_s: float = 10.0) -> PackResult | Non
 
     started = time.perf_counter()
     solution = _solve(lp, lp.cost, time_limit_s)
-    if solution is None:
-        return None
+    if isinstance(solution, str):
+        return solution
     x, proven = solution
     notes = []
     if proven:
@@ -154,7 +176,9 @@ def pack_exact(problem: Problem, time_limit_s: float = 10.0) -> PackResult | Non
         lp.row(stays, sum(x[col] for col in stays), np.inf)
         left = max(1.0, time_limit_s - (time.perf_counter() - started))
         cheaper = _solve(lp, lp.cost2, left)
-        if cheaper is not None:
+        if isinstance(cheaper, str):
+            notes.append(f"node cost not minimised: {cheaper}")
+        else:
             x = cheaper[0]
             if not cheaper[1]:
                 notes.append("node cost not proven minimal within the time limit")
@@ -220,7 +244,8 @@ def _symmetry_rows(
             lp.row({v[first]: 1.0, v[second]: -1.0}, 0.0, np.inf)
 
 
-def _solve(lp: _Model, cost: list[float], time_limit_s: float) -> tuple[np.ndarray, bool] | None:
+def _solve(lp: _Model, cost: list[float], time_limit_s: float) -> tuple[np.ndarray, bool] | str:
+    """(solution, proven optimal), or why HiGHS returned none."""
     n = len(lp.cost)
     rows, cols, vals, lower, upper = [], [], [], [], []
     for r, (coefs, lo, hi) in enumerate(lp.rows):
@@ -239,9 +264,13 @@ def _solve(lp: _Model, cost: list[float], time_limit_s: float) -> tuple[np.ndarr
         # Both objectives are integers, so HiGHS rounds its bound up; a gap this small is exact.
         options={"time_limit": time_limit_s, "mip_rel_gap": 1e-9, "presolve": True},
     )
-    if res.x is None:
-        return None
-    return np.round(res.x), res.status == 0
+    if res.x is not None:
+        return np.round(res.x), res.status == 0
+    if res.status == 1:
+        return f"exact solver hit its time limit ({time_limit_s:g} s) before finding a plan"
+    if res.status == 2:  # a bug: leaving every replica unplaced is always feasible
+        return f"exact solver found its model infeasible ({res.message})"
+    return f"exact solver failed (HiGHS status {res.status}: {res.message})"
 
 
 def _result(

@@ -76,7 +76,7 @@ class PackResult:
     gpus: tuple[GpuSlot, ...]  # the problem's GPUs plus any on nodes it provisioned
     placed: tuple[Placed, ...]
     unplaced: tuple[tuple[Item, str], ...]
-    solver: str  # "exact" | "heuristic"
+    solver: str  # "exact" (proved) | "heuristic" | "" (no items: nothing was solved)
     proven_optimal: bool = False
     notes: tuple[str, ...] = ()
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import NoReturn
 
+import pytest
 from typer.testing import CliRunner
 
 from autoscaler.cli.main import app
+from scheduler.kubernetes import manifests
+from scheduler.kubernetes.placement import PlanError
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "deploy" / "examples" / "placement"
 RUNNER = CliRunner()
@@ -108,3 +112,77 @@ def test_tables_fit_an_80_column_terminal_without_abridging_names(tmp_path: Path
     assert "…" not in tables
     for a in plan["assignments"]:
         assert a["replica"] in tables and a["instance_type"] in tables and a["zone"] in tables
+
+
+def test_duplicate_gpu_model_exits_2_naming_it(tmp_path: Path) -> None:
+    demand = tmp_path / "demand.yaml"
+    demand.write_text(
+        "models:\n  - {name: m, replicas: 4, mig_profile: 3g.40gb,"
+        " gpu_models: [H100-80GB, H100-80GB]}\n"
+    )
+    args = ["place", "--inventory", str(EXAMPLES / "inventory.yaml"), "--demand", str(demand)]
+    result = RUNNER.invoke(app, [*args, "--out", str(tmp_path / "o")], terminal_width=200)
+    assert result.exit_code == 2, result.output
+    assert "models.0.gpu_models: 'H100-80GB' listed more than once for model 'm'" in result.output
+    assert not (tmp_path / "o" / "plan.json").exists()
+
+
+# Two running 3g.40gb replicas on two GPUs: defragmenting moves one and frees a GPU.
+DEFRAG_INVENTORY = """\
+nodes:
+  - name: n
+    zone: a
+    instance_type: p5
+    gpus:
+      - uuid: GPU-0
+        model: H100-80GB
+        mig: [{profile: 3g.40gb, start: 0, in_use: true, model: m, replica: m-0}]
+      - uuid: GPU-1
+        model: H100-80GB
+        mig: [{profile: 3g.40gb, start: 0, in_use: true, model: m, replica: m-1}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("demand_allows", "flags", "moves"),
+    [
+        (True, [], 1),
+        (True, ["--no-allow-defragment"], 0),
+        (False, ["--allow-defragment"], 1),
+        (False, [], 0),
+    ],
+    ids=["demand-yes", "flag-no-overrides", "flag-yes-overrides", "demand-no"],
+)
+def test_defragment_flag_overrides_the_demand_either_way(
+    tmp_path: Path, demand_allows: bool, flags: list[str], moves: int
+) -> None:
+    inventory, demand = tmp_path / "inventory.yaml", tmp_path / "demand.yaml"
+    inventory.write_text(DEFRAG_INVENTORY)
+    demand.write_text(
+        f"allow_defragment: {str(demand_allows).lower()}\n"
+        "models:\n  - {name: m, replicas: 2, mig_profile: 3g.40gb}\n"
+    )
+    args = ["place", "--inventory", str(inventory), "--demand", str(demand), "--json"]
+    result = RUNNER.invoke(app, [*args, "--out", str(tmp_path / "o"), *flags])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["moves"] == moves
+
+
+def test_a_plan_the_manifests_reject_leaves_the_previous_output_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "place"
+    assert RUNNER.invoke(app, example_place_args(out)).exit_code == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    def reject(*_: object, **__: object) -> NoReturn:
+        raise PlanError("models 'a' and 'b' both map to object name 'x'")
+
+    monkeypatch.setattr(manifests, "render_manifests", reject)
+    demand = tmp_path / "demand.yaml"  # a new demand: its plan.json would differ
+    demand.write_text("models:\n  - {name: m, replicas: 1, mig_profile: 1g.10gb}\n")
+    args = ["place", "--inventory", str(EXAMPLES / "inventory.yaml"), "--demand", str(demand)]
+    result = RUNNER.invoke(app, [*args, "--out", str(out)], terminal_width=200)
+    assert result.exit_code == 1
+    assert "manifests: models 'a' and 'b' both map" in result.output
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before

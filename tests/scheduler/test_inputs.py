@@ -188,6 +188,15 @@ def test_not_yaml_and_missing_file(tmp_path: Path) -> None:
             {"name": "m", "replicas": 1, "memory_gib": 10, "priority": 1},
             "models.0.priority: unknown key",
         ),
+        (
+            {
+                "name": "m",
+                "replicas": 1,
+                "mig_profile": "3g.40gb",
+                "gpu_models": ["H100-80GB", "A100-80GB", "H100-80GB"],
+            },
+            "models.0.gpu_models: 'H100-80GB' listed more than once for model 'm'",
+        ),
     ],
     ids=[
         "none",
@@ -197,6 +206,7 @@ def test_not_yaml_and_missing_file(tmp_path: Path) -> None:
         "unknown-gpu",
         "profile-elsewhere",
         "unknown-key",
+        "duplicate-gpu-model",
     ],
 )
 def test_demand_problems_are_named(tmp_path: Path, model: dict[str, object], expected: str) -> None:

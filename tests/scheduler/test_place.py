@@ -152,3 +152,25 @@ def test_large_demand_uses_the_heuristic_and_reports_the_gap() -> None:
     assert plan.solver == "heuristic"
     assert plan.gpus_used == 9 == plan.lower_bound_gpus  # 60 / 7 per GPU
     assert any("heuristic" in r and "gap 0.0 %" in r for r in plan.reasons)
+
+
+def test_the_option_overrides_the_demands_allow_defragment() -> None:
+    running = lambda start, r: MigInstance("3g.40gb", start, True, "m", r)  # noqa: E731
+    inventory = Inventory(
+        (_node("n", _gpu("g0", running(4, "m-0")), _gpu("g1", running(4, "m-1"))),)
+    )
+    demand = Demand((ModelDemand("m", 2, mig_profile="3g.40gb"),), allow_defragment=True)
+    assert plan_placement(inventory, demand).moves == 1  # no option: the demand decides
+    refused = plan_placement(inventory, demand, PlacementOptions(allow_defragment=False))
+    assert refused.moves == 0 and refused.gpus_used == 2
+
+
+def test_whole_gpu_replicas_alone_name_no_solver() -> None:
+    # Nothing went through the slice packer, so neither "exact" nor "heuristic" is true.
+    inventory = Inventory((_node("n", *(_gpu(f"g{i}") for i in range(8))),))
+    demand = Demand((ModelDemand("big", 1, gpus_per_replica=8),))
+    plan = plan_placement(inventory, demand)
+    assert len(plan.assignments) == 8 and not plan.unplaced
+    assert plan.solver == ""
+    assert plan.gpus_used == plan.lower_bound_gpus == 8
+    assert not any("heuristic" in r for r in plan.reasons)
