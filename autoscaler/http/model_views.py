@@ -16,13 +16,13 @@ from autoscaler.scaler.tracked import Tracked
 from autoscaler.window import SERIES
 
 
-def summary(tracked: Tracked) -> dict[str, Any]:
+def summary(tracked: Tracked, profile_name: str | None) -> dict[str, Any]:
     d = tracked.decision
     return {
         "scaled_object": tracked.target.scaled_object,
         "model": tracked.target.model,
         "namespace": tracked.target.namespace,
-        "profile": tracked.engine.profile.model,
+        "profile": profile_name,
         "replicas": d.replicas if d else None,
         "valid": d.valid if d else False,
         "reason": d.reason if d else "no decision yet",

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Query, Response
 
 from autoscaler.http import model_views
+from autoscaler.scaler.metadata import MetadataError
 from autoscaler.scaler.registry import ScalerRegistry
 from autoscaler.scaler.tracked import Tracked
 
@@ -35,10 +36,17 @@ def find_tracked(registry: ScalerRegistry, model: str, namespace: str | None) ->
 def models_router(registry: ScalerRegistry) -> APIRouter:
     router = APIRouter(tags=["models"])
 
+    def profile_name(tracked: Tracked) -> str | None:
+        """The name of the profile in force (what metadata `profile:` would name)."""
+        try:
+            return registry.profiles.choice.choose(tracked.target)
+        except MetadataError:  # only between a reload and the front forgetting the target
+            return None
+
     @router.get("/models")
     def list_models() -> list[dict[str, Any]]:
         """Every tracked ScaledObject with its current decision and reason."""
-        return [model_views.summary(t) for t in registry.all()]
+        return [model_views.summary(t, profile_name(t)) for t in registry.all()]
 
     async def history(model: str, namespace: str | None, hours: float) -> dict[str, Any]:
         tracked = find_tracked(registry, model, namespace)
@@ -84,6 +92,7 @@ def models_router(registry: ScalerRegistry) -> APIRouter:
 
     @router.get("/models/{model:path}")
     def model_detail(model: str, namespace: str | None = NamespaceQuery) -> dict[str, Any]:
-        return model_views.summary(find_tracked(registry, model, namespace))
+        tracked = find_tracked(registry, model, namespace)
+        return model_views.summary(tracked, profile_name(tracked))
 
     return router

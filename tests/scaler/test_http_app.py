@@ -54,6 +54,8 @@ async def test_health_metrics_and_models_over_http() -> None:
             )
             models = (await client.get("/models")).json()
             assert models[0]["replicas"] == 6 and models[0]["reason"].startswith("reactive")
+            # the profile metadata would name, not the model it was filled in for
+            assert models[0]["model"] == "llama" and models[0]["profile"] == "default"
     finally:
         stop.set()
         await running
