@@ -18,7 +18,7 @@ def open_trace(path: str | Path) -> Path:
     read, and callers such as the CLI report the two differently)."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: trace file not found")
+        raise FileNotFoundError(f"{path}: file not found")
     if path.is_dir():
         raise TraceFormatError(path, None, "is a directory, not a trace file")
     return path

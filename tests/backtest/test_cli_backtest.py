@@ -76,7 +76,7 @@ def test_stride_forecasts_every_nth_bucket(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--series", "{tmp}/missing.csv"], "missing.csv: trace file not found"),
+        (["--series", "{tmp}/missing.csv"], "missing.csv: file not found"),
         (["--series", "{bad}"], "bad.csv:3: value is not a number"),
         (["--series", "{good}", "--forecasters", "prophet"], "known: last-value"),
         ([], "give exactly one of --series, --trace, --prometheus (got none)"),
