@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -63,16 +64,14 @@ class ScalerApp:
     async def start(
         self,
     ) -> tuple[RunningServer | GrpcFrontProcess, uvicorn.Server, asyncio.Task[None]]:
-        self.registry.start()
-        grpc_server: RunningServer | GrpcFrontProcess
-        if self.grpc_process:
-            grpc_server = GrpcFrontProcess(self.registry)
-            await grpc_server.start(self.grpc_host, self.grpc_port, self.tls)
-        else:
-            # Imported here: with the front process, this process never loads grpc.
-            from autoscaler.scaler.server import start_grpc
-
-            grpc_server = await start_grpc(self.registry, self.grpc_host, self.grpc_port, self.tls)
+        # Bound first and by us: a taken port is then an error naming it before anything
+        # starts, not uvicorn's exit after the gRPC side is already up.
+        http_socket = bind_http(self.http_host, self.http_port)
+        try:
+            grpc_server = await self._start_grpc()
+        except BaseException:
+            http_socket.close()
+            raise
         self._grpc = grpc_server
         http = uvicorn.Server(
             uvicorn.Config(
@@ -83,14 +82,12 @@ class ScalerApp:
                     api_token=self.api_token,
                     ready=self.ready,
                 ),
-                host=self.http_host,
-                port=self.http_port,
                 log_level="warning",
                 lifespan="off",
             )
         )
         loop = asyncio.get_running_loop()
-        http_task = loop.create_task(http.serve())
+        http_task = loop.create_task(http.serve(sockets=[http_socket]))
         if self.reloader is not None and self.profiles_watch_s > 0:
             self._watch = loop.create_task(self.reloader.watch(self.profiles_watch_s))
         if self.refits is not None:
@@ -105,10 +102,21 @@ class ScalerApp:
                 "grpc": f"{self.grpc_host}:{grpc_server.port}",
                 "tls": bool(self.tls),
                 "grpc_process": self.grpc_process,
-                "http": f"{self.http_host}:{self.http_port}",
+                "http": f"{self.http_host}:{http_socket.getsockname()[1]}",
             },
         )
         return grpc_server, http, http_task
+
+    async def _start_grpc(self) -> RunningServer | GrpcFrontProcess:
+        self.registry.start()
+        if self.grpc_process:
+            front = GrpcFrontProcess(self.registry)
+            await front.start(self.grpc_host, self.grpc_port, self.tls)
+            return front
+        # Imported here: with the front process, this process never loads grpc.
+        from autoscaler.scaler.server import start_grpc
+
+        return await start_grpc(self.registry, self.grpc_host, self.grpc_port, self.tls)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serves until `stop` is set; OSError if the gRPC front process dies first."""
@@ -137,3 +145,16 @@ class ScalerApp:
                 f"the gRPC front process exited (exit code {front.exitcode}); "
                 "nothing answers KEDA, so the scaler stops too"
             )
+
+
+def bind_http(host: str, port: int) -> socket.socket:
+    """The HTTP listening socket; OSError naming the address when it cannot be had."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"cannot listen for HTTP on {host}:{port}: {exc.strerror or exc}") from None
+    return sock

@@ -6,6 +6,7 @@ import asyncio
 import socket
 
 import httpx
+import pytest
 
 from autoscaler.scaler.app import ScalerApp
 from autoscaler.scaler.exported_metrics import DecisionMetrics
@@ -59,3 +60,15 @@ async def test_health_metrics_and_models_over_http() -> None:
     finally:
         stop.set()
         await running
+
+
+async def test_a_taken_http_port_is_an_error_naming_it_before_grpc_starts() -> None:
+    registry, _ = make_registry(FakeMetricSource())
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        app = ScalerApp(registry, DecisionMetrics(), "127.0.0.1", 0, "127.0.0.1", port)
+        with pytest.raises(OSError, match=f"cannot listen for HTTP on 127.0.0.1:{port}"):
+            await app.run(asyncio.Event())
+    assert app._grpc is None  # nothing was started that would need stopping
