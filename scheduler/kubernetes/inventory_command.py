@@ -75,6 +75,11 @@ def inventory_command(
                 highlight=False,
             )
             raise typer.Exit(2)
+        try:  # checked before the cluster is read, and blamed on the file, not the cluster
+            inventory_from_dict({"nodes": [], **extra}, str(instance_types))
+        except PlacementInputError as exc:
+            console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
     from kubernetes_asyncio.config import ConfigException
 
     try:

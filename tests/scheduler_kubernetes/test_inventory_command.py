@@ -116,3 +116,18 @@ def test_an_unknown_context_is_bad_input_naming_it(api_url: str, tmp_path: Path)
     config = kubeconfig(tmp_path / "kc", api_url, TOKEN)
     result = RUNNER.invoke(app, ["inventory", "--kubeconfig", str(config), "--context", "prod"])
     assert result.exit_code == 2 and "kubeconfig" in result.output and "prod" in result.output
+
+
+def test_a_bad_instance_type_is_blamed_on_its_file_before_the_cluster_is_read(
+    tmp_path: Path,
+) -> None:
+    types = tmp_path / "types.yaml"
+    types.write_text(
+        "instance_types:\n  - {name: p5, gpu_model: H100-80GB, gpus: 8, cost_per_hour: 98,"
+        " zones: {a: 1}}\n"
+    )
+    # no kubeconfig at all: reaching the cluster would fail with a different error
+    result = RUNNER.invoke(app, ["inventory", "--instance-types", str(types)])
+    assert result.exit_code == 2
+    assert str(types) in result.output and "cost_per_hour" in result.output
+    assert "cluster" not in result.output
