@@ -19,8 +19,9 @@ than replicas, an unplaced pinned replica lifts it (sum u + B * sum q_pinned >= 
 stays feasible and still maximises the replicas placed.
 
 With W_gpu = moves_max + 1, one GPU saved outweighs every possible move, so the solver moves a
-slice only if that lowers the GPU count. Empty GPUs of a node, and idle nodes of one kind, are
-interchangeable: they are used in order (u[g_i] >= u[g_i+1]) to cut the symmetric search.
+slice only if that lowers the GPU count. Empty GPUs of one model on a node, and idle nodes of one
+kind (type, zone, price, and candidate GPUs per model), are interchangeable: they are used in
+order (u[g_i] >= u[g_i+1], v[n_i] >= v[n_i+1]) to cut the symmetric search.
 """
 
 from __future__ import annotations
@@ -230,14 +231,21 @@ def _symmetry_rows(
     by_node: dict[str, list[int]] = defaultdict(list)
     for g in candidates:
         by_node[gpus[g].node].append(g)
-    kinds: dict[tuple[str, str, float, int, bool], list[str]] = defaultdict(list)
+    kinds: dict[tuple[object, ...], list[str]] = defaultdict(list)
     for node, members in by_node.items():
-        empty = [g for g in members if g in blank]
-        for a, b in zip(empty, empty[1:], strict=False):
-            lp.row({u[a]: 1.0, u[b]: -1.0}, 0.0, np.inf)
-        if node not in paid and len(empty) == len(members):
+        # Only empty GPUs of one model are interchangeable: on a node with two models, using
+        # its H100 must not force its A100 to count as used.
+        by_model: dict[str, list[int]] = defaultdict(list)
+        for g in members:
+            if g in blank:
+                by_model[gpus[g].gpu_model].append(g)
+        for empty in by_model.values():
+            for a, b in zip(empty, empty[1:], strict=False):
+                lp.row({u[a]: 1.0, u[b]: -1.0}, 0.0, np.inf)
+        if node not in paid and sum(map(len, by_model.values())) == len(members):
             s = gpus[members[0]]
-            kind = (s.instance_type, s.zone, s.node_price_per_hour, len(members), s.existing)
+            counts = tuple(sorted((m, len(gs)) for m, gs in by_model.items()))
+            kind = (s.instance_type, s.zone, s.node_price_per_hour, counts, s.existing)
             kinds[kind].append(node)
     for nodes in kinds.values():
         for first, second in zip(nodes, nodes[1:], strict=False):

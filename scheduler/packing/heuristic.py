@@ -44,6 +44,16 @@ class _Packing:
         # Memory slices still to place, per GPU model, of slices that cannot reach the hard
         # slice (see `_keep_for_hard`).
         self.soft_pending: dict[str, int] = defaultdict(int)
+        # Memory slices still to place, per GPU model, of replicas allowed on that model only;
+        # and empty GPUs per model not opened yet (closed ones plus nodes left to provision).
+        self.pinned_pending: dict[str, int] = defaultdict(int)
+        self.unopened: dict[str, int] = defaultdict(int)
+        for i in closed:
+            self.unopened[problem.gpus[i].gpu_model] += 1
+        for prov in problem.provision:
+            self.unopened[prov.instance_type.gpu_model] += (
+                max(0, prov.remaining) * prov.instance_type.gpus
+            )
         for i, g in enumerate(problem.gpus):
             if i not in closed:
                 self._set(i, self._geo_of(i).state_of(g.fixed))
@@ -90,7 +100,7 @@ class _Packing:
         return None if best is None else (best[1], best[2], best[0][0] < 0)
 
     def place_item(self, item: Item) -> bool:
-        for choice in item.choices:
+        for choice in self._choices(item):
             found = self.best_open(choice.gpu_model, choice.profile)
             if found is not None:
                 gpu, start, hard = found
@@ -98,12 +108,34 @@ class _Packing:
                     return True
                 self.put(item, gpu, choice.profile, start)
                 return True
-        return any(self._open(item, choice, False) for choice in item.choices)
+        return any(self._open(item, choice, False) for choice in self._choices(item))
+
+    def _choices(self, item: Item) -> list[SliceChoice]:
+        """The item's choices in preference order, except that a replica allowed on several
+        GPU models leaves last a model whose room it would take from replicas pinned to it
+        (those still to place need more memory slices than would be left)."""
+        choices = list(item.choices)
+        if len({c.gpu_model for c in choices}) < 2:
+            return choices
+        scarce = [c for c in choices if self._takes_pinned_room(c)]
+        return [c for c in choices if c not in scarce] + scarce
+
+    def _takes_pinned_room(self, choice: SliceChoice) -> bool:
+        model = choice.gpu_model
+        pinned = self.pinned_pending[model]
+        if pinned == 0:
+            return False
+        geo = self.geo.get(model) or geometry(load_catalog().gpu(model))
+        room = self.unopened[model] * geo.memory_slices + sum(
+            len(members) * geo.free_slices(state) for state, members in self.buckets[model].items()
+        )
+        return room - geo.shape(choice.profile).memory_slices < pinned
 
     def _open(self, item: Item, choice: SliceChoice, hard: bool) -> bool:
         gpu = self.opener.open(choice.gpu_model)
         if gpu is None:
             return False
+        self.unopened[choice.gpu_model] -= 1
         geo = self._geo_of(gpu)
         self._set(gpu, geo.empty)
         start = geo.best_start(geo.empty, choice.profile)
@@ -185,13 +217,18 @@ def pack_heuristic(problem: Problem, defragment: bool = False) -> PackResult:
         packing.put(it, it.home[0], it.home[1], it.home[2], kept=True)
     loose = [it for it in problem.items if it.home is None]
     # Biggest first; within a size the least flexible (fewest starts) first, so 2g.20gb (starts
-    # 0, 2, 4) takes the low slices before 1g.20gb (also 6) needs them.
-    loose.sort(key=lambda it: (*_shape_key(it), it.model, it.key))
+    # 0, 2, 4) takes the low slices before 1g.20gb (also 6) needs them; then replicas with
+    # fewer choices first, so a pinned replica gets a scarce GPU before a flexible one.
+    loose.sort(key=lambda it: (*_shape_key(it), len(it.choices), it.model, it.key))
     for it in loose:
         packing.soft_pending[_first_model(it)] += _soft_volume(it)
+        for model, volume in _pinned_volume(it):
+            packing.pinned_pending[model] += volume
     unplaced = []
     for it in loose:
         packing.soft_pending[_first_model(it)] -= _soft_volume(it)
+        for model, volume in _pinned_volume(it):
+            packing.pinned_pending[model] -= volume
         if not packing.place_item(it):
             names = ", ".join(f"{c.profile} on {c.gpu_model}" for c in it.choices)
             unplaced.append((it, f"no free GPU or provisionable node for {names}"))
@@ -225,6 +262,16 @@ def _soft_volume(item: Item) -> int:
     shape = geo.shape(first.profile)
     reaches = any(shape.mask(s) & geo.hard_mask for s in shape.starts)
     return 0 if reaches else shape.memory_slices
+
+
+def _pinned_volume(item: Item) -> list[tuple[str, int]]:
+    """[(model, memory slices of its smallest choice)] if every choice is on one GPU model."""
+    models = {c.gpu_model for c in item.choices}
+    if len(models) != 1:
+        return []
+    (model,) = models
+    geo = geometry(load_catalog().gpu(model))
+    return [(model, min(geo.shape(c.profile).memory_slices for c in item.choices))]
 
 
 def _shape_key(item: Item) -> tuple[int, int]:
