@@ -7,13 +7,20 @@ For every in-use MIG instance or whole GPU of the inventory:
   profile the model no longer fits in: its slice is freed, and the plan says so;
 - fixed: unlabelled, or another workload's: it stays where it is and is never moved.
 Idle instances (not in use) are free space: the packer may reuse or recreate them.
-Whole-GPU replicas of multi-node models are grouped by replica label in `multinode_kept`.
+Whole-GPU replicas are grouped in `multinode_kept`.
+
+Replica names: a StatefulSet or LeaderWorkerSet pod's index N names replica `<model>-N`, so
+when there are more running replicas than wanted the lowest ordinals are kept (those are the
+pods a scale-down leaves). A Deployment's pods carry no replica name, and webhooks before this
+one gave all of them the same one: a replica name is never trusted to be unique on a
+single-node model, and a repeated or missing one is replaced by a fresh name.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 
 from scheduler.catalog import WHOLE
 from scheduler.demand import ModelDemand
@@ -22,6 +29,29 @@ from scheduler.plan import Assignment
 from scheduler.sizing import SliceChoice
 
 GpuRef = tuple[str, int]  # (node name, GPU index on the node)
+
+
+def replica_ordinal(model: str, replica: str | None) -> int | None:
+    """ "llama-3" of model "llama" -> 3 (the pod or group index it belongs to); else None."""
+    tail = (replica or "").removeprefix(f"{model}-")
+    if replica is None or tail == replica or not (tail.isascii() and tail.isdigit()):
+        return None
+    return int(tail) if str(int(tail)) == tail else None
+
+
+def _keep_order(model: str, replica: str | None) -> tuple[bool, int]:
+    """Sort key: replicas with an ordinal first, lowest first; the rest keep their order."""
+    ordinal = replica_ordinal(model, replica)
+    return (ordinal is None, ordinal or 0)
+
+
+def fresh_names(model: str, taken: set[str]) -> Iterator[str]:
+    """`<model>-N` for N = 0, 1, ... that are not taken: new replicas fill the gaps."""
+    n = 0
+    while True:
+        if f"{model}-{n}" not in taken:
+            yield f"{model}-{n}"
+        n += 1
 
 
 @dataclass(frozen=True)
@@ -37,7 +67,7 @@ class Running:
 
 @dataclass(frozen=True)
 class RunningSplit:
-    kept: dict[str, list[Running]]  # model -> running replicas that count
+    kept: dict[str, list[Running]]  # model -> running replicas that count (replica names unique)
     released: list[tuple[Running, str]]  # freed, with why
     fixed: list[Running]  # stays, never moved
 
@@ -62,9 +92,10 @@ def split_running(
     skip: set[GpuRef],
 ) -> RunningSplit:
     """`slice_models`: demanded single-GPU models with their choices; `skip`: GPUs already
-    accounted for (running multi-node replicas)."""
+    accounted for (running multi-node replicas). A kept replica whose name an earlier one
+    already has gets replica=None, so the caller names it afresh."""
     nodes = {n.name: n for n in inventory.nodes}
-    kept: dict[str, list[Running]] = defaultdict(list)
+    fitting: dict[str, list[Running]] = defaultdict(list)
     released: list[tuple[Running, str]] = []
     fixed: list[Running] = []
     for r in running_instances(inventory):
@@ -73,16 +104,27 @@ def split_running(
         if r.model is None or r.model not in slice_models:
             fixed.append(r)
             continue
-        model, choices = slice_models[r.model]
+        _, choices = slice_models[r.model]
         gpu_model = nodes[r.gpu[0]].gpus[r.gpu[1]].model
         if SliceChoice(gpu_model, r.profile) not in choices:
             allowed = ", ".join(f"{c.profile} on {c.gpu_model}" for c in choices) or "nothing"
             released.append((r, f"{r.profile} on {gpu_model} no longer fits (now: {allowed})"))
-        elif len(kept[r.model]) >= model.replicas:
-            released.append((r, f"{model.replicas} replica(s) wanted, this one is surplus"))
         else:
-            kept[r.model].append(r)
-    return RunningSplit(dict(kept), released, fixed)
+            fitting[r.model].append(r)
+    kept: dict[str, list[Running]] = {}
+    for name, runs in fitting.items():
+        model = slice_models[name][0]
+        runs.sort(key=lambda r: _keep_order(name, r.replica))
+        for r in runs[model.replicas :]:
+            released.append((r, f"{model.replicas} replica(s) wanted, this one is surplus"))
+        seen: set[str | None] = {None}
+        kept[name] = []
+        for r in runs[: model.replicas]:
+            if r.replica in seen:
+                r = replace(r, replica=None)  # one slice is one replica: a repeated name is stale
+            seen.add(r.replica)
+            kept[name].append(r)
+    return RunningSplit(kept, released, fixed)
 
 
 @dataclass(frozen=True)
@@ -93,43 +135,61 @@ class MultiNodeRunning:
 
 
 def multinode_kept(inventory: Inventory, model: ModelDemand) -> MultiNodeRunning:
-    """Running replicas of a whole-GPU model (GPUs labelled with it and a replica name) whose
-    shape matches the demand: gpus_per_replica on each of nodes_per_replica nodes, one type,
-    one zone; at most `replicas` of them."""
-    groups: dict[str, list[Assignment]] = defaultdict(list)
-    refs: dict[str, set[GpuRef]] = defaultdict(set)
-    labelled: set[GpuRef] = set()
+    """Running replicas of a whole-GPU model whose shape matches the demand: gpus_per_replica on
+    each of nodes_per_replica nodes, one type, one zone; at most `replicas` of them.
+
+    A multi-node replica is the GPUs that carry its replica name (nothing else can tell which
+    nodes belong together). A single-node replica is read per node instead: the model's GPUs
+    on one node, in index order, cut into replicas of gpus_per_replica, because a Deployment's
+    pods have no (or, from older webhooks, one shared) replica name. Such a cut may pair GPUs
+    differently from the pods, which is harmless: the model's claim takes any planned GPUs
+    of its node (placement.py)."""
+    assert model.gpus_per_replica is not None
+    single_node = model.nodes_per_replica == 1
+    shares: dict[tuple[str, str | None], list[tuple[GpuRef, Assignment]]] = defaultdict(list)
     for node in inventory.nodes:
         for i, gpu in enumerate(node.gpus):
-            if gpu.in_use and gpu.served_model == model.name and gpu.replica:
-                labelled.add((node.name, i))
-                refs[gpu.replica].add((node.name, i))
-                groups[gpu.replica].append(
-                    Assignment(
-                        gpu.replica,
-                        model.name,
-                        node.name,
-                        gpu.uuid,
-                        gpu.model,
-                        WHOLE,
-                        None,
-                        node.instance_type,
-                        node.zone,
-                        kept=True,
-                    )
-                )
-    kept: dict[str, tuple[Assignment, ...]] = {}
-    kept_gpus: set[GpuRef] = set()
-    for replica, share in groups.items():
+            if not (gpu.in_use and gpu.served_model == model.name):
+                continue
+            if not (single_node or gpu.replica):
+                continue  # an unnamed GPU of a multi-node model: which replica is unknowable
+            assignment = Assignment(
+                gpu.replica or "",
+                model.name,
+                node.name,
+                gpu.uuid,
+                gpu.model,
+                WHOLE,
+                None,
+                node.instance_type,
+                node.zone,
+                kept=True,
+            )
+            key = (node.name, gpu.replica) if single_node else ("", gpu.replica)
+            shares[key].append(((node.name, i), assignment))
+    groups: list[tuple[str | None, list[tuple[GpuRef, Assignment]]]] = []
+    for (_, replica), share in shares.items():
+        step = model.gpus_per_replica if single_node else len(share)
+        groups += [(replica, share[k : k + step]) for k in range(0, len(share), step)]
+    groups.sort(key=lambda g: _keep_order(model.name, g[0]))
+    chosen: list[tuple[str | None, list[tuple[GpuRef, Assignment]]]] = []
+    for replica, share in groups:
         per_node: dict[str, int] = defaultdict(int)
-        for a in share:
+        for _, a in share:
             per_node[a.node] += 1
         shape_ok = (
             len(per_node) == model.nodes_per_replica
             and set(per_node.values()) == {model.gpus_per_replica}
-            and len({(a.instance_type, a.zone) for a in share}) == 1
+            and len({(a.instance_type, a.zone) for _, a in share}) == 1
         )
-        if shape_ok and len(kept) < model.replicas:
-            kept[replica] = tuple(share)
-            kept_gpus |= refs[replica]
+        if shape_ok and len(chosen) < model.replicas:
+            named = {name for name, _ in chosen}
+            chosen.append((None if replica in named else replica, share))
+    fresh = fresh_names(model.name, {name for name, _ in chosen if name})
+    kept: dict[str, tuple[Assignment, ...]] = {}
+    for replica, share in chosen:
+        name = replica or next(fresh)
+        kept[name] = tuple(replace(a, replica=name) for _, a in share)
+    kept_gpus = {ref for _, share in chosen for ref, _ in share}
+    labelled = {ref for share in shares.values() for ref, _ in share}
     return MultiNodeRunning(kept, kept_gpus, labelled - kept_gpus)

@@ -5,10 +5,12 @@ Opt-in is by label: `prewarm.dev/placement: enabled`, with the model in the labe
 of the same name. Prewarm never blocks a pod: anything it cannot do becomes a warning and the
 pod goes through unchanged.
 
-Slot choice: a LeaderWorkerSet pod's `group-index` picks the model's multi-node replica and its
-`worker-index` the node within it (the leader, worker 0, gets the plan's first node). A
-StatefulSet pod's `apps.kubernetes.io/pod-index` picks a single-node slot; pods of a Deployment
-get the first, whose template lists the other planned slots as alternatives (placement.py).
+Slot choice: a LeaderWorkerSet pod's `group-index` N picks the model's multi-node replica
+`<model>-N` and its `worker-index` the node within it (the leader, worker 0, gets the plan's
+first node). A StatefulSet pod's `apps.kubernetes.io/pod-index` N picks single-node replica
+`<model>-N`. A Deployment's pods have no index: they get the model's `any_slot`, the same
+claim template (every single-node pod of a model shares it, placement.py) and no replica name,
+since one name on many pods would make `prewarm inventory` read one replica off all of them.
 """
 
 from __future__ import annotations
@@ -95,12 +97,14 @@ def pick_slot(
         return None, [_w(f"{model} is multi-node: its pods need LeaderWorkerSet index labels")]
     index = _index(labels.get(POD_INDEX))
     index = group if index is None else index
+    any_slot = placement.any_slot or placement.single[0]
     if index is None:
-        return placement.single[0], []
+        return any_slot, []
     if index >= len(placement.single):
         n = len(placement.single)
-        slot = placement.single[index % n]
-        return slot, [_w(f"pod index {index} is beyond the {n} planned replicas of {model}")]
+        # The shared claim still finds a free planned device; a planned replica's name would
+        # be a second pod's.
+        return any_slot, [_w(f"pod index {index} is beyond the {n} planned replicas of {model}")]
     return placement.single[index], []
 
 
@@ -122,12 +126,11 @@ def pod_patch(pod: dict[str, Any], index: int, slot: PodSlot) -> list[Op]:
     if affinity is not None:
         ops += _node_affinity_ops(spec.get("affinity"), affinity)
     annotations = (pod.get("metadata") or {}).get("annotations")
-    if annotations is None:
-        ops.append(_add("/metadata/annotations", slot.annotations()))
-    else:
-        ops += [
-            _add(f"/metadata/annotations/{_escape(k)}", v) for k, v in slot.annotations().items()
-        ]
+    wanted = slot.annotations()
+    if annotations is None and wanted:
+        ops.append(_add("/metadata/annotations", wanted))
+    elif wanted:
+        ops += [_add(f"/metadata/annotations/{_escape(k)}", v) for k, v in wanted.items()]
     return ops
 
 

@@ -8,12 +8,17 @@ on `index` or `minor`, which the driver removed. Example, one 3g.40gb on a chose
     device.attributes['gpu.nvidia.com'].profile == "3g.40gb" &&
     device.attributes['gpu.nvidia.com'].parentUUID == "GPU-5d1c..."
 
+A choice pinned to several GPUs (all the parents a model's slices were planned on, or the GPUs
+of a multi-GPU pod) ends `parentUUID in ["GPU-5d1c...", "GPU-8e2f..."]` (`uuid in` for whole
+GPUs): the scheduler takes `count` matching devices of the node it picks.
+
 A template with one choice is an `exactly` request; with several, an ordered `firstAvailable`
 list (subrequests "p0", "p1", ...), tried in order by the scheduler.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -84,5 +89,9 @@ def resource_claim_template(
         "apiVersion": "resource.k8s.io/v1",
         "kind": "ResourceClaimTemplate",
         "metadata": {"name": template.name, "namespace": namespace, **meta},
-        "spec": {"metadata": meta, "spec": {"devices": {"requests": [device_request(template)]}}},
+        # A copy: one object in two places would be written as a YAML anchor and alias.
+        "spec": {
+            "metadata": copy.deepcopy(meta),
+            "spec": {"devices": {"requests": [device_request(template)]}},
+        },
     }

@@ -2,31 +2,45 @@
 multi-node replica, node affinity and annotations. Pure; shared by the manifest renderer and the
 admission webhook, so the files `kubectl apply` sees and the patches pods get cannot disagree.
 
-A pod is one (replica, node) pair of the plan. Its claim asks for the plan's devices on that
-node: one MIG profile or whole GPUs of one model, `count` of them, pinned to the GPUs the plan
-chose (MIG: `parentUUID`; whole: `uuid`). Pinning is the only lever a claim has: the DRA
-scheduler takes the first matching device and cannot be told a start slice.
+A pod is one (replica, node) pair of the plan. Its claim asks for the plan's devices: one MIG
+profile or whole GPUs of one model, `count` of them, pinned to the GPUs the plan chose (MIG:
+`parentUUID`; whole: `uuid`). Pinning is the only lever a claim has: the DRA scheduler takes the
+first matching device and cannot be told a start slice.
 
-Which pod gets which slot: a LeaderWorkerSet pod's group-index and worker-index name it exactly
-(see `admission.py`). Pods of a Deployment are interchangeable and carry no index, so every
-template of a model lists the model's other planned choices as ordered `firstAvailable`
-alternatives (its own first): a pod lands on a free planned slot whichever template it got, and
-a recreated pod takes the slot its predecessor freed.
+Which pod gets which slot (see `admission.py`):
+- Multi-node replicas: a LeaderWorkerSet pod's group-index and worker-index name the slot. Its
+  template asks for its own node's GPUs first, then the other nodes' of its replica.
+- Single-node replicas: the pods are interchangeable as far as devices go (a Deployment's carry
+  no index at all), so they all share ONE template: per kind of device (GPU model, profile,
+  count) a choice pinned to every GPU the plan chose for that kind, in `firstAvailable` order.
+  Any pod lands on a free planned device, and a recreated pod takes the one its predecessor
+  freed. Merging keeps every planned GPU reachable: a list of one choice per slot would stop
+  at the API's 8 alternatives.
+- Index N (a StatefulSet pod-index, a LeaderWorkerSet group-index) is replica `<model>-N` in
+  every plan (`_by_index`), so a recreated pod rejoins its own replica, whatever the order
+  of the inventory the plan was made from.
+
+A ResourceClaimTemplate's spec is immutable, so a template's name hashes all it asks for: a
+plan that changes what a template holds writes a new template, never an edit of the old one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 from scheduler.kubernetes.dns_names import dns_label, short_hash
 from scheduler.kubernetes.gpu_catalog import WHOLE, gpu_model, is_mig_profile
 from scheduler.plan import Assignment, Plan
+from scheduler.running import replica_ordinal
 
 CLAIM_NAME = "prewarm-gpu"  # the pod's spec.resourceClaims[].name the webhook adds
 NEW_NODE_PREFIX = "new:"
 MAX_ALTERNATIVES = 8  # resource.k8s.io/v1 DeviceRequest.firstAvailable allows at most 8
+# GPUs one choice pins: 128 uuids of at most 64 characters (the API's limit for an attribute
+# string) keep its CEL selector under the API's 10 KiB; more GPUs of a kind take more choices.
+MAX_PINNED_GPUS = 128
 
 INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 ZONE_LABEL = "topology.kubernetes.io/zone"
@@ -110,7 +124,9 @@ class PodSlot:
         return affinity
 
     def annotations(self) -> dict[str, str]:
-        out = {REPLICA_ANNOTATION: self.replica}
+        # No name for a pod without an index: every such pod would get the same one, and
+        # `prewarm inventory` would read one replica back off several.
+        out = {REPLICA_ANNOTATION: self.replica} if self.replica else {}
         if self.multi_node:
             out[KUEUE_REQUIRED_TOPOLOGY] = ZONE_LABEL
             out[KUEUE_GROUP_NAME] = dns_label(f"{self.model}-{self.replica}")
@@ -132,10 +148,11 @@ class PodSlot:
 @dataclass(frozen=True)
 class ModelPlacement:
     model: str
-    single: tuple[PodSlot, ...]  # single-node replicas, plan order
+    single: tuple[PodSlot, ...]  # single-node replicas; index N is replica <model>-N
     groups: tuple[tuple[PodSlot, ...], ...]  # multi-node replicas: one slot per node, in order
     templates: tuple[ClaimTemplate, ...]
     unplaced: tuple[str, ...] = ()  # the packer's reasons for replicas it could not place
+    any_slot: PodSlot | None = None  # for a single-node pod without an index: no replica name
 
     def workload_annotations(self) -> dict[str, str]:
         """For the LeaderWorkerSet object itself (LWS reads it there, not from pods)."""
@@ -147,6 +164,7 @@ class ModelPlacement:
             "claimName": CLAIM_NAME,
             "singleNode": [s.to_json() for s in self.single],
             "groups": [[s.to_json() for s in group] for group in self.groups],
+            "anySlot": self.any_slot.to_json() if self.any_slot else None,
             "workloadAnnotations": self.workload_annotations(),
             "unplaced": list(self.unplaced),
         }
@@ -189,12 +207,68 @@ def _model_placement(
             groups.append(slots)
         else:
             single.extend(slots)
-    pools = [tuple(s.choice for s in single), *(tuple(s.choice for s in g) for g in groups)]
-    templates = {
-        slot.template: ClaimTemplate(slot.template, _alternatives(slot.choice, pools))
-        for slot in (*single, *(s for g in groups for s in g))
-    }
-    return ModelPlacement(model, tuple(single), tuple(groups), tuple(templates.values()), unplaced)
+    templates: dict[str, ClaimTemplate] = {}
+
+    def template(alternatives: Sequence[DeviceChoice]) -> str:
+        unique = tuple(dict.fromkeys(alternatives))[:MAX_ALTERNATIVES]
+        name = template_name(model, unique)
+        templates.setdefault(name, ClaimTemplate(name, unique))
+        return name
+
+    any_slot = None
+    if single:
+        shared = template(_merged(s.choice for s in single))
+        single = [replace(s, template=shared) for s in single]
+        first = templates[shared].alternatives[0]
+        any_slot = replace(single[0], replica="", node="", instance_type="", zone="", choice=first)
+    groups = [
+        tuple(replace(s, template=template([s.choice, *(o.choice for o in g)])) for s in g)
+        for g in groups
+    ]
+    return ModelPlacement(
+        model,
+        tuple(_by_index(model, single, lambda s: s.replica)),
+        tuple(_by_index(model, groups, lambda g: g[0].replica)),
+        tuple(templates.values()),
+        unplaced,
+        any_slot,
+    )
+
+
+T = TypeVar("T")
+
+
+def _by_index(model: str, items: list[T], replica: Callable[[T], str]) -> list[T]:
+    """Position N holds replica `<model>-N` when the plan has it; positions whose replica the
+    plan lacks take the other replicas, in plan order. E.g. [m-1, m-0, m-7] -> [m-0, m-1, m-7].
+    Plan order alone follows the inventory's node order, which changes between plans."""
+    named: dict[int, T] = {}
+    rest: list[T] = []
+    for item in items:
+        n = replica_ordinal(model, replica(item))
+        if n is not None and n < len(items) and n not in named:
+            named[n] = item
+        else:
+            rest.append(item)
+    others = iter(rest)
+    return [named[n] if n in named else next(others) for n in range(len(items))]
+
+
+def _merged(choices: Iterable[DeviceChoice]) -> list[DeviceChoice]:
+    """One choice per kind (GPU model, profile, count), pinned to all its GPUs, in plan order;
+    pinned kinds before unpinned ones (new nodes), which would match any device of the kind.
+    E.g. 20 3g.40gb slots on 10 H100s -> one choice, parentUUID in [the 10 H100s]."""
+    kinds: dict[tuple[str, str, int, bool], set[str]] = {}
+    for c in choices:
+        kinds.setdefault((c.gpu_model, c.profile, c.count, not c.gpus), set()).update(c.gpus)
+    out = []
+    for (gpu, profile, count, unpinned), found in sorted(kinds.items(), key=lambda kv: kv[0][3]):
+        if unpinned:
+            out.append(DeviceChoice(gpu, profile, count, ()))
+        uuids = sorted(found)
+        for k in range(0, len(uuids), MAX_PINNED_GPUS):
+            out.append(DeviceChoice(gpu, profile, count, tuple(uuids[k : k + MAX_PINNED_GPUS])))
+    return out
 
 
 def _check(a: Assignment) -> None:
@@ -224,27 +298,26 @@ def _slot(model: str, replica: str, share: list[Assignment], multi: bool) -> Pod
         node=first.node,
         instance_type=first.instance_type,
         zone=first.zone,
-        template=template_name(model, choice),
+        template="",  # set once the model's templates are known
         choice=choice,
         multi_node=multi,
     )
 
 
-def _alternatives(
-    own: DeviceChoice, pools: Iterable[tuple[DeviceChoice, ...]]
-) -> tuple[DeviceChoice, ...]:
-    """Own choice first, then the other choices of every pool it is in, plan order, deduped."""
-    out = [own]
-    for pool in pools:
-        if own in pool:
-            out.extend(c for c in pool if c not in out)
-    return tuple(out[:MAX_ALTERNATIVES])
-
-
-def template_name(model: str, choice: DeviceChoice) -> str:
-    """ "prewarm-<model>-<gpu>-<profile>[-x<count>]-<hash of pinned GPUs | any>", <= 63 chars."""
-    count = f"-x{choice.count}" if choice.count > 1 else ""
-    pin = "-" + short_hash(",".join(choice.gpus)) if choice.gpus else "-any"
-    tail = dns_label(f"{choice.gpu_model}-{choice.profile}") + count + pin
+def template_name(model: str, alternatives: tuple[DeviceChoice, ...]) -> str:
+    """ "prewarm-<model>-<gpu>-<profile>[-x<count>]-<hash | any>", <= 63 chars, named after
+    the first choice. The hash covers every choice (its pinned GPUs included): templates are
+    immutable, so what one asks for must never change under the same name. "any": one choice,
+    nothing pinned (new nodes)."""
+    first = alternatives[0]
+    count = f"-x{first.count}" if first.count > 1 else ""
+    if len(alternatives) == 1 and not first.gpus:
+        pin = "-any"
+    else:
+        text = ";".join(
+            f"{c.gpu_model}/{c.profile}/{c.count}/{','.join(c.gpus)}" for c in alternatives
+        )
+        pin = "-" + short_hash(text)
+    tail = dns_label(f"{first.gpu_model}-{first.profile}") + count + pin
     model_part = dns_label(model, max(12, 62 - len("prewarm-") - len(tail)))
     return dns_label(f"prewarm-{model_part}-{tail}")

@@ -37,18 +37,20 @@ def test_pod_not_opted_in_is_left_alone(plan: LoadedPlan) -> None:
     assert mutation.patch == () and mutation.warnings == ()
 
 
-def test_deployment_pod_gets_the_first_slot_and_the_container_uses_the_claim(
+def test_deployment_pod_gets_the_models_claim_no_replica_name_and_the_container_uses_it(
     plan: LoadedPlan,
 ) -> None:
     patched, warnings = applied(pod(LLAMA_8B), plan)
-    first = plan.placements[LLAMA_8B].single[0]
+    shared = plan.placements[LLAMA_8B].single[0].template  # every single-node slot's
     assert warnings == ()
     assert patched["spec"]["resourceClaims"] == [
-        {"name": CLAIM_NAME, "resourceClaimTemplateName": first.template}
+        {"name": CLAIM_NAME, "resourceClaimTemplateName": shared}
     ]
     assert patched["spec"]["containers"][0]["resources"]["claims"] == [{"name": CLAIM_NAME}]
     assert patched["spec"]["containers"][0]["resources"]["limits"] == {"memory": "32Gi"}
-    assert patched["metadata"]["annotations"] == {"prewarm.dev/replica": "llama-8b/0"}
+    # No index, so no replica: one name on every pod of the Deployment would make the next
+    # `prewarm inventory` read one replica off all of them.
+    assert "annotations" not in patched["metadata"]
     assert "affinity" not in patched["spec"]
 
 
@@ -68,8 +70,10 @@ def test_statefulset_pod_index_picks_its_slot(plan: LoadedPlan) -> None:
     slots = plan.placements[LLAMA_8B].single
     patched, _ = applied(pod(LLAMA_8B, labels={"apps.kubernetes.io/pod-index": "2"}), plan)
     assert patched["spec"]["resourceClaims"][0]["resourceClaimTemplateName"] == slots[2].template
-    _, warnings = applied(pod(LLAMA_8B, labels={"apps.kubernetes.io/pod-index": "7"}), plan)
+    assert patched["metadata"]["annotations"] == {"prewarm.dev/replica": "llama-8b/2"}
+    beyond, warnings = applied(pod(LLAMA_8B, labels={"apps.kubernetes.io/pod-index": "7"}), plan)
     assert "beyond the 3 planned replicas" in warnings[0]
+    assert "annotations" not in beyond["metadata"]  # a planned replica's name is another pod's
 
 
 @pytest.mark.parametrize(("group", "worker"), [(0, 0), (0, 1), (1, 0), (1, 1)])
