@@ -81,9 +81,12 @@ def load_serve_config(path: str | Path) -> tuple[ServeConfig, dict[str, ModelPro
     """The config and its profiles, every error reported at once."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        with path.open() as stream:  # read from the file, so YAML errors name it
+            data = yaml.safe_load(stream) or {}
     except FileNotFoundError:
         raise ProfileError(f"{path}: config file not found") from None
+    except OSError as exc:  # a directory, no permission
+        raise ProfileError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
         raise ProfileError(f"{path}: not valid YAML: {exc}") from None
     try:

@@ -42,11 +42,10 @@ def dotted(loc: Sequence[str | int]) -> str:
 
 def read_yaml(path: Path) -> Any:
     try:
-        text = path.read_text()
+        with path.open() as stream:  # read from the file, so YAML errors name it
+            data = yaml.safe_load(stream)
     except OSError as exc:
         raise PlacementInputError(str(path), [f"cannot read: {exc.strerror or exc}"]) from None
-    try:
-        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise PlacementInputError(str(path), [f"not valid YAML: {exc}"]) from None
     if not isinstance(data, dict):

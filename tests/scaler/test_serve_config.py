@@ -50,6 +50,11 @@ def test_bad_config_names_the_problem(tmp_path: Path, text: str, words: str) -> 
         load_serve_config(path)
 
 
+def test_a_directory_given_as_config_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ProfileError, match=f"{tmp_path}: cannot read"):
+        load_serve_config(tmp_path)
+
+
 def test_profile_paths_are_relative_to_the_config(tmp_path: Path) -> None:
     (tmp_path / "profiles").mkdir()
     (tmp_path / "profiles" / "m.yaml").write_text(
