@@ -10,7 +10,9 @@ import typer
 TraceOption = Annotated[
     Path | None, typer.Option(help="request trace or rate series; omitted: bundled trace")
 ]
-FormatOption = Annotated[str, typer.Option("--format", help="azure | mooncake | burstgpt | rate")]
+FormatOption = Annotated[
+    str, typer.Option("--format", help="azure | mooncake | burstgpt | rate | azure2024")
+]
 ProfileOption = Annotated[
     Path | None, typer.Option(help="model profile YAML; omitted: the bundled example")
 ]

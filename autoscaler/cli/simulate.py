@@ -34,6 +34,13 @@ def simulate_command(
     seed: Annotated[int, typer.Option(help="seed for arrivals and cold-start jitter")] = 0,
     process: Annotated[str, typer.Option(help="rate series arrivals: poisson | gamma")] = "poisson",
     cv: Annotated[float, typer.Option(min=0.01, help="gamma inter-arrival CV")] = 1.0,
+    warmup_s: Annotated[
+        float | None,
+        typer.Option(
+            help="back-filled into the predictive engine's history, not replayed or scored, s "
+            "(default: one day, at most a quarter of the trace; 0: none)"
+        ),
+    ] = None,
     max_requests: Annotated[
         int | None,
         typer.Option(min=1, help="rate series: keep only the earliest N synthesised requests"),
@@ -52,6 +59,7 @@ def simulate_command(
     from simulations.traces.loader import TRACE_FORMATS, load_trace
     from simulations.traces.request_trace import TraceFormatError
     from simulations.traces.synthetic import synthetic_trace
+    from simulations.warmup import check_warmup_s, default_warmup_s
 
     console = Console(stderr=json_out)
     try:
@@ -69,18 +77,21 @@ def simulate_command(
             request_trace = load_trace(
                 trace, fmt, seed=seed, process=process, cv=cv, max_requests=max_requests
             )
+        if request_trace.n_requests == 0:
+            raise ValueError(f"{trace}: the trace has no requests")
+        warmup = default_warmup_s(request_trace.duration_s) if warmup_s is None else warmup_s
+        check_warmup_s(warmup, request_trace.duration_s)
     except (ValueError, ProfileError, TraceFormatError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
         raise typer.Exit(2) from None
-    if request_trace.n_requests == 0:
-        console.print(f"[red]error:[/red] {trace}: the trace has no requests")
-        raise typer.Exit(2)
 
     physics = FleetPhysics.from_profile(model_profile)
     console.print(
         f"Replaying [bold]{request_trace.n_requests:,}[/bold] requests over "
         f"{request_trace.duration_s / 3600:.1f} h ({request_trace.name}) through "
-        f"{', '.join(names)}; cold start {model_profile.cold_start_s:g} s"
+        f"{', '.join(names)}; cold start {model_profile.cold_start_s:g} s; the first "
+        f"{warmup / 3600:.1f} h back-fill the predictive engine's history, not scored",
+        highlight=False,
     )
     with Progress(
         TextColumn("{task.description:>16}"),
@@ -96,12 +107,22 @@ def simulate_command(
             bar.update(tasks[name], completed=done / max(total, 1))
 
         runs = simulate(
-            request_trace, model_profile, physics, names, seed=seed, on_progress=on_progress
+            request_trace,
+            model_profile,
+            physics,
+            names,
+            seed=seed,
+            warmup_s=warmup,
+            on_progress=on_progress,
         )
 
     _warn_if_capped(console, runs, model_profile)
     summary = build_summary(
-        request_trace.describe(), request_trace.n_requests, request_trace.duration_s, runs
+        request_trace.describe(),
+        runs[0].ttft_s.size,  # the requests replayed and scored, after the warm-up
+        request_trace.duration_s - warmup,
+        runs,
+        warmup_s=warmup,
     )
     paths = write_report(out, summary, runs)
     if json_out:

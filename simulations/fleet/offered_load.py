@@ -8,7 +8,7 @@ scale (1 s) against request lifetimes of seconds this only shifts work slightly 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -30,17 +30,40 @@ class OfferedLoad:
     mean_prompt_tokens: float
     mean_output_tokens: float
     knee_utilisation: float
+    drain_ticks: int = 0  # arrival-free ticks at the end (see from_trace)
 
     @property
     def slo_demand_replicas(self) -> np.ndarray:
         """Offered work per tick in replicas at 100 % of the SLO capacity (for plots/oracle)."""
         return self.work / (self.tick_s * self.knee_utilisation)
 
+    @property
+    def arrival_ticks(self) -> int:
+        """Ticks up to and including the last arrival's: the span that is scored and paid."""
+        return self.n_ticks - self.drain_ticks
+
+    def arrivals_only(self) -> OfferedLoad:
+        """The same load without the drain ticks (per-request arrays are shared)."""
+        m = self.arrival_ticks
+        return replace(
+            self,
+            n_ticks=m,
+            drain_ticks=0,
+            work=self.work[:m],
+            prompt_tokens=self.prompt_tokens[:m],
+            generation_tokens=self.generation_tokens[:m],
+            requests=self.requests[:m],
+            kv_tokens_in_flight=self.kv_tokens_in_flight[:m],
+        )
+
     @classmethod
     def from_trace(
-        cls, trace: RequestTrace, physics: FleetPhysics, tick_s: float = 1.0
+        cls, trace: RequestTrace, physics: FleetPhysics, tick_s: float = 1.0, drain_s: float = 0.0
     ) -> OfferedLoad:
-        n_ticks = int(np.floor(trace.duration_s / tick_s)) + 1
+        """`drain_s` adds arrival-free ticks after the last arrival, so a replay can serve the
+        backlog the trace ends with instead of counting it as never served."""
+        drain_ticks = int(np.ceil(drain_s / tick_s))
+        n_ticks = int(np.floor(trace.duration_s / tick_s)) + 1 + drain_ticks
         tick = (trace.arrival_s // tick_s).astype(np.int64)
         prompt = trace.prompt_tokens.astype(np.float64)
         output = trace.output_tokens.astype(np.float64)
@@ -63,6 +86,7 @@ class OfferedLoad:
             mean_prompt_tokens=float(prompt.sum()) / n,
             mean_output_tokens=float(output.sum()) / n,
             knee_utilisation=physics.knee_utilisation,
+            drain_ticks=drain_ticks,
         )
 
 

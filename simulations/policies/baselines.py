@@ -128,8 +128,15 @@ class OraclePolicy:
 
 
 def _rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
-    """Trailing-centred rolling mean of the same length (edges use what is there)."""
-    if values.size == 0:
-        return values
-    kernel = np.ones(window) / window
-    return np.convolve(values, kernel, mode="same")
+    """Centred rolling mean, one value per input: ticks [i - window // 2, i + (window - 1) // 2].
+
+    Near the ends (and on traces shorter than the window) it averages only the ticks that
+    exist; zero-padding would halve the demand there and under-size the fleet at the end.
+    Worked number: [10, 10, 10] with window 60 -> [10, 10, 10].
+    """
+    n = values.size
+    cum = np.concatenate([[0.0], np.cumsum(values, dtype=np.float64)])
+    i = np.arange(n)
+    lo = np.maximum(i - window // 2, 0)
+    hi = np.minimum(i + (window - 1) // 2 + 1, n)
+    return (cum[hi] - cum[lo]) / (hi - lo)

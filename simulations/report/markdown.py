@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from simulations.report.table import duration_text, oracle_ratio
+from simulations.report.table import duration_text, oracle_ratio, warmup_text
 
 
 def _percent(fraction: float) -> str:
@@ -69,9 +69,16 @@ def _trace_lines(summary: dict[str, Any], slo_ttft_s: float | None) -> list[str]
     slo = f" TTFT SLO **{slo_ttft_s:g} s**." if slo_ttft_s else ""
     lines = [
         f"Trace **{trace.get('name', '?')}** ({trace.get('source', '?')}): "
-        f"{summary['requests']:,} requests over {duration_text(summary['duration_s'])}.{slo}",
+        f"{summary['requests']:,} requests over {duration_text(summary['duration_s'])}"
+        f"{warmup_text(summary)}.{slo}",
         "",
     ]
+    if summary.get("warmup_s"):
+        lines += [
+            "The warm-up was back-filled into the predictive engine's history, as production "
+            "back-fills from Prometheus, and is neither replayed nor scored for any policy.",
+            "",
+        ]
     lines += [f"- {key}: `{value}`" for key, value in trace.items()]
     return [*lines, ""]
 

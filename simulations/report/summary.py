@@ -1,14 +1,17 @@
 """summary.json: the numbers scripts rely on. Its shape is a contract; keep it stable.
 
-    {"trace": {...}, "requests": N, "duration_s": S,
+    {"trace": {...}, "requests": N, "duration_s": S, "warmup_s": W,
      "policies": {"<name>": {"slo_attainment": f, "ttft_p50_s": f, "ttft_p95_s": f,
                              "ttft_p99_s": f, "gpu_hours": f, "mean_replicas": f,
                              "peak_replicas": n, "replica_changes": n, "dropped_requests": n}}}
 
+- trace: the whole trace as loaded; requests / duration_s: the part replayed and scored,
+  after the first warmup_s seconds (back-filled into the predictive engine's history).
 - slo_attainment: share of ALL requests served (not dropped) with TTFT <= the SLO; 1.0
   when there were no requests.
 - ttft_p50_s / _p95_s / _p99_s: TTFT percentiles over served requests (0.0 if none).
-- gpu_hours: as the replay accounted it (every requested replica, cold start included).
+- gpu_hours: as the replay accounted it (every requested replica, cold start included),
+  over the replayed span up to the last arrival (the drain after it is not billed).
 - mean_replicas / peak_replicas: time average / maximum of requested replicas, the ones paid.
 - replica_changes: as the replay counted them; dropped_requests: clients that gave up.
 
@@ -104,7 +107,12 @@ def policy_summary(run: PolicyRun) -> dict[str, Any]:
 
 
 def build_summary(
-    trace_info: dict[str, Any], n_requests: int, duration_s: float, runs: Sequence[PolicyRun]
+    trace_info: dict[str, Any],
+    n_requests: int,
+    duration_s: float,
+    runs: Sequence[PolicyRun],
+    *,
+    warmup_s: float = 0.0,
 ) -> dict[str, Any]:
     """summary.json's content; `trace_info` is usually `RequestTrace.describe()`.
 
@@ -118,6 +126,7 @@ def build_summary(
         "trace": _plain(trace_info),
         "requests": int(n_requests),
         "duration_s": _round(duration_s, 9),
+        "warmup_s": _round(warmup_s, 9),
         "policies": {run.policy: policy_summary(run) for run in runs},
     }
 

@@ -22,6 +22,12 @@ def duration_text(seconds: float) -> str:
     return f"{seconds / 86400:.1f} days"
 
 
+def warmup_text(summary: dict[str, Any]) -> str:
+    """ " after a 1.0-day warm-up", or "" without one (older summaries have no key)."""
+    warmup_s = summary.get("warmup_s", 0.0)
+    return f" after a {duration_text(warmup_s)} warm-up" if warmup_s else ""
+
+
 def gpu_hours_text(value: float) -> str:
     """Two or three significant digits, fixed decimals per magnitude: 0.0033, 4.56, 78.9,
     1,234 (`g` formatting would print 32.0 as "32" beside "24.9")."""
@@ -75,8 +81,8 @@ def comparison_table(summary: dict[str, Any]) -> Table:
     policies: dict[str, dict[str, Any]] = summary["policies"]
     oracle = policies.get("oracle")
     table = Table(
-        title=f"{summary['requests']:,} requests over {duration_text(summary['duration_s'])} "
-        "(TTFT in s; full numbers in summary.json)",
+        title=f"{summary['requests']:,} requests over {duration_text(summary['duration_s'])}"
+        f"{warmup_text(summary)} (TTFT in s; full numbers in summary.json)",
         box=box.SIMPLE_HEAD,
         show_edge=False,
         padding=(0, 0),  # SIMPLE_HEAD's space divider is the gap; 11 columns fit 80 chars

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from simulations.traces.azure import load_azure
+from simulations.traces.azure2024 import load_azure2024_digitized
 from simulations.traces.burstgpt import load_burstgpt
 from simulations.traces.mooncake import load_mooncake
-from simulations.traces.rate_series import load_rate_series, synthesise_arrivals
-from simulations.traces.request_trace import RequestTrace
+from simulations.traces.rate_series import RateSeries, load_rate_series, synthesise_arrivals
+from simulations.traces.request_trace import RequestTrace, TraceFormatError
 
-TRACE_FORMATS = ("azure", "mooncake", "burstgpt", "rate")
+TRACE_FORMATS = ("azure", "mooncake", "burstgpt", "rate", "azure2024")
+# The Azure 2024 release digitises requests and input tokens into two sibling files.
+AZURE2024_REQUESTS = "requests_per_min"
+AZURE2024_TOKENS = "input_tokens_per_min"
 
 
 def load_trace(
@@ -24,8 +29,9 @@ def load_trace(
 ) -> RequestTrace:
     """Loads a request trace; a rate series is turned into seeded synthetic arrivals.
 
-    seed, process, cv and max_requests only matter for fmt="rate" (see synthesise_arrivals;
-    a series expecting over rate_series.SAFETY_LIMIT requests needs max_requests). Raises
+    seed, process, cv and max_requests only matter for the rate series, fmt="rate" and
+    "azure2024" (see synthesise_arrivals; a series expecting over rate_series.SAFETY_LIMIT
+    requests needs max_requests). Raises
     ValueError for an unknown fmt (checked first, so a typo is reported as such even if the
     path is wrong too), FileNotFoundError naming a missing path, and TraceFormatError (a
     ValueError) naming file and line for a malformed one.
@@ -36,9 +42,26 @@ def load_trace(
         return load_mooncake(path)
     if fmt == "burstgpt":
         return load_burstgpt(path)
-    if fmt == "rate":
-        series = load_rate_series(path)
+    if fmt in ("rate", "azure2024"):
+        series = load_rate_series(path) if fmt == "rate" else _azure2024_series(Path(path))
         return synthesise_arrivals(
             series, seed=seed, process=process, cv=cv, max_requests=max_requests
         )
     raise ValueError(f"unknown trace format {fmt!r}; choose from {', '.join(TRACE_FORMATS)}")
+
+
+def _azure2024_series(requests_csv: Path) -> RateSeries:
+    """The digitised requests file, with the input-token file beside it when there is one
+    (`..._requests_per_min_...` -> `..._input_tokens_per_min_...`): prompt lengths then
+    follow the published token rate instead of the 2,048-token default."""
+    if AZURE2024_TOKENS in requests_csv.name:
+        raise TraceFormatError(
+            requests_csv, None, f"this is the input-token file; pass the *{AZURE2024_REQUESTS}* one"
+        )
+    tokens_csv = requests_csv.with_name(
+        requests_csv.name.replace(AZURE2024_REQUESTS, AZURE2024_TOKENS)
+    )
+    if AZURE2024_REQUESTS not in requests_csv.name or not tokens_csv.is_file():
+        return load_azure2024_digitized(requests_csv)
+    series = load_azure2024_digitized(requests_csv, tokens_csv)
+    return replace(series, source=f"{series.source} + {tokens_csv}")  # say what was read

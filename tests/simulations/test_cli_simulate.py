@@ -46,7 +46,12 @@ def test_simulate_writes_summary_report_and_plots(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["requests"] == 3000
+    # 25 min of arrivals: the default warm-up is a quarter of it, the rest is scored.
+    assert summary["trace"]["requests"] == 3000
+    assert summary["warmup_s"] == pytest.approx(1499.5 / 4)
+    assert summary["requests"] == 2250
+    assert "6 min warm-up" in (out / "report.md").read_text()
+    assert "6 min warm-up" in result.stdout  # 374.875 s, in the table's title
     assert list(summary["policies"]) == ["predictive", "static", "oracle"]
     for name in ("report.md", "capacity.png", "ttft.png"):
         assert (out / name).stat().st_size > 0
@@ -83,6 +88,55 @@ def test_bad_input_exits_2_naming_the_problem(tmp_path: Path, args: list[str], w
     assert result.returncode == 2
     assert words in result.stderr + result.stdout
     assert not (tmp_path / "o").exists()  # nothing half-written
+
+
+def test_warmup_zero_replays_and_scores_the_whole_trace(tmp_path: Path) -> None:
+    result = prewarm(
+        "simulate",
+        "--trace",
+        str(write_azure(tmp_path, 600)),
+        "--policies",
+        "static",
+        "--warmup-s",
+        "0",
+        "--out",
+        str(tmp_path / "o"),
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["requests"] == 600 and summary["warmup_s"] == 0.0
+
+
+def test_a_warmup_as_long_as_the_trace_exits_2(tmp_path: Path) -> None:
+    trace = str(write_azure(tmp_path, 600))  # last request at 299.5 s
+    result = prewarm("simulate", "--trace", trace, "--warmup-s", "300", "--out", str(tmp_path))
+    assert result.returncode == 2
+    assert "--warmup-s 300 leaves nothing to replay" in result.stderr + result.stdout
+
+
+def test_azure2024_format_reads_the_digitised_series(tmp_path: Path) -> None:
+    requests = tmp_path / "code_requests_per_min_digitized.csv"
+    requests.write_text(
+        "t,env_low,env_high,mid\n"
+        + "".join(f"2024-05-10 00:{m:02d}:00,0,0,120\n" for m in range(0, 60, 10))
+    )
+    result = prewarm(
+        "simulate",
+        "--trace",
+        str(requests),
+        "--format",
+        "azure2024",
+        "--policies",
+        "static",
+        "--out",
+        str(tmp_path / "o"),
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["trace"]["name"] == "azure2024-code"
+    assert 6800 < summary["trace"]["requests"] < 7600  # 2 req/s for an hour
 
 
 def test_invalid_profile_lists_its_bad_fields(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from simulations.fleet.physics import FleetPhysics
 from simulations.report import build_summary
 from simulations.runner import POLICY_NAMES, simulate
 from simulations.traces.synthetic import synthetic_trace
+from simulations.warmup import default_warmup_s
 
 GOLDEN = Path(__file__).parent / "golden" / "small_replay.json"
 
@@ -27,8 +28,16 @@ GOLDEN = Path(__file__).parent / "golden" / "small_replay.json"
 def _replay() -> dict:
     trace = synthetic_trace(duration_s=8 * 3600, mean_rps=8.0, burst_rate_per_day=6, seed=11)
     profile = load_profile(BUNDLED_PROFILE)
-    runs = simulate(trace, profile, FleetPhysics.from_profile(profile), POLICY_NAMES, seed=11)
-    return build_summary(trace.describe(), trace.n_requests, trace.duration_s, runs)
+    warmup_s = default_warmup_s(trace.duration_s)  # as `prewarm simulate` does: 2 h here
+    physics = FleetPhysics.from_profile(profile)
+    runs = simulate(trace, profile, physics, POLICY_NAMES, seed=11, warmup_s=warmup_s)
+    return build_summary(
+        trace.describe(),
+        runs[0].ttft_s.size,
+        trace.duration_s - warmup_s,
+        runs,
+        warmup_s=warmup_s,
+    )
 
 
 def test_small_replay_matches_golden() -> None:
@@ -38,6 +47,7 @@ def test_small_replay_matches_golden() -> None:
         GOLDEN.write_text(json.dumps(summary, indent=2) + "\n")
     golden = json.loads(GOLDEN.read_text())
     assert summary["requests"] == golden["requests"]
+    assert summary["warmup_s"] == golden["warmup_s"]
     assert summary["trace"] == golden["trace"]
     assert list(summary["policies"]) == list(golden["policies"])
     for name, numbers in golden["policies"].items():

@@ -196,8 +196,9 @@ def test_summary_shape_types_and_exact_json_round_trip(tmp_path: Path) -> None:
         "missing": float("nan"),
         "window": (1, 2),
     }
-    summary = build_summary(trace, 2, np.float64(3600.5), runs)
-    assert list(summary) == ["trace", "requests", "duration_s", "policies"]
+    summary = build_summary(trace, 2, np.float64(3600.5), runs, warmup_s=np.float64(900.0))
+    assert list(summary) == ["trace", "requests", "duration_s", "warmup_s", "policies"]
+    assert summary["warmup_s"] == 900.0
     assert list(summary["policies"]) == ["predictive", "oracle"]
     assert all(set(p) == KEYS for p in summary["policies"].values())
     assert _all_plain(summary)

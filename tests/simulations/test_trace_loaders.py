@@ -177,6 +177,7 @@ def test_load_trace_dispatches_every_format(tmp_path: Path) -> None:
         "mooncake": write(tmp_path, "m.jsonl", MOONCAKE_GOOD),
         "burstgpt": write(tmp_path, "b.csv", BURSTGPT_GOOD),
         "rate": write(tmp_path, "r.csv", RATE_GOOD),
+        "azure2024": write(tmp_path, "az_requests_per_min.csv", AZ24_REQUESTS),
     }
     assert set(files) == set(TRACE_FORMATS)
     counts = {fmt: load_trace(path, fmt).n_requests for fmt, path in files.items()}
@@ -188,6 +189,25 @@ def test_load_trace_dispatches_every_format(tmp_path: Path) -> None:
     assert gamma.meta["arrivals"] == "gamma" and gamma.meta["cv"] == 2.0
     capped = load_trace(files["rate"], "rate", max_requests=10)
     assert capped.n_requests == 10 and capped.meta["truncated"] is True
+    # 120, 240, 60 requests per minute for 600 s each: 4,200 expected.
+    assert 4000 < counts["azure2024"] < 4400
+
+
+def test_azure2024_reads_the_token_file_beside_the_requests_file(tmp_path: Path) -> None:
+    requests = write(tmp_path, "code_requests_per_min_digitized.csv", AZ24_REQUESTS)
+    alone = load_trace(requests, "azure2024")
+    assert alone.prompt_tokens.mean() == pytest.approx(2048, rel=0.1)  # the default mean
+    tokens = write(tmp_path, "code_input_tokens_per_min_digitized.csv", AZ24_TOKENS)
+    paired = load_trace(requests, "azure2024")
+    # Same seed, same rates: the same arrivals, with prompts from the token rate instead.
+    assert np.array_equal(paired.arrival_s, alone.arrival_s)
+    expected = load_azure2024_digitized(requests, tokens)
+    assert expected.input_tokens_per_s is not None
+    mean_prompt = (expected.input_tokens_per_s * 600).sum() / (expected.rate_rps * 600).sum()
+    assert paired.prompt_tokens.mean() == pytest.approx(mean_prompt, rel=0.1)
+    assert str(tokens) in paired.source
+    with pytest.raises(TraceFormatError, match="input-token file"):
+        load_trace(tokens, "azure2024")
 
 
 # --- malformed files ------------------------------------------------------------------------
