@@ -38,6 +38,10 @@ class ModelEngine:
         self._generation = self._build_forecaster()
         start = profile.replicas.min if initial_replicas is None else initial_replicas
         self.state = PlannerState(replicas=start)
+        # Whether `state.replicas` is the fleet's real size: given by the caller (the
+        # simulator), or learned from data fresh enough to decide on. Until then it is only
+        # `replicas.min`, a guess that must not drive a scale-down.
+        self._fleet_known = initial_replicas is not None
         self._forecast_end_s: float | None = None
         self._forecasts: tuple[Forecast, Forecast] | None = None
         self.last_decision: Decision | None = None
@@ -91,7 +95,49 @@ class ModelEngine:
         return self._forecasts
 
     def observe(self, obs: Observation) -> bool:
+        """Adds `obs` to the history; False when it is refused.
+
+        No ready replicas while the fleet has replicas means pods starting (or lost): vLLM
+        exports nothing for them, so the sample says nothing about demand. It is dropped and
+        the decision holds, then turns invalid, as for any missing data; never a scale-down.
+        """
+        if obs.ready_replicas == 0 and self._fleet_replicas(obs.t_s) > 0:
+            return False
         return self.window.add(obs)
+
+    def observe_no_series(self, now_s: float) -> bool:
+        """The source answered, but no pod of the model exports metrics.
+
+        At zero replicas that is the truth, not missing data: nothing serves, and vLLM
+        cannot report a queue it does not hold. It is recorded as an explicit zero
+        observation, so decisions stay fresh and the forecast can wake the model (IsActive)
+        ahead of demand. With replicas, it is missing data (`observe` drops it). An engine
+        that has never seen this model's series cannot tell zero pods from a scrape that
+        misses them, and holds too.
+        """
+        if self.window.latest is None and not self._fleet_known:
+            return False
+        return self.observe(Observation(now_s, 0.0, 0.0, 0.0, 0.0, 0.0, ready_replicas=0))
+
+    def _fleet_replicas(self, now_s: float) -> int:
+        """The fleet size the engine believes in, after learning it from data if it can.
+
+        A (re)started engine first learns how many replicas already serve, from the newest
+        observation still younger than `staleness.error_after_s` (older says nothing about
+        now). Starting from `replicas.min` would answer "1" to KEDA after a restart and shed
+        a fleet; the scale-down delay runs from now, as if that count had just been decided.
+        Holds decided before (no data yet, stale data) teach nothing: learning ends only
+        with data fresh enough to decide on.
+        """
+        latest = self.window.latest
+        if not self._fleet_known and latest is not None:
+            age_s = now_s - latest.t_s
+            if age_s <= self.profile.staleness.error_after_s:
+                if latest.ready_replicas > self.state.replicas:
+                    ready = latest.ready_replicas
+                    self.state = PlannerState(ready, ((now_s, ready),))
+                self._fleet_known = age_s <= self.profile.staleness.hold_after_s
+        return self.state.replicas
 
     def forecasts(self, now_s: float) -> tuple[Forecast, Forecast] | None:
         bucket_s = self.profile.forecast.bucket_s
@@ -109,13 +155,7 @@ class ModelEngine:
         return self._forecasts
 
     def decide(self, now_s: float) -> Decision:
-        latest = self.window.latest
-        if self.last_decision is None and latest is not None and latest.ready_replicas > 0:
-            # A (re)started engine first learns how many replicas already serve. Starting
-            # from `replicas.min` would answer "1" to KEDA after a restart and shed a fleet;
-            # the scale-down delay runs from now, as if that count had just been decided.
-            seeded = max(self.state.replicas, latest.ready_replicas)
-            self.state = PlannerState(seeded, ((now_s, seeded),))
+        self._fleet_replicas(now_s)
         forecasts = self.forecasts(now_s)
         prompt, generation = forecasts if forecasts else (None, None)
         decision, self.state = decide(

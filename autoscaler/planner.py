@@ -112,6 +112,14 @@ def _kv_seconds(latest: Observation, profile: ModelProfile) -> float:
     return in_use / latest.generation_tokens_per_s
 
 
+# Completions per second below which served work / completions is too noisy to size a
+# request (under 60 in a one-minute rate window, or none): the profile's typical request.
+_MIN_COMPLETIONS_PER_S = 1.0
+# A fleet's mean request stays within this factor of the typical one either way; beyond it
+# the ratio measures completion lag (long decodes still in flight), not request size.
+_REQUEST_WORK_RANGE = 8.0
+
+
 def _reactive_floor(latest: Observation, profile: ModelProfile) -> tuple[int, str]:
     """Replicas that what is happening now already justifies.
 
@@ -125,7 +133,7 @@ def _reactive_floor(latest: Observation, profile: ModelProfile) -> tuple[int, st
     )
     queued = 0.0
     if latest.requests_waiting > 0:
-        per_request = served / latest.requests_per_s if latest.requests_per_s > 0 else 0.0
+        per_request = _request_work(served, latest.requests_per_s, profile)
         queued = latest.requests_waiting * per_request / profile.queue_drain_s
     by_load = replicas_for(served + queued, profile.target_utilisation)
     by_kv = replicas_for(
@@ -140,3 +148,24 @@ def _reactive_floor(latest: Observation, profile: ModelProfile) -> tuple[int, st
         f"KV {latest.kv_cache_usage:.0%} of {latest.ready_replicas} ready -> {replicas}"
     )
     return replicas, reason
+
+
+def _request_work(served: float, requests_per_s: float, profile: ModelProfile) -> float:
+    """Replica-seconds of work one waiting request brings.
+
+    Measured as served load / completions, which is 0/0 when nothing finishes and explodes
+    when few do (the work of requests still decoding is counted, their completions not yet),
+    exactly when a queue builds. So below `_MIN_COMPLETIONS_PER_S` the profile's typical
+    request is used, and the measurement is kept within `_REQUEST_WORK_RANGE` of it.
+    Worked number: 2,048 prompt / 8,000 + 256 output / 2,500 = 0.36 replica-seconds.
+    """
+    typical = token_load_replicas(
+        profile.typical_request.prompt_tokens,
+        profile.typical_request.output_tokens,
+        profile.capacity,
+    )
+    if requests_per_s < _MIN_COMPLETIONS_PER_S:
+        return typical
+    return min(
+        max(served / requests_per_s, typical / _REQUEST_WORK_RANGE), typical * _REQUEST_WORK_RANGE
+    )

@@ -61,6 +61,14 @@ class Staleness(_Strict):
         return self
 
 
+class TypicalRequest(_Strict):
+    """The mean request the operator expects: sizes the queue's work when too few requests
+    finish to measure it (see `planner._reactive_floor`)."""
+
+    prompt_tokens: float = Field(2048.0, gt=0)
+    output_tokens: float = Field(256.0, gt=0)
+
+
 class ModelProfile(_Strict):
     model: str = Field(min_length=1)
     capacity: ReplicaCapacity
@@ -72,6 +80,7 @@ class ModelProfile(_Strict):
     queue_drain_s: float = Field(
         60.0, gt=0, description="the reactive floor adds capacity to clear the queue this fast"
     )
+    typical_request: TypicalRequest = TypicalRequest()
     replicas: ReplicaBounds = ReplicaBounds()
     scaling: ScalingRates = ScalingRates()
     staleness: Staleness = Staleness()
@@ -85,6 +94,19 @@ class ModelProfile(_Strict):
         if isinstance(data, dict) and isinstance(forecast, dict) and "kind" not in forecast:
             data = {**data, "forecast": {"kind": DEFAULT_FORECAST_KIND, **forecast}}
         return data
+
+    @model_validator(mode="after")
+    def _decides_within_a_bucket(self) -> ModelProfile:
+        # The upper quantile is calibrated on out-of-sample errors, and a bucket is scored
+        # only against forecasts made at every bucket before it. Deciding less often than
+        # once per bucket skips origins, no bucket is ever scored, and the quantile stays the
+        # uncalibrated history-spread fallback for good.
+        if self.decision_interval_s > self.forecast.bucket_s:
+            raise ValueError(
+                f"decision_interval_s ({self.decision_interval_s:g}) is above forecast.bucket_s "
+                f"({self.forecast.bucket_s:g}): decide at least once per bucket"
+            )
+        return self
 
     @property
     def horizon_s(self) -> float:

@@ -175,6 +175,10 @@ class ScalerRegistry:
             tracked.last_error = ""
             if obs is not None:
                 tracked.engine.observe(obs)
+            else:
+                # Prometheus answered, without series: at zero replicas that is a fact (nothing
+                # serves), not missing data, so the forecast can still wake the model.
+                tracked.engine.observe_no_series(now_s)
         except (MetricSourceError, TimeoutError) as exc:
             tracked.last_error = str(exc) or type(exc).__name__
         # The planner turns missing data into "hold", then "invalid" past the bound.

@@ -162,6 +162,11 @@ class _ObservationBuilder:
         span_s, offered, served, prompt, generation, requests = (
             sum(column) for column in zip(*self._intervals, strict=True)
         )
+        if ready == 0:
+            # No pod, no vLLM series: production sees no rates and no queue (the requests
+            # wait in clients or the gateway, which vLLM does not count). Give the engine the
+            # same, so the simulator cannot wake a model that production could not.
+            return Observation(now_s, 0.0, 0.0, 0.0, 0.0, 0.0, ready_replicas=0)
         span_s = max(span_s, 1e-9)
         share = served / offered if offered > 0 else 0.0
         served_requests_per_s = requests * share / span_s

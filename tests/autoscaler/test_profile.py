@@ -152,3 +152,27 @@ def test_forecast_block_without_kind_takes_the_default_kind() -> None:
     profile = parse_profile(profile_data(forecast={"quantile": 0.9}))
     assert profile.forecast.kind == DEFAULT_FORECAST_KIND
     assert profile.forecast.quantile == 0.9
+
+
+@pytest.mark.parametrize("interval_s", [15.0, 60.0], ids=["within-a-bucket", "one-per-bucket"])
+def test_deciding_at_least_once_per_bucket_is_accepted(interval_s: float) -> None:
+    assert parse_profile(profile_data(decision_interval_s=interval_s)).decision_interval_s == (
+        interval_s
+    )
+
+
+def test_deciding_less_than_once_per_bucket_is_rejected_naming_both_fields() -> None:
+    """The upper quantile would never calibrate: no bucket gets a forecast from every origin."""
+    lines = _error_lines(profile_data(decision_interval_s=120, forecast={"bucket_s": 60}))
+    assert len(lines) == 1, lines
+    assert "decision_interval_s (120) is above forecast.bucket_s (60)" in lines[0]
+
+
+def test_typical_request_is_parsed_and_checked() -> None:
+    parsed = parse_profile(profile_data(typical_request={"prompt_tokens": 500}))
+    assert (parsed.typical_request.prompt_tokens, parsed.typical_request.output_tokens) == (
+        500,
+        256,
+    )
+    lines = _error_lines(profile_data(typical_request={"output_tokens": 0}))
+    assert lines[0].startswith("typical_request.output_tokens") and "greater" in lines[0]

@@ -28,10 +28,15 @@ from pathlib import Path
 
 import pytest
 
+from autoscaler.clock import ManualClock
 from autoscaler.metrics import prometheus_source
 from autoscaler.metrics.prometheus_source import PrometheusSource
 from autoscaler.metrics.promql import MetricNames
 from autoscaler.metrics.source import MetricSource, MetricSourceError, ModelQuery
+from autoscaler.scaler.metadata import parse_metadata
+from autoscaler.scaler.profile_book import ProfileBook
+from autoscaler.scaler.registry import ScalerRegistry
+from tests.fakes import make_profile
 from tests.integration.prometheus_server import (
     PrometheusFactory,
     PrometheusServer,
@@ -382,3 +387,51 @@ def test_a_missing_binary_fails_under_ci_and_skips_otherwise(
 def test_it_satisfies_the_protocol() -> None:
     typed: MetricSource = PrometheusSource("http://127.0.0.1:9090")
     assert isinstance(typed, PrometheusSource)
+
+
+# --- a model without series, through the registry ---
+
+
+def _registry_over(url: str, now_s: float, **overrides: object) -> ScalerRegistry:
+    profile = make_profile(model="llama", **overrides)
+    return ScalerRegistry(
+        ProfileBook({"default": profile}), lambda _: PrometheusSource(url), ManualClock(now_s)
+    )
+
+
+async def test_a_model_scaled_to_zero_is_a_fresh_zero_that_the_forecast_can_wake(
+    loaded: PrometheusServer,
+) -> None:
+    """An hour after llama's pods went away Prometheus has no series for it. The decision
+    is made on "nothing serves, nothing queued" (not a stale hold at 0), so the forecast
+    from the back-filled history reaches IsActive."""
+    registry = _registry_over(
+        loaded.url,
+        T0 + SPAN_S + 3600,
+        replicas={"min": 0},
+        forecast={"kind": "last-value", "history_s": 3 * 3600.0},
+    )
+    tracked = registry.track(parse_metadata("chat", NS, {"model": "llama"}))
+    try:
+        assert await registry.backfill_history(tracked) > 0
+        assert await tracked.source.latest(tracked.query, T0 + SPAN_S + 3600) is None
+        decision = await registry.refresh_once(tracked)
+        assert decision.valid and decision.data_age_s == 0, decision.reason
+        assert decision.forecast_replicas >= 1 and tracked.active
+    finally:
+        await registry.close()
+
+
+async def test_series_vanishing_under_a_serving_fleet_hold_it(loaded: PrometheusServer) -> None:
+    """400 s after the last scrape (beyond Prometheus' 5 min lookback) a restarted scaler
+    finds no series; the back-fill says 3 engines served 400 s ago: hold 3, never 0."""
+    now_s = T0 + SPAN_S + 400
+    registry = _registry_over(loaded.url, now_s, replicas={"min": 0})
+    tracked = registry.track(parse_metadata("chat", NS, {"model": "llama"}))
+    try:
+        await registry.backfill_history(tracked)
+        assert await tracked.source.latest(tracked.query, now_s) is None
+        decision = await registry.refresh_once(tracked)
+        assert decision.replicas == 3 and decision.valid and "holding" in decision.reason
+    finally:
+        await registry.close()

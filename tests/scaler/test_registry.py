@@ -126,3 +126,63 @@ async def test_an_idle_scaled_object_is_dropped_and_its_gauges_stop_being_export
         assert exported() == {"serving/kept"}
     finally:
         await registry.close()
+
+
+async def test_a_restart_through_a_prometheus_hiccup_keeps_the_fleet() -> None:
+    """Back-fill and first read fail; the second read shows 20 ready serving 16's load."""
+    calls = {"n": 0}
+
+    def fail() -> Exception | None:
+        calls["n"] += 1
+        return MetricSourceError("timeout") if calls["n"] <= 2 else None
+
+    source = FakeMetricSource(fail=fail)
+    source.latest_by_model["llama"] = steady(prompt_for_replicas(16), ready=20)
+    registry, clock = make_registry(source)
+    tracked = registry.track(target())
+    assert await registry.backfill_history(tracked) == 0
+    first = await registry.refresh_once(tracked)
+    assert not first.valid and "no data yet" in first.reason
+    clock.advance(15)
+    second = await registry.refresh_once(tracked)
+    assert second.valid and second.replicas == 20  # not rate-limited up from min: 5
+
+
+async def test_no_series_at_zero_lets_the_forecast_wake_the_model() -> None:
+    """Scaled to zero an hour ago: Prometheus answers, without series. The decision stays
+    fresh (not a stale hold at 0), so the forecast reaches IsActive."""
+    source = FakeMetricSource()
+    busy = steady(prompt_for_replicas(2), ready=2)
+    source.history_by_model["llama"] = [
+        replace(busy, t_s=START_S - 7200 + 60 * i) for i in range(60)
+    ]
+    registry, clock = make_registry(
+        source, replicas={"min": 0}, forecast={"kind": "last-value", "history_s": 3 * 3600.0}
+    )
+    tracked = registry.track(target())
+    assert await registry.backfill_history(tracked) == 60
+    decisions = []
+    for _ in range(3):
+        decisions.append(await registry.refresh_once(tracked))
+        clock.advance(15)
+    # The first is decided on a zero observation of now; then replicas are wanted, and
+    # "no series" while they start is missing data again (a hold, never a scale-down).
+    assert decisions[0].valid and decisions[0].data_age_s == 0
+    assert decisions[0].forecast_replicas >= 2 and tracked.active
+    assert all(d.valid and d.replicas >= decisions[0].replicas for d in decisions)
+
+
+async def test_no_series_with_replicas_serving_holds_them() -> None:
+    """A scrape that loses a serving fleet (relabelling, a namespace typo) is missing data."""
+    source = FakeMetricSource()
+    source.latest_by_model["llama"] = steady(prompt_for_replicas(1), ready=6)
+    registry, clock = make_registry(source, replicas={"min": 0})
+    tracked = registry.track(target())
+    assert (await registry.refresh_once(tracked)).replicas == 6
+    del source.latest_by_model["llama"]
+    seen = []
+    for _ in range(45):
+        clock.advance(15)
+        seen.append(await registry.refresh_once(tracked))
+    assert min(d.replicas for d in seen) == 6
+    assert not seen[-1].valid  # past error_after_s: UNAVAILABLE, KEDA's fallback

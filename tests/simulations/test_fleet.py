@@ -9,6 +9,7 @@ from simulations.fleet.offered_load import OfferedLoad
 from simulations.fleet.physics import FleetPhysics
 from simulations.fleet.replay import replay
 from simulations.fleet.replicas import ReplicaSet
+from simulations.policies.predictive import PredictivePolicy
 from tests.simulations.fleet_helpers import FixedPolicy, constant_trace, profile
 
 # 900 prompt + 9 output tokens; saturation 10,000 prompt / 1,000 gen tok/s (knee 0.9):
@@ -154,3 +155,27 @@ def test_observations_follow_vllm_semantics_under_saturation() -> None:
     late = [waiting[t] for t in sorted(waiting) if t > physics.request_timeout_s + 30]
     assert all(w <= cap * 1.01 for w in late)
     assert late[-1] == pytest.approx(cap, rel=0.05)
+
+
+def test_with_nothing_ready_the_policy_sees_what_prometheus_shows_nothing() -> None:
+    """No pod, no vLLM series: no queue and no rates, however many requests wait."""
+    trace = constant_trace(rps=5, duration_s=300)
+    policy = FixedPolicy([(0.0, 3)])
+    _replay(trace, policy, _physics())  # ready at 105 s
+    before = [obs for obs in policy.seen if obs.t_s < 105]
+    assert before and all(obs.ready_replicas == 0 for obs in before)
+    assert all(
+        (obs.requests_waiting, obs.prompt_tokens_per_s, obs.requests_per_s) == (0, 0, 0)
+        for obs in before
+    )
+    after = [obs for obs in policy.seen if obs.t_s > 110]
+    assert after[0].ready_replicas == 3 and after[0].requests_waiting > 0
+
+
+def test_the_simulated_engine_cannot_wake_on_a_queue_production_cannot_see() -> None:
+    """At zero with no forecast, production's engine sees no series and stays at zero; the
+    simulator's must too (it used to see the queue and scale up on it)."""
+    trace = constant_trace(rps=5, duration_s=600)
+    policy = PredictivePolicy(profile(), initial_replicas=0)
+    _, run = _replay(trace, policy, _physics())
+    assert run.requested_replicas.max() == 0
