@@ -43,7 +43,8 @@ class ScalerTarget:
 
 
 def parse_metadata(name: str, namespace: str, metadata: dict[str, str]) -> ScalerTarget:
-    problems = [
+    metadata, problems = _resolve_from_env(metadata)
+    problems += [
         f"unknown key {key!r} (known: {', '.join(sorted(OUR_KEYS))})"
         for key in sorted(metadata)
         if key not in OUR_KEYS and key not in KEDA_KEYS
@@ -75,3 +76,17 @@ def parse_metadata(name: str, namespace: str, metadata: dict[str, str]) -> Scale
         profile=profile,
         prometheus_url=url,
     )
+
+
+def _resolve_from_env(metadata: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """`<key>FromEnv` as `<key>`: KEDA resolves the environment variable and forwards the
+    value under the `...FromEnv` name."""
+    resolved, problems = dict(metadata), []
+    for key in OUR_KEYS:
+        from_env = key + "FromEnv"
+        if from_env not in metadata:
+            continue
+        if key in metadata:
+            problems.append(f"keys {key!r} and {from_env!r} both given: keep one")
+        resolved[key] = resolved.pop(from_env)
+    return resolved, problems

@@ -33,6 +33,13 @@ def test_keda_keys_are_accepted_and_ignored() -> None:
     )
 
 
+def test_from_env_keys_stand_for_their_key() -> None:
+    # KEDA resolves `modelFromEnv: MODEL` from the workload's environment and forwards the
+    # value under the `...FromEnv` name.
+    target = parse_metadata("so", "ns", {"modelFromEnv": "llama", "namespaceFromEnv": "serving"})
+    assert (target.model, target.namespace) == ("llama", "serving")
+
+
 BAD = [
     ({"model": "m", "modle": "x"}, "unknown key 'modle'"),
     ({}, "'model' is required"),
@@ -42,6 +49,7 @@ BAD = [
     ({"model": "m", "profile": "../etc/passwd"}, "'profile'"),
     ({"model": "m", "prometheusAddress": "prom:9090"}, "'prometheusAddress'"),
     ({"model": "m", "prometheusAddress": "file:///etc"}, "'prometheusAddress'"),
+    ({"model": "m", "modelFromEnv": "n"}, "'model' and 'modelFromEnv' both given"),
 ]
 
 
