@@ -163,7 +163,10 @@ def tune_command(
                 base = load_profile(profile)
             except ProfileError as exc:
                 raise ValueError(str(exc)) from None
-        horizon = horizon_s or (base.horizon_s if base is not None else DEFAULT_HORIZON_S)
+        if horizon_s is not None:  # 0 is an error for horizon_steps, not "use the default"
+            horizon = horizon_s
+        else:
+            horizon = base.horizon_s if base is not None else DEFAULT_HORIZON_S
         demand = spec.load()
         steps = horizon_steps(horizon, demand.bucket_s)
         stride = stride_buckets(stride_s, demand.bucket_s)

@@ -69,12 +69,8 @@ class ConformalUpper:
         mean = np.maximum(np.asarray(point.mean, dtype=float), 0.0)
         scale = np.maximum(mean, self._scale_floor(history))
         self._pending[origin] = np.vstack([mean, scale])
-        if self._errors.shape[1] < horizon_steps:
-            # A longer horizon (first call, or a profile reload with a longer cold start):
-            # old rows have no error for the new steps, and a ring with NaN in it would turn
-            # the quantile NaN. Calibration starts afresh at the new width.
-            self._errors = np.full((self._max_errors, horizon_steps), np.nan, dtype=_ERROR_DTYPE)
-            self._next_row = 0
+        if self._errors.shape[1] != horizon_steps:
+            self._reshape(horizon_steps)
         rel, calibrated = self._relative_upper(history, horizon_steps)
         note = point.note
         if not calibrated:
@@ -90,6 +86,20 @@ class ConformalUpper:
             method=point.method,
             note=note,
         )
+
+    def _reshape(self, horizon_steps: int) -> None:
+        """The horizon changed (first call, or a profile reload with another cold start).
+        Rows are scored at the ring's width, so it must match the horizon: a wider ring
+        would never store a row again (the extra steps have no forecast, rows with NaN are
+        skipped) and calibration would stop for good."""
+        if horizon_steps < self._errors.shape[1]:
+            # Shorter: the stored errors of the first steps still apply; keep them.
+            self._errors = self._errors[:, :horizon_steps].copy()
+            return
+        # Longer: old rows have no error for the new steps, and a ring with NaN in it would
+        # turn the quantile NaN. Calibration starts afresh at the new width.
+        self._errors = np.full((self._max_errors, horizon_steps), np.nan, dtype=_ERROR_DTYPE)
+        self._next_row = 0
 
     def _restart_calibration(self) -> None:
         self._errors[:] = np.nan

@@ -14,11 +14,15 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from autoscaler.forecast.clean import mask_resets
 from autoscaler.forecast.forecast import PointForecast, fill_gaps, last_finite
-from autoscaler.forecast.settings import ForecastSettingsBase
+from autoscaler.forecast.settings import (
+    ForecastSettingsBase,
+    require_history,
+    require_whole_buckets,
+)
 
 _MIN_FIT_BUCKETS = 12
 
@@ -36,6 +40,14 @@ class HoltWintersSettings(ForecastSettingsBase):
         "optimises them with the smoothing parameters (~1 s, the same fit on the shared "
         "traces), 'heuristic' from the first two seasons only (~35 ms, less accurate)",
     )
+
+    @model_validator(mode="after")
+    def _whole_buckets_and_two_seasons(self) -> HoltWintersSettings:
+        require_whole_buckets(self.bucket_s, self.fit_bucket_s, self.season_s)
+        # A season is fitted only once the history holds two of them (`_fit`): with less
+        # kept it would never be, and the forecaster would say so at every decision.
+        require_history(self, 2 * self.season_s, "for two seasons of season_s")
+        return self
 
 
 @dataclass
@@ -73,9 +85,24 @@ class HoltWintersForecaster:
         state = self._state
         new_buckets = self._new_buckets(state, coarse_end_s, factor)
         due = state is None or self._refit_due(state, coarse.size, end_s, new_buckets)
+        can_catch_up = state is not None and 0 <= new_buckets <= coarse.size
+        failure = ""
         if due and self.inline_refits:
-            state = self._fit(coarse, end_s)
-        elif state is None or not 0 <= new_buckets <= coarse.size:
+            try:
+                state = self._fit(coarse, end_s)
+            except Exception as exc:  # numerical failures in statsmodels are not exceptional
+                failure = f"holt-winters fit failed ({type(exc).__name__}: {exc})"
+                if state is None or not can_catch_up:
+                    return PointForecast(
+                        np.full(horizon_steps, last_finite(history)),
+                        "last-value",
+                        f"{failure}; holding the last value",
+                    )
+                state.fitted_at_s = end_s  # retry at the next cadence, not at every call
+                failure += "; keeping the previous parameters"
+                if new_buckets:
+                    _advance(state, coarse[coarse.size - new_buckets :])
+        elif state is None or not can_catch_up:
             waits = "its first fit" if state is None else "a refit"
             return PointForecast(
                 np.full(horizon_steps, last_finite(history)),
@@ -91,7 +118,7 @@ class HoltWintersForecaster:
         # Window step k lands in coarse step (partial + k) // factor: the filling one is step 0.
         idx = (np.arange(horizon_steps) + partial) // factor
         mean = np.maximum(coarse_mean[idx], 0.0)
-        return PointForecast(mean, "holt-winters", state.note)
+        return PointForecast(mean, "holt-winters", "; ".join(n for n in (state.note, failure) if n))
 
     # -- the refit pool's side (see autoscaler/forecast/refit_pool.py) --------------------
     def fit_on(self, history: np.ndarray, end_s: float) -> _State | None:

@@ -6,6 +6,7 @@ from typing import Literal
 
 import numpy as np
 
+from autoscaler.forecast.clean import mask_resets
 from autoscaler.forecast.forecast import PointForecast, last_finite
 from autoscaler.forecast.settings import ForecastSettingsBase
 
@@ -19,4 +20,6 @@ class LastValueForecaster:
         self.settings = settings
 
     def predict(self, history: np.ndarray, end_s: float, horizon_steps: int) -> PointForecast:
-        return PointForecast(np.full(horizon_steps, last_finite(history)), "last-value")
+        # A counter reset reads ~0 for one bucket: holding it would shrink the fleet.
+        held = last_finite(mask_resets(history))
+        return PointForecast(np.full(horizon_steps, held), "last-value")

@@ -15,7 +15,7 @@ from pydantic import Field, model_validator
 
 from autoscaler.forecast.clean import mask_resets
 from autoscaler.forecast.forecast import PointForecast, fill_gaps, last_finite
-from autoscaler.forecast.settings import ForecastSettingsBase
+from autoscaler.forecast.settings import ForecastSettingsBase, whole_multiple
 
 _RATIO_BOUNDS = (0.2, 5.0)  # a ratio outside this is a regime change, not a level drift
 
@@ -29,6 +29,12 @@ class SeasonalNaiveSettings(ForecastSettingsBase):
 
     @model_validator(mode="after")
     def _history_holds_a_season(self) -> SeasonalNaiveSettings:
+        if not whole_multiple(self.bucket_s, self.season_s):
+            # The season is counted in buckets: 86400 s of 700 s buckets would be 86100 s,
+            # and "the same time yesterday" would slide 5 minutes a day.
+            raise ValueError(
+                f"season_s ({self.season_s:g}) must be a multiple of bucket_s ({self.bucket_s:g})"
+            )
         # Otherwise the forecaster would answer the last value forever (a weekly season with
         # the default three days of history is the easy mistake).
         need_s = self.season_s + self.level_window_s

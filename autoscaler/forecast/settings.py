@@ -29,27 +29,32 @@ class CoarseFitSettings(ForecastSettingsBase):
 
     @model_validator(mode="after")
     def _whole_buckets(self) -> CoarseFitSettings:
-        # A coarse bucket must hold whole fine buckets and a season whole coarse buckets,
-        # or the phase of a bucket in the day would drift with absolute time.
-        width = max(self.fit_bucket_s, self.bucket_s)
-        if not _divides(self.bucket_s, width):
-            raise ValueError(
-                f"fit_bucket_s ({self.fit_bucket_s:g}) must be a multiple of bucket_s"
-                f" ({self.bucket_s:g})"
-            )
-        if not _divides(width, self.season_s):
-            raise ValueError(
-                f"season_s ({self.season_s:g}) must be a multiple of fit_bucket_s ({width:g})"
-            )
+        require_whole_buckets(self.bucket_s, self.fit_bucket_s, self.season_s)
         return self
+
+
+def require_whole_buckets(bucket_s: float, fit_bucket_s: float, season_s: float) -> None:
+    """A coarse bucket must hold whole fine buckets and a season whole coarse buckets, or
+    the fit would round them silently (a 1000 s season fitted as 900 s) and the phase of a
+    bucket in the day would drift with absolute time."""
+    width = max(fit_bucket_s, bucket_s)
+    if not whole_multiple(bucket_s, width):
+        raise ValueError(
+            f"fit_bucket_s ({fit_bucket_s:g}) must be a multiple of bucket_s ({bucket_s:g})"
+        )
+    if not whole_multiple(width, season_s):
+        raise ValueError(f"season_s ({season_s:g}) must be a multiple of fit_bucket_s ({width:g})")
 
 
 def require_history(settings: ForecastSettingsBase, need_s: float, why: str) -> None:
     """Fail at load rather than fall back forever: a season never seen twice is never used."""
     if settings.history_s < need_s:
-        raise ValueError(f"history_s ({settings.history_s:g}) must be at least {need_s:g} {why}")
+        raise ValueError(
+            f"history_s ({settings.history_s:.10g}) must be at least {need_s:.10g} {why}"
+        )
 
 
-def _divides(unit: float, total: float) -> bool:
+def whole_multiple(unit: float, total: float) -> bool:
+    """`total` is a whole number of `unit`s (within float noise)."""
     ratio = total / unit
     return abs(ratio - round(ratio)) < 1e-9 * max(1.0, ratio)

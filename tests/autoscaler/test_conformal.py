@@ -191,3 +191,20 @@ def test_a_longer_horizon_restarts_calibration_instead_of_answering_nan() -> Non
     ]
     assert all(np.isfinite(f.upper).all() for f in made)
     np.testing.assert_allclose(made[-1].upper, 1120.0, rtol=1e-3)
+
+
+def test_a_shorter_horizon_keeps_its_errors_and_keeps_calibrating() -> None:
+    # A profile reload with a shorter cold start asks the same forecaster for fewer steps.
+    # The ring was 6 steps wide; rows of 3 steps must still be stored, or the upper would
+    # stay at the old +12 % forever while the forecaster now misses by 30 %.
+    actuals = np.concatenate([np.full(200, 1120.0), np.full(300, 1300.0)])
+    upper = _wrap(ScriptedForecaster(1000.0))
+    _replay(upper, actuals[:200], 10, steps=6)
+    right_after = upper.forecast(actuals[100:200], 200 * BUCKET_S, 3)
+    assert SPREAD_NOTE not in right_after.note  # the first 3 steps' errors still apply
+    np.testing.assert_allclose(right_after.upper, 1120.0, rtol=1e-3)
+    made = [
+        upper.forecast(actuals[origin - 100 : origin], origin * BUCKET_S, 3)
+        for origin in range(201, 500 - 3)
+    ]
+    np.testing.assert_allclose(made[-1].upper, 1300.0, rtol=1e-3)

@@ -36,8 +36,15 @@ def test_fill_gaps_forward_fills(history: list[float], expected: list[float]) ->
 
 @pytest.mark.parametrize(
     ("history", "expected"),
-    [([1.0, 2.0, NAN], 2.0), ([NAN], 0.0), ([], 0.0)],
-    ids=["trailing-gap", "all-nan", "empty"],
+    [
+        ([1.0, 2.0, NAN], 2.0),
+        ([NAN], 0.0),
+        ([], 0.0),
+        # A counter reset reads ~0 for one bucket (12 < 0.1 x 940): not demand, like every kind.
+        ([900.0, 950.0, 920.0, 940.0, 12.0], 940.0),
+        ([900.0, 950.0, 920.0, 940.0, 100.0], 100.0),  # a real drop stays above 10 %
+    ],
+    ids=["trailing-gap", "all-nan", "empty", "counter-reset", "real-drop"],
 )
 def test_last_value_forecaster_holds_newest_finite(history: list[float], expected: float) -> None:
     forecaster = LastValueForecaster(LastValueSettings())
@@ -221,3 +228,47 @@ def test_holt_winters_counts_its_season_in_the_buckets_it_fits() -> None:
     assert point.method == "holt-winters" and "without season" not in point.note
     truth = 100 + 50 * np.sin(2 * np.pi * (3 * 86400.0 + np.arange(12) * 600) / 86400)
     np.testing.assert_allclose(point.mean, truth, atol=5)
+
+
+def _break_holt_winters_fits(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every statsmodels fit from here on raises; the returned list counts the attempts."""
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+    attempts: list[int] = []
+
+    def boom(*args: object, **kwargs: object) -> None:
+        attempts.append(1)
+        raise np.linalg.LinAlgError("SVD did not converge")
+
+    monkeypatch.setattr(ExponentialSmoothing, "fit", boom)
+    return attempts
+
+
+def test_holt_winters_failed_refit_keeps_the_parameters_and_waits_a_cadence(
+    daily_series: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    forecaster = HoltWintersForecaster(
+        HoltWintersSettings(bucket_s=BUCKET_S, fit_bucket_s=300, refit_every_s=3600)
+    )
+    forecaster.predict(daily_series[:TRAIN_BUCKETS], TRAIN_BUCKETS * BUCKET_S, 5)
+    attempts = _break_holt_winters_fits(monkeypatch)
+    points = []
+    for shift in range(1, 121):  # two hours: a refit is due every hour, and fails
+        end = TRAIN_BUCKETS + shift
+        points.append(forecaster.predict(daily_series[shift:end], end * BUCKET_S, 5))
+        np.testing.assert_allclose(points[-1].mean, _truth(end + np.arange(5)), rtol=0.04)
+    assert len(attempts) == 2  # once per cadence, not at every call
+    assert all(p.method == "holt-winters" for p in points)
+    failed = [p.note for p in points if "fit failed" in p.note]
+    assert len(failed) == 2 and all("keeping the previous parameters" in n for n in failed)
+
+
+def test_holt_winters_failed_first_fit_holds_the_last_value_and_says_so(
+    daily_series: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _break_holt_winters_fits(monkeypatch)
+    history = daily_series[:TRAIN_BUCKETS]
+    point = _holt_winters().predict(history, TRAIN_BUCKETS * BUCKET_S, 5)
+    np.testing.assert_array_equal(point.mean, np.full(5, history[-1]))
+    assert point.method == "last-value"
+    assert "holt-winters fit failed (LinAlgError: SVD did not converge)" in point.note

@@ -76,3 +76,13 @@ def test_tune_rejects_bad_quantiles_with_exit_2(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.exit_code == 2
     assert "--quantiles must lie in (0.5, 1)" in result.output
+
+
+def test_tune_rejects_a_zero_horizon_instead_of_using_the_default(tmp_path: Path) -> None:
+    result = prewarm(
+        "tune", "--series", str(daily_series(tmp_path)), "--horizon-s", "0",
+        "--forecasters", "last-value", "--out", str(tmp_path / "out"),
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "horizon_s must be > 0" in " ".join(result.output.split())
+    assert not (tmp_path / "out").exists()

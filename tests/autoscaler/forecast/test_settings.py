@@ -44,6 +44,10 @@ def test_registry_builds_a_fresh_forecaster_for_every_kind(kind: str) -> None:
         ({"kind": "ensemble", "members": [{"kind": "kalman", "bucket_s": 300}]}, "bucket_s"),
         ({"kind": "seasonal-naive", "season_s": 604800}, "history_s"),
         ({"kind": "holt-winters", "initialization": "guessed"}, "initialization"),
+        ({"kind": "holt-winters", "season_s": 1000}, "season_s (1000) must be a multiple"),
+        ({"kind": "holt-winters", "fit_bucket_s": 90}, "fit_bucket_s (90) must be a multiple"),
+        ({"kind": "holt-winters", "season_s": 604800}, "history_s (259200) must be at least"),
+        ({"kind": "seasonal-naive", "bucket_s": 700}, "season_s (86400) must be a multiple"),
     ],
     ids=[
         "sarimax-order",
@@ -61,6 +65,10 @@ def test_registry_builds_a_fresh_forecaster_for_every_kind(kind: str) -> None:
         "ensemble-member-bucket",
         "seasonal-naive-weekly-short-history",
         "holt-winters-initialization",
+        "holt-winters-season-not-whole-fit-buckets",
+        "holt-winters-fit-bucket-not-whole-buckets",
+        "holt-winters-weekly-short-history",
+        "seasonal-naive-season-not-whole-buckets",
     ],
 )
 def test_bad_settings_name_the_key(data: dict[str, Any], key: str) -> None:
