@@ -18,6 +18,8 @@ class DecisionCell:
     target: ScalerTarget
     decision: Decision | None = None
     last_error: str = ""  # the source's last failure, "" when its last read worked
+    # Dropped from its board: it gets no more decisions (a re-tracked target is a new cell).
+    closed: bool = False
     _changed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     @property
@@ -32,5 +34,13 @@ class DecisionCell:
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
 
+    def close(self) -> None:
+        """Marks the cell dropped and wakes everyone in `wait_change`, so nobody waits on a
+        cell that will never change again. Waiters must check `closed`: from now on
+        `wait_change` returns at once."""
+        self.closed = True
+        self._changed.set()
+
     async def wait_change(self) -> None:
+        """Returns on the next publish, or at once when the cell is closed."""
         await self._changed.wait()

@@ -67,7 +67,7 @@ class Published:
 
 @dataclass(frozen=True)
 class Dropped:
-    """The back stopped tracking an idle ScaledObject."""
+    """The back stopped tracking a ScaledObject: idle, or no profile fits it."""
 
     target: ScalerTarget
 

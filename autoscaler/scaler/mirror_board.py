@@ -47,6 +47,12 @@ class MirrorBoard:
             return False
         return True
 
+    def _forget(self, target: ScalerTarget) -> None:
+        cell = self._cells.pop(target, None)
+        if cell is not None:
+            cell.close()  # its streams end; KEDA's next one finds the target afresh
+        self._seen_since_report.discard(target)
+
     def report_seen(self) -> None:
         """Tells the back what KEDA asked about since the last report."""
         if self._seen_since_report:
@@ -55,16 +61,21 @@ class MirrorBoard:
 
     def receive(self, message: BackMessage) -> None:
         if isinstance(message, Published):
-            # A target the front has not seen (tracked before it started) is mirrored too.
-            cell = self._cells.setdefault(message.target, DecisionCell(message.target))
+            cell = self._cells.get(message.target)
+            if cell is None:
+                # A target the front has not seen (tracked before it started) is mirrored
+                # too, unless the profiles in force reject it: KEDA must get INVALID_ARGUMENT
+                # for it, not a decision made under profiles a reload has replaced.
+                if not self._fits(message.target):
+                    return
+                cell = self._cells[message.target] = DecisionCell(message.target)
             cell.last_error = message.last_error
             cell.publish(message.decision)
         elif isinstance(message, Dropped):
-            self._cells.pop(message.target, None)
-            self._seen_since_report.discard(message.target)
+            self._forget(message.target)
         elif isinstance(message, Profiles):
             self.profiles = message.choice
             for target in [t for t in self._cells if not self._fits(t)]:
-                del self._cells[target]  # KEDA's next call gets INVALID_ARGUMENT
+                self._forget(target)  # KEDA's next call gets INVALID_ARGUMENT
         else:
             raise TypeError(f"unexpected message from the scaler process: {message!r}")

@@ -57,7 +57,7 @@ class ScalerRegistry:
         self.listeners = listeners
         self.engine_for = engine_for
         self.on_drop = on_drop  # told when an idle ScaledObject is dropped (its gauges go)
-        self.on_profiles = on_profiles  # told the new book after a reload is adopted
+        self.on_profiles = on_profiles  # told the new book when a reload swaps it in
         self._tracked: dict[ScalerTarget, Tracked] = {}
         self._running = False
         # Back-fills are big range queries plus thousands of window inserts: a few at a time,
@@ -98,6 +98,9 @@ class ScalerRegistry:
         Every tracked ScaledObject is resolved against the new book first; if any fails (its
         profile was removed), nothing changes and MetadataError lists each failure. Engines
         adopt their new profile on the decision thread, so no decision sees half a profile.
+        The book is swapped before that wait: a ScaledObject first tracked during it gets its
+        profile from the new book (the old one would never be reconfigured, or could name a
+        profile this reload removed).
         """
         resolved: dict[ScalerTarget, ModelProfile] = {}
         problems: list[str] = []
@@ -108,6 +111,10 @@ class ScalerRegistry:
                 problems.extend(f"{target.scaled_object}: {p}" for p in exc.problems)
         if problems:
             raise MetadataError(problems)
+        # No await between the check above and here: nothing is tracked in between.
+        self.profiles = book
+        for notify in self.on_profiles:
+            notify(book)
         now_s = self.clock.now_s()
 
         def adopt() -> None:
@@ -117,9 +124,6 @@ class ScalerRegistry:
                     tracked.engine.reconfigure(profile, now_s)
 
         await self.on_decider(adopt)
-        self.profiles = book
-        for notify in self.on_profiles:
-            notify(book)
 
     async def on_decider(self, work: Callable[[], T]) -> T:
         """Runs `work` on the decision thread: the one place engines are touched, so reads
@@ -206,6 +210,7 @@ class ScalerRegistry:
                     self.idle_after_s,
                 )
                 self._tracked.pop(tracked.target, None)
+                tracked.close()  # ends its StreamIsActive streams: a re-track is a new cell
                 for forget in self.on_drop:
                     forget(tracked)
                 return

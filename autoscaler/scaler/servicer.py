@@ -73,11 +73,16 @@ class ExternalScalerServicer(pb_grpc.ExternalScalerServicer):
     async def StreamIsActive(  # noqa: N802
         self, request: pb.ScaledObjectRef, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.IsActiveResponse]:
-        """Pushes `true` whenever the model becomes active (KEDA ignores `false`)."""
+        """Pushes `true` whenever the model becomes active (KEDA ignores `false`).
+
+        Ends when the ScaledObject is dropped (idle, or its profile gone): a re-tracked one is
+        a new cell this stream would never hear from. KEDA opens a new stream after its retry
+        delay, and that one looks the ScaledObject up afresh.
+        """
         target = await _target(request, context)
         tracked = await _track(self.board, target, context)
         was_active = False
-        while True:
+        while not tracked.closed:
             if tracked.active and not was_active:
                 yield pb.IsActiveResponse(result=True)
             was_active = tracked.active

@@ -7,9 +7,11 @@ against the front too); here: what the front and the scaler process tell each ot
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
+import threading
 from collections.abc import AsyncIterator
 
 import grpc
@@ -78,10 +80,34 @@ async def test_mirror_publishes_wakes_waiters_and_forgets_dropped() -> None:
     await asyncio.wait_for(waiting, timeout=1)
     assert cell.decision is not None and cell.decision.replicas == 3 and cell.active
     assert cell.last_error == "prometheus: timeout"
+    waiting = asyncio.ensure_future(cell.wait_change())
+    await asyncio.sleep(0)
     board.receive(Dropped(target()))
     assert len(board) == 0
+    await asyncio.wait_for(waiting, timeout=1)  # its streams wake, and end
+    assert cell.closed
     with pytest.raises(TypeError, match="unexpected message"):
         board.receive("hello")  # type: ignore[arg-type]
+
+
+async def test_a_reload_closes_the_cells_it_forgets() -> None:
+    board = MirrorBoard(only_default(), lambda message: None)
+    cell = board.track(target())
+    waiting = asyncio.ensure_future(cell.wait_change())
+    await asyncio.sleep(0)
+    board.receive(Profiles(ProfileBook({"batch": make_profile()}).choice))
+    await asyncio.wait_for(waiting, timeout=1)
+    assert cell.closed
+
+
+def test_a_decision_for_a_target_the_profiles_reject_is_not_mirrored() -> None:
+    board = MirrorBoard(only_default(), lambda message: None)
+    wants_batch = parse_metadata("chat", "serving", {"model": "llama", "profile": "batch"})
+    # Decided under profiles a reload has since replaced: KEDA must not be answered from it.
+    board.receive(Published(wants_batch, Decision(0.0, 3, "forecast"), ""))
+    assert len(board) == 0
+    with pytest.raises(MetadataError, match="no profile named 'batch'"):
+        board.track(wants_batch)
 
 
 Front = tuple[GrpcFrontProcess, ScalerRegistry, pb_grpc.ExternalScalerStub]
@@ -117,6 +143,46 @@ async def test_a_profile_reload_reaches_the_front(front: Front) -> None:
     await process.synced()
     spec = await stub.GetMetricSpec(ref(model="llama", profile="batch"), timeout=3)
     assert spec.metricSpecs[0].metricName == "prewarm-llama"
+
+
+async def test_a_reload_under_way_is_what_keda_gets_for_a_new_scaled_object() -> None:
+    source = FakeMetricSource()
+    source.latest_by_model["big"] = steady(prompt_for_replicas(3), ready=3)
+    registry, _ = make_registry(source)
+    default = registry.profiles.profiles["default"]
+    registry.profiles = ProfileBook({"default": default, "big": make_profile(model="big")})
+    front = GrpcFrontProcess(registry)
+    await front.start("127.0.0.1", 0, None)
+    big = pb.GetMetricsRequest(scaledObjectRef=ref(model="big", profile="big"))
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{front.port}") as channel:
+            stub = pb_grpc.ExternalScalerStub(channel)
+            # A reload without "big" waits for the busy decision thread; KEDA's first call
+            # for a ScaledObject naming "big" lands meanwhile.
+            gate = threading.Event()
+            busy = asyncio.ensure_future(registry.on_decider(gate.wait))
+            reload = asyncio.ensure_future(
+                registry.replace_profiles(ProfileBook({"default": default}))
+            )
+            await asyncio.sleep(0.05)
+            try:
+                with contextlib.suppress(grpc.aio.AioRpcError):
+                    await stub.GetMetricSpec(big.scaledObjectRef, timeout=3)
+                await front.synced()  # its Seen, if any, has reached the scaler process
+            finally:
+                gate.set()
+                await busy
+                await reload
+            for tracked in registry.all():
+                await registry.refresh_once(tracked)
+            await front.synced()
+            assert registry.all() == []
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await stub.GetMetrics(big, timeout=3)
+            assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert "no profile named 'big'" in (caught.value.details() or "")
+    finally:
+        await front.stop(0)
 
 
 async def test_stop_ends_the_front_process_cleanly(front: Front) -> None:

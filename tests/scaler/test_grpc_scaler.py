@@ -17,6 +17,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from autoscaler.scaler.grpc_front_process import GrpcFrontProcess
+from autoscaler.scaler.registry import ScalerRegistry
 from autoscaler.scaler.server import RunningServer, TlsFiles, start_grpc
 from external_scaler_proto import externalscaler_pb2 as pb
 from external_scaler_proto import externalscaler_pb2_grpc as pb_grpc
@@ -39,15 +40,18 @@ async def scaler(
 ) -> AsyncIterator[tuple[pb_grpc.ExternalScalerStub, FakeMetricSource, object]]:
     source = FakeMetricSource()
     registry, clock = make_registry(source, replicas={"min": 0, "max": 64})
-    server: RunningServer | GrpcFrontProcess
-    if request.param == "in-process":
-        server = await start_grpc(registry, "127.0.0.1", 0)
-    else:
-        server = GrpcFrontProcess(registry)
-        await server.start("127.0.0.1", 0, None)
+    server = await serve(registry, request.param)
     async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
         yield pb_grpc.ExternalScalerStub(channel), source, (registry, clock, server)
     await server.stop(0)
+
+
+async def serve(registry: ScalerRegistry, mode: str) -> RunningServer | GrpcFrontProcess:
+    if mode == "in-process":
+        return await start_grpc(registry, "127.0.0.1", 0)
+    front = GrpcFrontProcess(registry)
+    await front.start("127.0.0.1", 0, None)
+    return front
 
 
 async def published(server: RunningServer | GrpcFrontProcess) -> None:
@@ -139,6 +143,42 @@ async def test_stream_pushes_true_when_the_model_becomes_active(scaler) -> None:
     message = await asyncio.wait_for(first, timeout=3)
     assert message.result is True
     stream.cancel()
+
+
+@pytest.mark.parametrize("mode", ["in-process", "front-process"])
+async def test_a_stream_ends_when_its_scaled_object_is_dropped(mode: str) -> None:
+    source = FakeMetricSource()
+    source.latest_by_model["llama"] = steady(0.0, ready=0)
+    registry, clock = make_registry(
+        source, replicas={"min": 0, "max": 64}, decision_interval_s=0.01
+    )
+    registry.idle_after_s = 600.0
+    registry.start()
+    server = await serve(registry, mode)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            stub = pb_grpc.ExternalScalerStub(channel)
+            stream = stub.StreamIsActive(ref())
+            first = asyncio.ensure_future(stream.read())
+            for _ in range(300):
+                if any(t.decision is not None for t in registry.all()):
+                    break
+                await asyncio.sleep(0.01)
+            await published(server)
+            assert not first.done()  # tracked, decided, inactive: the stream is silent
+            clock.advance(601)  # KEDA stopped asking: the refresher drops it as idle
+            # The stream would otherwise wait on the dropped cell for ever: a re-tracked
+            # ScaledObject is a new cell. It ends, and KEDA opens a new one after its retry.
+            assert await asyncio.wait_for(first, timeout=5) is grpc.aio.EOF
+            assert await stream.code() == grpc.StatusCode.OK
+            assert len(registry) == 0
+            source.latest_by_model["llama"] = replace(steady(0.0, ready=0), requests_waiting=3.0)
+            again = stub.StreamIsActive(ref())
+            assert (await asyncio.wait_for(again.read(), timeout=5)).result is True
+            again.cancel()
+    finally:
+        await server.stop(0)
+        await registry.close()
 
 
 async def test_health_service_reports_serving(scaler) -> None:  # type: ignore[no-untyped-def]

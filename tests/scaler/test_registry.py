@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from dataclasses import replace
+
+import pytest
 
 from autoscaler.metrics.source import MetricSourceError
 from autoscaler.scaler.exported_metrics import DecisionMetrics
+from autoscaler.scaler.metadata import MetadataError, parse_metadata
 from autoscaler.scaler.profile_book import ProfileBook
 from autoscaler.scaler.registry import ScalerRegistry
 from tests.fakes import FakeMetricSource, make_profile, prompt_for_replicas
@@ -186,3 +190,31 @@ async def test_no_series_with_replicas_serving_holds_them() -> None:
         seen.append(await registry.refresh_once(tracked))
     assert min(d.replicas for d in seen) == 6
     assert not seen[-1].valid  # past error_after_s: UNAVAILABLE, KEDA's fallback
+
+
+async def test_a_scaled_object_first_seen_during_a_reload_gets_the_new_profiles() -> None:
+    registry, _ = make_registry(FakeMetricSource())
+    big = parse_metadata("batch", "serving", {"model": "big", "profile": "big"})
+    registry.profiles = ProfileBook({"default": make_profile(), "big": make_profile(model="big")})
+    registry.track(target(name="kept"))
+    # The decision thread is busy (a refit, a back-fill) when the reload arrives, so the
+    # reload waits there with its new profiles checked, while KEDA keeps calling.
+    gate = threading.Event()
+    busy = asyncio.ensure_future(registry.on_decider(gate.wait))
+    reload = asyncio.ensure_future(
+        registry.replace_profiles(ProfileBook({"default": make_profile(target_utilisation=0.5)}))
+    )
+    await asyncio.sleep(0.05)
+    try:
+        assert not reload.done()
+        during = registry.track(target(model="mistral", name="new"))
+        with pytest.raises(MetadataError, match="no profile named 'big'"):
+            registry.track(big)  # the reload under way removes "big"
+    finally:
+        gate.set()
+        await busy
+        await reload
+    assert {t.target.scaled_object for t in registry.all()} == {"serving/kept", "serving/new"}
+    assert {t.engine.profile.target_utilisation for t in registry.all()} == {0.5}
+    assert during.engine.profile.model == "mistral"
+    await registry.close()
