@@ -24,13 +24,23 @@ def mask_resets(history: np.ndarray, drop_fraction: float = RESET_DROP_FRACTION)
     values = np.array(history, dtype=float)
     if values.size < 2:
         return values
-    filled = fill_gaps(values)  # neighbours across a gap are the last seen values
-    prev = np.concatenate(([np.nan], filled[:-1]))
-    nxt = np.concatenate((filled[1:], [np.inf]))  # the newest bucket is judged by its left one
+    # Neighbours across a gap are the nearest observed values on each side. With none to
+    # the right (the newest buckets), a dip is judged by its left neighbour alone.
+    prev = np.concatenate(([np.nan], fill_gaps(values)[:-1]))
+    nxt = np.concatenate((_next_observed(values)[1:], [np.inf]))
     with np.errstate(invalid="ignore"):
         dip = (values < drop_fraction * prev) & (values < drop_fraction * nxt)
     values[dip] = np.nan
     return values
+
+
+def _next_observed(values: np.ndarray) -> np.ndarray:
+    """Each bucket's own value, or the first observed value after it (inf if none)."""
+    backward = fill_gaps(values[::-1])[::-1]
+    observed = np.flatnonzero(np.isfinite(values))
+    if observed.size:
+        backward[observed[-1] + 1 :] = np.inf
+    return backward
 
 
 def clean_history(history: np.ndarray) -> np.ndarray:

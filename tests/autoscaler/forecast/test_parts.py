@@ -25,8 +25,22 @@ NAN = float("nan")
         ([0.0, 0.0, 0.0], [0.0, 0.0, 0.0]),  # zero traffic is not a reset
         ([900.0, NAN, 12.0, 950.0], [900.0, NAN, NAN, 950.0]),  # judged across a gap
         ([5.0], [5.0]),
+        ([940.0, 12.0, NAN, 950.0], [940.0, NAN, NAN, 950.0]),  # a scrape gap after the dip
+        ([940.0, 12.0, NAN], [940.0, NAN, NAN]),  # nothing after the dip yet: left alone
+        ([940.0, 12.0, NAN, 11.0], [940.0, 12.0, NAN, 11.0]),  # low on both sides: real
     ],
-    ids=["inside", "newest", "two-low", "swing", "zeros", "across-gap", "single"],
+    ids=[
+        "inside",
+        "newest",
+        "two-low",
+        "swing",
+        "zeros",
+        "across-gap",
+        "single",
+        "dip-then-gap",
+        "dip-then-gap-newest",
+        "low-across-gap",
+    ],  # fmt: skip
 )
 def test_mask_resets(history: list[float], expected: list[float]) -> None:
     np.testing.assert_array_equal(mask_resets(np.array(history)), expected)
