@@ -20,6 +20,7 @@ import numpy as np
 
 from autoscaler.forecast.clean import clean_history, mask_resets
 from autoscaler.forecast.coarse import CoarseView, coarse_view
+from autoscaler.forecast.first_fit import FirstFitBackoff
 from autoscaler.forecast.forecast import PointForecast, last_finite
 from autoscaler.forecast.quiet import quiet_fit
 
@@ -48,6 +49,7 @@ class CoarseModelForecaster(Generic[StateT]):
         self.settings = settings
         self.inline_refits = True
         self._state: StateT | None = None
+        self._first_fit = FirstFitBackoff(settings.refit_every_s)
 
     # -- what each kind provides -------------------------------------------------------
     def fit(self, view: CoarseView, end_s: float) -> StateT:
@@ -82,11 +84,15 @@ class CoarseModelForecaster(Generic[StateT]):
     def install(self, state: StateT | None) -> None:
         if state is not None:
             self._state = state
+            self._first_fit.succeeded()
 
     def fit_failed(self, end_s: float) -> None:
-        """A pool's fit raised: keep the old parameters and retry at the next cadence."""
+        """A pool's fit raised: keep the old parameters and retry at the next cadence (a
+        first fit: see first_fit.py)."""
         if self._state is not None:
             self._state.fitted_at_s = end_s
+        else:
+            self._first_fit.failed(end_s)
 
     def refit_due(self, history: np.ndarray, end_s: float) -> bool:
         """Whether `predict` on this history would refit: what a refit pool asks."""
@@ -95,7 +101,7 @@ class CoarseModelForecaster(Generic[StateT]):
             return False
         state = self._state
         if state is None:
-            return True
+            return not self._first_fit.waits(end_s)
         new = int(round((view.end_s - state.fitted_until_s) / view.width_s))
         return self._refit_due(state, view.values.size, end_s, new)
 
@@ -132,6 +138,8 @@ class CoarseModelForecaster(Generic[StateT]):
 
     def _current_state(self, view: CoarseView, end_s: float) -> tuple[StateT | None, str]:
         state = self._state
+        if state is None and self._first_fit.waits(end_s):
+            return None, f"{self.method}'s first fit failed; holding the last value until a retry"
         new = int(round((view.end_s - state.fitted_until_s) / view.width_s)) if state else -1
         due = state is None or self._refit_due(state, view.values.size, end_s, new)
         if due and not self.inline_refits:
@@ -146,13 +154,15 @@ class CoarseModelForecaster(Generic[StateT]):
                     fitted = self.fit(view, end_s)
             except Exception as exc:  # numerical failures in statsmodels are not exceptional
                 failure = f"{self.method} fit failed ({type(exc).__name__}: {exc})"
+                if state is None:
+                    self._first_fit.failed(end_s)
                 if state is None or not 0 <= new <= view.values.size:
                     return None, f"{failure}; holding the last value"
                 fitted_note = f"{failure}; keeping the previous parameters"
                 state.fitted_at_s = end_s  # retry at the next cadence, not at every call
             else:
                 fitted.fitted_until_s = view.end_s
-                self._state = fitted
+                self.install(fitted)
                 return fitted, ""
             return self._catch_up(state, view, new), fitted_note
         assert state is not None  # a refit is always due without a state

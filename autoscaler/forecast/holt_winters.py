@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from autoscaler.forecast.clean import mask_resets
+from autoscaler.forecast.first_fit import FirstFitBackoff
 from autoscaler.forecast.forecast import PointForecast, fill_gaps, last_finite
 from autoscaler.forecast.settings import (
     ForecastSettingsBase,
@@ -71,6 +72,7 @@ class HoltWintersForecaster:
         self.settings = settings
         self.inline_refits = True  # off: a refit pool fits, `predict` only advances the state
         self._state: _State | None = None
+        self._first_fit = FirstFitBackoff(settings.refit_every_s)
 
     def predict(self, history: np.ndarray, end_s: float, horizon_steps: int) -> PointForecast:
         history = mask_resets(history)  # a counter reset reads ~0 for one bucket: not demand
@@ -83,6 +85,12 @@ class HoltWintersForecaster:
                 f" s, has {coarse.size}",
             )
         state = self._state
+        if state is None and self._first_fit.waits(end_s):
+            return PointForecast(
+                np.full(horizon_steps, last_finite(history)),
+                "last-value",
+                "holt-winters' first fit failed; holding the last value until a retry",
+            )
         new_buckets = self._new_buckets(state, coarse_end_s, factor)
         due = state is None or self._refit_due(state, coarse.size, end_s, new_buckets)
         can_catch_up = state is not None and 0 <= new_buckets <= coarse.size
@@ -92,6 +100,8 @@ class HoltWintersForecaster:
                 state = self._fit(coarse, end_s)
             except Exception as exc:  # numerical failures in statsmodels are not exceptional
                 failure = f"holt-winters fit failed ({type(exc).__name__}: {exc})"
+                if state is None:
+                    self._first_fit.failed(end_s)
                 if state is None or not can_catch_up:
                     return PointForecast(
                         np.full(horizon_steps, last_finite(history)),
@@ -112,7 +122,7 @@ class HoltWintersForecaster:
         elif new_buckets:
             _advance(state, coarse[coarse.size - new_buckets :])
         state.fitted_until_s = coarse_end_s
-        self._state = state
+        self.install(state)
         coarse_steps = int(np.ceil((horizon_steps + partial) / factor)) + 1
         coarse_mean = _forecast(state, coarse_steps)
         # Window step k lands in coarse step (partial + k) // factor: the filling one is step 0.
@@ -134,10 +144,13 @@ class HoltWintersForecaster:
     def install(self, state: _State | None) -> None:
         if state is not None:
             self._state = state
+            self._first_fit.succeeded()
 
     def fit_failed(self, end_s: float) -> None:
         if self._state is not None:
             self._state.fitted_at_s = end_s  # retry at the next cadence, not every call
+        else:
+            self._first_fit.failed(end_s)
 
     def refit_due(self, history: np.ndarray, end_s: float) -> bool:
         coarse, coarse_end_s, _, factor = self._coarse(mask_resets(history), end_s)
@@ -145,7 +158,7 @@ class HoltWintersForecaster:
             return False
         state = self._state
         if state is None:
-            return True
+            return not self._first_fit.waits(end_s)
         new_buckets = self._new_buckets(state, coarse_end_s, factor)
         return self._refit_due(state, coarse.size, end_s, new_buckets)
 

@@ -10,6 +10,7 @@ import pytest
 
 from autoscaler.forecast import arima_interval
 from autoscaler.forecast.forecast import Forecaster
+from autoscaler.forecast.holt_winters import HoltWintersForecaster
 from autoscaler.forecast.kalman import KalmanForecaster
 from autoscaler.forecast.mstl import MstlForecaster
 from autoscaler.forecast.registry import build_forecaster
@@ -155,6 +156,36 @@ def test_a_failing_refit_keeps_the_previous_parameters(
     point = forecaster.predict(SERIES[DAY:end], end * BUCKET_S, HORIZON)
     assert point.method == kind and "keeping the previous parameters" in point.note
     assert _rel_error(point.mean, end) < 0.06
+
+
+RETRYING_KINDS = ["sarimax", "mstl", "kalman", "holt-winters"]
+
+
+@pytest.mark.parametrize("kind", RETRYING_KINDS, ids=RETRYING_KINDS)
+def test_a_failed_first_fit_is_retried_hourly_not_at_every_call(
+    kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    attempts: list[float] = []
+    owner = HoltWintersForecaster if kind == "holt-winters" else type(_forecaster(kind))
+    real_fit = getattr(owner, "_fit" if kind == "holt-winters" else "fit")
+
+    def boom(self: object, data: object, end_s: float) -> None:
+        attempts.append(end_s)
+        raise np.linalg.LinAlgError("Schur decomposition solver error")
+
+    monkeypatch.setattr(owner, "_fit" if kind == "holt-winters" else "fit", boom)
+    forecaster = _forecaster(kind)
+    hour = int(3600 / BUCKET_S)
+    for k in range(2 * hour + 1):  # two hours, one call per bucket
+        end = TRAIN + k
+        point = forecaster.predict(SERIES[k:end], end * BUCKET_S, HORIZON)
+        assert point.method == "last-value" and "fit failed" in point.note
+    assert attempts == [(TRAIN + k * hour) * BUCKET_S for k in range(3)]
+
+    monkeypatch.setattr(owner, "_fit" if kind == "holt-winters" else "fit", real_fit)
+    end = TRAIN + 3 * hour
+    point = forecaster.predict(SERIES[3 * hour : end], end * BUCKET_S, HORIZON)
+    assert point.method == kind and "failed" not in point.note
 
 
 @pytest.mark.parametrize("kind", ["sarimax", "mstl", "kalman"], ids=["sarimax", "mstl", "kalman"])

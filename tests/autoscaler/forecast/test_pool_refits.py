@@ -109,3 +109,15 @@ def test_profile_start_worked_number() -> None:
     start = _profile_start(np.array([90.0, 110.0, 100.0, 120.0]), period=2)
     assert (start["initial_level"], start["initial_trend"]) == (100.0, 5.0)
     np.testing.assert_array_equal(start["initial_seasonal"], [-10.0, 10.0])
+
+
+@pytest.mark.parametrize("kind", POOLED_KINDS)
+def test_a_first_fit_the_pool_failed_is_not_queued_again_for_an_hour(kind: str) -> None:
+    forecaster = pooled(kind)
+    end = 3 * DAY
+    assert forecaster.refit_due(SERIES[:end], end * BUCKET_S)
+    forecaster.fit_failed(end * BUCKET_S)
+    hour = int(3600 / BUCKET_S)
+    waiting = [forecaster.refit_due(SERIES[: end + k], (end + k) * BUCKET_S) for k in range(hour)]
+    assert not any(waiting)
+    assert forecaster.refit_due(SERIES[: end + hour], (end + hour) * BUCKET_S)
