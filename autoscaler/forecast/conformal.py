@@ -7,6 +7,16 @@ Worked number: predicted 1,000 tok/s, 95th percentile of past step-5 errors is +
 upper = 1,120 tok/s. Errors are relative because demand swings ~9x over a day and an error
 of 50 tok/s means something different at night than at noon.
 
+Errors are pooled in two groups (Mondrian conformal prediction): forecasts below half the
+recent level, and the rest. One pool would mix regimes whose relative errors differ by orders
+of magnitude. Worked number: a model switching every half hour between 0 and 1,000 tok/s has
+a recent level of 500 and a scale floor of 50. Forecasts of 0 meet the switch-on as an error
+of +1,000 / 50 = +20; pooled with the "on" forecasts, that put the "on" upper at
+1,000 + 20 x 1,000 = 21,000 tok/s. Split, the "on" forecasts are calibrated by their own
+small errors (upper ~1,040) and the "off" ones by theirs (upper 0 + 20 x 50 = 1,000). A group
+with too few errors for a step borrows the pooled quantile. Each quantile is taken at the
+finite-sample level of split conformal prediction, so a small pool does not under-cover.
+
 Until enough errors exist (a new model), the quantile falls back to the spread of the
 history's own bucket-to-bucket changes, widened with sqrt(k), and the note says so.
 
@@ -20,6 +30,7 @@ keeps the errors, so a flapping forecaster does not keep discarding its evidence
 from __future__ import annotations
 
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
 
@@ -32,6 +43,15 @@ MIN_ERRORS = 30  # fewer than this and an empirical quantile is mostly noise
 _ERROR_DTYPE = np.float16
 _MAX_RELATIVE_ERROR = 1000.0  # float16 overflows past 65,504; a 1000x miss already says "any"
 _FALLBACK_FLOOR = 0.10  # never claim to know the future better than +-10 % without evidence
+# Relative errors need a floor so a near-zero prediction cannot explode them: a share of the
+# recent level, and an absolute minimum for a model with no traffic at all.
+_FLOOR_SHARE = 0.1
+_MIN_SCALE = 1e-6
+_LEVEL_BUCKETS = 60
+# Forecasts under half the recent level are a regime of their own (idle, night, a lull):
+# splitting at the level itself halves every pool and, with 600 s buckets (144 errors a
+# day), widened ServeGen's uppers by 40 % for no coverage.
+_BELOW_LEVEL_SHARE = 0.5
 
 
 class ConformalUpper:
@@ -46,8 +66,11 @@ class ConformalUpper:
         self._max_errors = max(MIN_ERRORS, int(error_window_s / bucket_s))
         # Ring of relative errors: row = scored bucket, column = horizon step, NaN = none yet.
         self._errors = np.full((self._max_errors, 0), np.nan, dtype=_ERROR_DTYPE)
+        # Beside it, which group each error's forecast was in, one bit per step (packed: a
+        # bool per step would add half again to the ring's memory).
+        self._below = np.zeros((self._max_errors, 0), dtype=np.uint8)
         self._next_row = 0
-        self._pending: dict[int, np.ndarray] = {}  # origin bucket -> (mean, scale) rows
+        self._pending: dict[int, np.ndarray] = {}  # origin bucket -> (mean, scale, below) rows
         self._scored_until = -1  # newest bucket index whose actual has been scored
         self._methods: set[str] = set()  # methods the forecaster has answered with
 
@@ -67,11 +90,13 @@ class ConformalUpper:
                 self._restart_calibration()
             self._methods.add(point.method)
         mean = np.maximum(np.asarray(point.mean, dtype=float), 0.0)
-        scale = np.maximum(mean, self._scale_floor(history))
-        self._pending[origin] = np.vstack([mean, scale])
+        level = _recent_level(history)
+        scale = np.maximum(mean, max(_MIN_SCALE, _FLOOR_SHARE * level))
+        below = mean < _BELOW_LEVEL_SHARE * level
+        self._pending[origin] = np.vstack([mean, scale, below])
         if self._errors.shape[1] != horizon_steps:
             self._reshape(horizon_steps)
-        rel, calibrated = self._relative_upper(history, horizon_steps)
+        rel, calibrated = self._relative_upper(history, below)
         note = point.note
         if not calibrated:
             extra = "quantile from history spread (too few out-of-sample errors yet)"
@@ -95,10 +120,13 @@ class ConformalUpper:
         if horizon_steps < self._errors.shape[1]:
             # Shorter: the stored errors of the first steps still apply; keep them.
             self._errors = self._errors[:, :horizon_steps].copy()
+            below = np.unpackbits(self._below, axis=1, count=horizon_steps)
+            self._below = np.packbits(below, axis=1)
             return
         # Longer: old rows have no error for the new steps, and a ring with NaN in it would
         # turn the quantile NaN. Calibration starts afresh at the new width.
         self._errors = np.full((self._max_errors, horizon_steps), np.nan, dtype=_ERROR_DTYPE)
+        self._below = np.zeros((self._max_errors, (horizon_steps + 7) // 8), dtype=np.uint8)
         self._next_row = 0
 
     def _restart_calibration(self) -> None:
@@ -114,29 +142,47 @@ class ConformalUpper:
             if not np.isfinite(actual):
                 continue
             row = np.full(self._errors.shape[1], np.nan)
+            below = np.zeros(row.size, dtype=bool)
             for step in range(row.size):
                 made = self._pending.get(bucket - step)
                 if made is not None and step < made.shape[1]:
                     row[step] = (actual - made[0, step]) / made[1, step]
+                    below[step] = bool(made[2, step])
             if row.size == 0 or not np.isfinite(row).all():
                 continue  # only the first buckets of a model's life; keeps the ring NaN-free
             clipped = np.clip(row, -_MAX_RELATIVE_ERROR, _MAX_RELATIVE_ERROR)
-            self._errors[self._next_row % self._max_errors] = clipped
+            ring_row = self._next_row % self._max_errors
+            self._errors[ring_row] = clipped
+            self._below[ring_row] = np.packbits(below)
             self._next_row += 1
         self._scored_until = max(self._scored_until, newest)
         horizon = self._errors.shape[1] or 1
         for stale in [o for o in self._pending if o <= newest - horizon]:
             del self._pending[stale]
 
-    def _relative_upper(self, history: np.ndarray, steps: int) -> tuple[np.ndarray, bool]:
-        errors = self._errors[: min(self._next_row, self._max_errors), :steps].astype(float)
-        counts = np.isfinite(errors).sum(axis=0)
-        enough = counts >= MIN_ERRORS
+    def _relative_upper(self, history: np.ndarray, below: np.ndarray) -> tuple[np.ndarray, bool]:
+        """Per step, the quantile of past errors whose forecast was in this forecast's group
+        (below the level or not); the pooled quantile where the group has too few."""
+        steps = below.size
+        rows = min(self._next_row, self._max_errors)
+        errors = self._errors[:rows, :steps].astype(float)
+        enough = np.full(steps, rows >= MIN_ERRORS)  # rows are stored only when complete
         rel = np.zeros(steps)
         if enough.any():
-            # Rows are stored only when complete, so one vectorised call covers every step.
-            quant = np.quantile(errors[:, enough], self.quantile, axis=0)
-            rel[enough] = np.maximum(quant, 0.0)
+            rel[:] = np.quantile(errors, _finite_sample_level(self.quantile, rows), axis=0)
+            in_below = np.unpackbits(self._below[:rows], axis=1, count=steps).astype(bool)
+            same_group = in_below == below
+            if not same_group.all():
+                counts = same_group.sum(axis=0)
+                usable = counts >= MIN_ERRORS
+                grouped = _masked_quantile(
+                    errors[:, usable],
+                    same_group[:, usable],
+                    counts[usable],
+                    _finite_sample_level(self.quantile, counts[usable]),
+                )
+                rel[usable] = grouped
+            rel = np.maximum(rel, 0.0)
         if not enough.all():
             missing = np.flatnonzero(~enough)
             rel[missing] = self._history_spread(history) * np.sqrt(missing + 1)
@@ -147,12 +193,36 @@ class ConformalUpper:
         z = NormalDist().inv_cdf(self.quantile)
         if values.size < 3:
             return _FALLBACK_FLOOR
-        changes = np.diff(values) / np.maximum(values[:-1], self._scale_floor(history))
+        floor = max(_MIN_SCALE, _FLOOR_SHARE * _recent_level(history))
+        changes = np.diff(values) / np.maximum(values[:-1], floor)
         return max(_FALLBACK_FLOOR, float(np.std(changes)) * z)
 
-    @staticmethod
-    def _scale_floor(history: np.ndarray) -> float:
-        """Relative errors need a floor so a near-zero prediction cannot explode them."""
-        recent = history[-60:]
-        recent = recent[np.isfinite(recent)]
-        return max(1e-6, 0.1 * float(recent.mean())) if recent.size else 1e-6
+
+def _finite_sample_level(quantile: float, n: Any) -> Any:
+    """The empirical level that covers `quantile` of the next error, not just of the n seen:
+    the ceil((n + 1) q)-th of n, as split conformal prediction takes it. Worked number: 40
+    errors at q = 0.95 -> level 0.974; the plain 0.95 quantile of 40 covers ~93 % next time.
+    With a day of minute buckets (1,440 errors) the difference is 0.0007."""
+    return np.minimum(1.0, np.ceil((np.asarray(n) + 1) * quantile) / np.asarray(n))
+
+
+def _masked_quantile(
+    values: np.ndarray, mask: np.ndarray, counts: np.ndarray, quantile: np.ndarray
+) -> np.ndarray:
+    """np.quantile (linear) of each column's masked values, in one sort: np.nanquantile
+    loops over columns in Python and made the demo's replay 60 % slower."""
+    ordered = np.sort(np.where(mask, values, np.inf), axis=0)
+    position = quantile * (counts - 1)
+    low = np.floor(position).astype(int)
+    high = np.minimum(low + 1, counts - 1)
+    columns = np.arange(values.shape[1])
+    below, above = ordered[low, columns], ordered[high, columns]
+    return below + (position - low) * (above - below)
+
+
+def _recent_level(history: np.ndarray) -> float:
+    """Mean of the last `_LEVEL_BUCKETS` observed buckets (0 when none): the yardstick for
+    the scale floor and for the below-level group."""
+    recent = history[-_LEVEL_BUCKETS:]
+    recent = recent[np.isfinite(recent)]
+    return float(recent.mean()) if recent.size else 0.0

@@ -208,3 +208,74 @@ def test_a_shorter_horizon_keeps_its_errors_and_keeps_calibrating() -> None:
         for origin in range(201, 500 - 3)
     ]
     np.testing.assert_allclose(made[-1].upper, 1300.0, rtol=1e-3)
+
+
+class _HoldLast:
+    """Holds the newest value, as last-value does."""
+
+    def predict(self, history: np.ndarray, end_s: float, horizon_steps: int) -> PointForecast:
+        return PointForecast(np.full(horizon_steps, history[-1]), "hold")
+
+
+def _on_off(n: int, period: int, seed: int) -> np.ndarray:
+    """Half an hour at ~1,000 tok/s, half an hour at 0, repeated."""
+    rng = np.random.default_rng(seed)
+    on = (np.arange(n) // period) % 2 == 1
+    return np.where(on, 1000.0 + rng.normal(0.0, 20.0, n), 0.0)
+
+
+def test_on_off_traffic_is_calibrated_per_regime_not_pooled() -> None:
+    # Pooled, the switch-on misses of the "off" forecasts (+1,000 / floor 50 = +20) set the
+    # quantile for the "on" forecasts too: upper ~21,000 tok/s for a 1,000 tok/s model.
+    steps, period = 5, 30
+    actuals = _on_off(2 * 1440, period, seed=0)
+    made = dict(_replay(_wrap(_HoldLast()), actuals, 10, steps, keep=60))
+    scored = [o for o in made if o >= 1440]
+
+    steady_on = [o for o in scored if actuals[o - 1] > 0 and (actuals[o - 1 : o + steps] > 0).all()]
+    uppers_on = np.array([made[o].upper[-1] for o in steady_on])
+    assert np.median(uppers_on) < 1100.0
+    # While off, the upper still covers the switch-on that comes within the horizon.
+    off = [o for o in scored if actuals[o - 1] == 0]
+    assert np.median([made[o].upper[-1] for o in off]) == pytest.approx(1000.0, rel=0.1)
+    covered = np.mean([actuals[o + steps - 1] <= made[o].upper[-1] for o in scored])
+    assert abs(covered - 0.95) < 0.02
+
+
+def test_a_group_with_too_few_errors_borrows_the_pooled_quantile() -> None:
+    # A steady model forecast at its level for 200 buckets, then one forecast below its
+    # level: that group has no evidence of its own, so the pooled errors (+12 %) apply.
+    actuals = np.full(300, 1120.0)
+    means = np.full(300, 1120.0 / 1.12)
+    upper = _wrap(ScriptedForecaster(lambda end_s, steps: means[:steps]))
+    _replay(upper, actuals[:200], 10, steps=2)
+    below_level = upper.forecast(np.full(100, 5000.0), 200 * BUCKET_S, 2)
+    assert SPREAD_NOTE not in below_level.note
+    np.testing.assert_allclose(below_level.upper, below_level.mean * 1.12, rtol=1e-3)
+
+
+def test_a_shorter_horizon_keeps_each_errors_group() -> None:
+    steps, period = 5, 30
+    actuals = _on_off(1440, period, seed=1)
+    upper = _wrap(_HoldLast())
+    _replay(upper, actuals[:1000], 10, steps, keep=60)
+    after = [
+        (origin, upper.forecast(actuals[origin - 60 : origin], origin * BUCKET_S, 2))
+        for origin in range(1000, 1200)
+    ]
+    steady_on = [f for o, f in after if (actuals[o - 1 : o + 2] > 0).all()]
+    assert steady_on and all(f.upper[-1] < 1.1 * f.mean[-1] for f in steady_on)
+
+
+def test_a_small_error_window_still_covers_its_quantile() -> None:
+    # 40 errors: their plain 95th percentile covers ~93 % of the next error (rank 38.05 of
+    # 41); split conformal's level ceil(41 x 0.95) / 40 covers 95 %.
+    rng = np.random.default_rng(5)
+    n, warmup = 6000, 100
+    actuals = 1000.0 * (1.0 + rng.normal(0.0, 0.05, n))
+    upper = ConformalUpper(
+        ScriptedForecaster(1000.0), quantile=0.95, bucket_s=BUCKET_S, error_window_s=40 * BUCKET_S
+    )
+    made = [(o, f) for o, f in _replay(upper, actuals, 10, 1, keep=60) if o >= warmup]
+    covered = np.mean([actuals[o] <= f.upper[0] for o, f in made])
+    assert abs(covered - 0.95) < 0.01, covered
