@@ -17,6 +17,14 @@
 4. With defragmentation, items that run now start at home; afterwards each GPU holding nothing
    but movable slices is emptied if all its slices fit on other open GPUs (fewest slices first).
    A GPU is only emptied whole, so a move always frees a GPU.
+5. Biggest first fills the GPUs before the small replicas come, so when capacity is short the
+   replicas left out are the smallest: the most of them for the memory they would need. When
+   that pass leaves any replica out, a second pass goes smallest first (which leaves out the
+   biggest), and the plan that places more replicas wins, as in the exact solver's objective
+   (ties: fewer GPUs, then fewer moves, then lower cost). One H100 and 1 x 7g.80gb + 7 x
+   1g.10gb: biggest first places 1 replica, smallest first 7. 5,000 replicas on 2,000
+   H100/A100 GPUs, 15 % short (a third pinned to each model, a third preferring H100): 388
+   left out instead of 1,665, for a second pass (0.1 s) that only a short fleet pays.
 """
 
 from __future__ import annotations
@@ -210,16 +218,43 @@ class _Packing:
 
 
 def pack_heuristic(problem: Problem, defragment: bool = False) -> PackResult:
+    biggest = _pack(problem, defragment, smallest_first=False)
+    if not biggest.unplaced:
+        return biggest
+    smallest = _pack(problem, defragment, smallest_first=True)
+    return min((biggest, smallest), key=lambda r: _rank(problem, r))
+
+
+def _rank(problem: Problem, result: PackResult) -> tuple[int, int, int, float]:
+    return (
+        len(result.unplaced),
+        result.gpus_used,
+        result.moves,
+        result.cost_per_hour(problem.used_nodes),
+    )
+
+
+def _pack(problem: Problem, defragment: bool, smallest_first: bool) -> PackResult:
     packing = _Packing(problem)
     homed = [it for it in problem.items if it.home is not None]
     for it in homed:
         assert it.home is not None
         packing.put(it, it.home[0], it.home[1], it.home[2], kept=True)
     loose = [it for it in problem.items if it.home is None]
-    # Biggest first; within a size the least flexible (fewest starts) first, so 2g.20gb (starts
-    # 0, 2, 4) takes the low slices before 1g.20gb (also 6) needs them; then replicas with
-    # fewer choices first, so a pinned replica gets a scarce GPU before a flexible one.
-    loose.sort(key=lambda it: (*_shape_key(it), len(it.choices), it.model, it.key))
+    # Biggest first (or smallest first, see 5. above); within a size the least flexible (fewest
+    # starts) first, so 2g.20gb (starts 0, 2, 4) takes the low slices before 1g.20gb (also 6)
+    # needs them; then replicas with fewer choices first, so a pinned replica gets a scarce GPU
+    # before a flexible one.
+    size = -1 if smallest_first else 1
+    loose.sort(
+        key=lambda it: (
+            size * _shape_key(it)[0],
+            _shape_key(it)[1],
+            len(it.choices),
+            it.model,
+            it.key,
+        )
+    )
     for it in loose:
         packing.soft_pending[_first_model(it)] += _soft_volume(it)
         for model, volume in _pinned_volume(it):
