@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from autoscaler.http.admin_api import admin_router
+from autoscaler.http.gpu_api import gpu_router
 from autoscaler.http.models_api import models_router
 from autoscaler.scaler.exported_metrics import DecisionMetrics
 from autoscaler.scaler.profile_reloader import ProfileReloader
@@ -48,5 +49,7 @@ def build_app(
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(admin_router(registry, reloader, api_token))
+    # Before models_router: its bare /models/{model:path} would take /models/x/gpu as model "x/gpu".
+    app.include_router(gpu_router(registry))
     app.include_router(models_router(registry))
     return app

@@ -4,10 +4,12 @@ profile reload validated whole and swapped atomically."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -86,17 +88,15 @@ async def start_server(tmp_path: Path, token: str | None) -> AsyncIterator[Serve
         return {"default": load_profile(profile_file)}
 
     reloader = ProfileReloader(registry, load, lambda: [profile_file])  # type: ignore[arg-type]
+    async with serving(registry, reloader=reloader, api_token=token) as client:
+        yield Server(client, registry, profile_file)
+
+
+@contextlib.asynccontextmanager
+async def serving(registry: ScalerRegistry, **options: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """The whole ScalerApp over `registry` on loopback, and a client of its HTTP side."""
     port = free_port()
-    app = ScalerApp(
-        registry,
-        DecisionMetrics(),
-        "127.0.0.1",
-        0,
-        "127.0.0.1",
-        port,
-        reloader=reloader,
-        api_token=token,
-    )
+    app = ScalerApp(registry, DecisionMetrics(), "127.0.0.1", 0, "127.0.0.1", port, **options)
     stop = asyncio.Event()
     running = asyncio.create_task(app.run(stop))
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
@@ -107,7 +107,7 @@ async def start_server(tmp_path: Path, token: str | None) -> AsyncIterator[Serve
             except httpx.ConnectError:
                 await asyncio.sleep(0.05)
         try:
-            yield Server(client, registry, profile_file)
+            yield client
         finally:
             stop.set()
             await running
@@ -215,6 +215,32 @@ async def test_openapi_schema_documents_the_api_and_its_bearer(server: Server) -
     assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert "security" in schema["paths"]["/profiles/reload"]["post"]
     assert "security" not in schema["paths"]["/models"]["get"]
+    gpu = schema["paths"]["/models/{model}/gpu"]["get"]
+    assert "security" not in gpu  # a read, open like the other reads
+    ok = gpu["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok == {"$ref": "#/components/schemas/GpuReading"}
+    reading = schema["components"]["schemas"]["GpuReading"]["properties"]
+    assert {"model", "at_s", "gpus", "engine_active", "fb_used_mib"} <= set(reading)
+    assert {"404", "502"} <= set(gpu["responses"])
+
+
+async def test_demo_mode_has_no_gpu_signals_and_says_so() -> None:
+    """`serve --demo` reads the built-in vLLM emulator: nothing there reports GPUs."""
+    from autoscaler.cli.serve import BUNDLED_PROFILE, DEMO_MODEL, _demo_sources
+    from autoscaler.clock import ManualClock
+
+    profiles = {"default": load_profile(BUNDLED_PROFILE)}
+    clock = ManualClock(START_S)
+    registry = ScalerRegistry(
+        ProfileBook(profiles), _demo_sources(profiles, clock, 1.0), clock, backfill=False
+    )
+    registry.track(target(model=DEMO_MODEL))
+    async with serving(registry) as client:
+        response = await client.get(f"/models/{DEMO_MODEL}/gpu")
+        assert response.status_code == 404
+        detail = response.json()["detail"]
+        assert detail.startswith(f"no GPU signals for model {DEMO_MODEL!r}: DCGM is read from")
+        assert "serve --demo" in detail
 
 
 async def test_backtest_runs_on_the_models_own_history(server: Server) -> None:
