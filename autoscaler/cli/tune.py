@@ -172,7 +172,10 @@ def tune_command(
         stride = stride_buckets(stride_s, demand.bucket_s)
         warmup = default_warmup_s(demand) if warmup_s is None else warmup_s
         grid = candidates(kinds, demand, qs)
+        skipped = _skipped_kinds(kinds, grid, demand.bucket_s, qs[0])
     console.print(describe(demand), highlight=False)
+    for kind, reason in skipped.items():
+        console.print(f"[yellow]skipped {kind}:[/yellow] {reason}", highlight=False)
     console.print(
         f"{len(grid)} candidates, horizon {horizon:g} s = {steps} bucket(s), objective "
         f"{under_weight:g} x shortfall + {over_weight:g} x excess",
@@ -223,6 +226,8 @@ def tune_command(
         "best": best,
         "trials": rows,
     }
+    if skipped:
+        doc["skipped"] = skipped
     (out / "tune.json").write_text(json.dumps(doc, indent=2) + "\n")
     written = [out / "forecast.yaml", out / "tune.json"]
     if profile is not None:
@@ -245,6 +250,22 @@ def tune_command(
     console.print(header[2], style="dim", highlight=False)
     console.print(f"Best: [bold]{rows[0]['candidate']}[/bold]")
     console.print("Wrote " + ", ".join(str(p) for p in written))
+
+
+def _skipped_kinds(
+    kinds: list[str], grid: list[Any], bucket_s: float, quantile: float
+) -> dict[str, str]:
+    """Kinds with no candidate at all, and why: without this a series whose bucket does not
+    divide a day searched last-value alone and never said so."""
+    from autoscaler.backtest.run import kind_settings
+
+    searched = {c.kind for c in grid}
+    _, reasons = kind_settings(kinds, bucket_s, quantile)
+    return {
+        kind: reasons.get(kind, "no combination of its settings is valid on this series")
+        for kind in kinds
+        if kind not in searched
+    }
 
 
 def _check_loadable(forecast: dict[str, Any], base: Any) -> None:

@@ -86,3 +86,21 @@ def test_tune_rejects_a_zero_horizon_instead_of_using_the_default(tmp_path: Path
     assert result.exit_code == 2, result.output
     assert "horizon_s must be > 0" in " ".join(result.output.split())
     assert not (tmp_path / "out").exists()
+
+
+def test_kinds_that_cannot_run_on_the_bucket_are_named_not_dropped_silently(
+    tmp_path: Path,
+) -> None:
+    # 7-minute buckets do not divide a day: the seasonal kinds cannot run, and the user must
+    # hear which and why instead of a search of last-value alone that looks complete.
+    out = tmp_path / "out"
+    series = daily_series(tmp_path, bucket_s=420.0)
+    result = prewarm(
+        "tune", "--series", str(series), "--forecasters", "last-value,holt-winters",
+        "--quantiles", "0.95", "--out", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "skipped holt-winters" in result.output and "--bucket-s" in result.output
+    doc = read_json(out / "tune.json")
+    assert [t["kind"] for t in doc["trials"]] == ["last-value"]
+    assert "fit_bucket_s (420)" in doc["skipped"]["holt-winters"]
