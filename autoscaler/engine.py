@@ -49,13 +49,23 @@ class ModelEngine:
     def reconfigure(self, profile: ModelProfile, now_s: float) -> None:
         """Adopts a reloaded profile without losing history or the current replica count.
 
-        Planner-only changes (capacity, SLO, bounds) take effect at the next decision. A
-        changed forecast section refits from scratch on the same history; a changed bucket or
-        history width re-buckets the window first.
+        Planner-only changes (capacity, SLO, bounds) take effect at the next decision, a
+        held one included: the replica count moves inside new bounds at once (an operator
+        raising `replicas.min` while metrics are stale gets it now, as a fresh engine with
+        that profile would). A longer or shorter horizon (cold start, interval) forecasts
+        again instead of reusing this bucket's forecasts, which end at the old horizon. A
+        changed forecast section refits from scratch on the same history; a changed bucket
+        or history width re-buckets the window first.
         """
-        old = self.profile.forecast
+        old_profile, old = self.profile, self.profile.forecast
         self.profile = profile
         new = profile.forecast
+        bounds = profile.replicas
+        held = min(max(self.state.replicas, bounds.min), bounds.max)
+        if held != self.state.replicas:
+            self.state = PlannerState(held, self.state.recent)
+        if profile.horizon_s != old_profile.horizon_s:
+            self._forecast_end_s = None
         if new == old:
             return
         if (new.bucket_s, new.history_s) != (old.bucket_s, old.history_s):

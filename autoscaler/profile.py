@@ -18,7 +18,9 @@ DEFAULT_FORECAST_KIND = "holt-winters"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No profile number means anything when infinite or NaN, and YAML spells them `.inf` and
+    # `.nan`: an infinite cold start or up factor would only fail later, inside a decision.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ReplicaCapacity(_Strict):

@@ -37,7 +37,9 @@ def emulate_command(
     replicas: Annotated[
         int | None, typer.Option(min=0, help="fixed ready replicas; omitted: sized to demand")
     ] = None,
-    seed: Annotated[int, typer.Option(help="seed for the bundled trace and rate arrivals")] = 0,
+    seed: Annotated[
+        int, typer.Option(min=0, help="seed for the bundled trace and rate arrivals")
+    ] = 0,
     legacy_names: Annotated[
         bool, typer.Option(help="vllm:gpu_cache_usage_perc (vLLM < 0.12) for KV usage")
     ] = False,

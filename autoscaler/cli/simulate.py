@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -31,7 +33,7 @@ def simulate_command(
     cold_start_s: Annotated[
         float | None, typer.Option(min=0, help="override the profile's cold start (s)")
     ] = None,
-    seed: Annotated[int, typer.Option(help="seed for arrivals and cold-start jitter")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="seed for arrivals and cold-start jitter")] = 0,
     process: Annotated[str, typer.Option(help="rate series arrivals: poisson | gamma")] = "poisson",
     cv: Annotated[float, typer.Option(min=0.01, help="gamma inter-arrival CV")] = 1.0,
     warmup_s: Annotated[
@@ -81,6 +83,7 @@ def simulate_command(
             raise ValueError(f"{trace}: the trace has no requests")
         warmup = default_warmup_s(request_trace.duration_s) if warmup_s is None else warmup_s
         check_warmup_s(warmup, request_trace.duration_s)
+        _check_out_dir(out)
     except (ValueError, ProfileError, TraceFormatError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
         raise typer.Exit(2) from None
@@ -124,7 +127,11 @@ def simulate_command(
         runs,
         warmup_s=warmup,
     )
-    paths = write_report(out, summary, runs)
+    try:
+        paths = write_report(out, summary, runs)
+    except OSError as exc:  # checked up front, but root, /proc or a full disk can still refuse
+        console.print(f"[red]error:[/red] --out {out}: {exc}", markup=True, highlight=False)
+        raise typer.Exit(2) from None
     if json_out:
         json.dump(summary, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -137,8 +144,26 @@ def simulate_command(
 def _profile(path: Path | None, cold_start_s: float | None) -> ModelProfile:
     profile = load_profile(path or BUNDLED_PROFILE)
     if cold_start_s is not None:
+        # model_copy does not validate, and the option's min=0 lets `inf` through.
+        if not math.isfinite(cold_start_s):
+            raise ValueError(
+                f"--cold-start-s must be a finite number of seconds, got {cold_start_s}"
+            )
         profile = profile.model_copy(update={"cold_start_s": cold_start_s})
     return profile
+
+
+def _check_out_dir(out: Path) -> None:
+    """Raises ValueError naming `--out` when the report could not be written there, before
+    a replay that can take minutes; nothing is created yet (it is, once there is a report)."""
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        what = "is not a directory" if existing == out else f"is inside {existing}, a file"
+        raise ValueError(f"--out {out} {what}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {out}: {existing} is not writable")
 
 
 def _warn_if_capped(console: Console, runs: list, profile: ModelProfile) -> None:  # type: ignore[type-arg]

@@ -97,7 +97,8 @@ def _kv_in_flight(
     start = (trace.arrival_s // tick_s).astype(np.int64)
     duration_ticks = np.ceil(trace.output_tokens / decode_tokens_per_s / tick_s).astype(np.int64)
     end = np.minimum(start + np.maximum(duration_ticks, 1), n_ticks)
-    held = (trace.prompt_tokens + trace.output_tokens).astype(np.float64)
+    # In float64: two int32 counts near 2**31 would wrap to a negative sum in int32.
+    held = trace.prompt_tokens.astype(np.float64) + trace.output_tokens
     delta = np.bincount(start, weights=held, minlength=n_ticks + 1)
     delta -= np.bincount(end, weights=held, minlength=n_ticks + 1)
     return np.cumsum(delta)[:n_ticks]

@@ -135,3 +135,42 @@ def test_a_restarted_engine_starts_from_the_replicas_already_serving() -> None:
     assert first.replicas == 20
     engine.observe(observation(t_s=15.0, prompt=prompt_for_replicas(12), ready=20))
     assert engine.decide(15.0).replicas == 20  # inside the delay: still 20
+
+
+def test_a_reload_with_a_longer_cold_start_forecasts_that_far_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The forecasts cached for this bucket end at the old horizon; reused after a reload
+    raising the cold start, they hid demand between the old and the new horizon."""
+    engine, made = _scripted_engine(monkeypatch)
+    _drive(engine, ManualClock(0.0), 5 * 60)
+    engine.reconfigure(make_profile(cold_start_s=900.0), 5 * 60 + 5.0)
+    engine.decide(5 * 60 + STEP_S)  # the same bucket as the last forecast
+    # (900 + 15) / 60 -> 16 steps, plus one: the forecaster is asked again, that far.
+    assert made[0].calls[-1] == (300.0, 5, math.ceil(915 / 60) + 1)
+    assert engine.last_forecasts is not None and engine.last_forecasts[0].steps == 17
+
+
+@pytest.mark.parametrize(
+    ("bounds", "expected"),
+    [({"min": 6, "max": 64}, 6), ({"min": 1, "max": 1}, 1)],
+    ids=["min-raised", "max-lowered"],
+)
+def test_a_reload_moves_a_held_answer_inside_the_new_bounds(
+    bounds: dict[str, int], expected: int
+) -> None:
+    """While data is stale the engine holds; an operator's new bounds must still apply at
+    the next decision, as they would for a fresh engine loaded with that profile."""
+    engine = ModelEngine(make_profile(), initial_replicas=2)
+    engine.observe(observation(0.0, prompt_for_replicas(2), ready=2))
+    assert engine.decide(0.0).replicas == 2
+    engine.reconfigure(make_profile(replicas=bounds), 100.0)
+    held = engine.decide(200.0)  # data 200 s old: a hold
+    assert held.reason.startswith(f"holding {expected}:")
+    assert held.replicas == expected
+
+
+def test_a_reload_before_any_data_holds_the_new_minimum() -> None:
+    engine = ModelEngine(make_profile())  # holds replicas.min = 1 until data arrives
+    engine.reconfigure(make_profile(replicas={"min": 6, "max": 64}), 0.0)
+    assert engine.decide(0.0).replicas == 6 == ModelEngine(engine.profile).decide(0.0).replicas

@@ -90,6 +90,9 @@ def test_every_error_is_reported_at_once() -> None:
         ({"forecast": {"kind": "arima"}}, "forecast", "'arima'"),
         ({"target_utilisation": 1.5}, "target_utilisation", "less than or equal"),
         ({"forecast": {"kind": "last-value", "quantile": 0.4}}, "forecast.", "quantile"),
+        # YAML's `.inf`: accepted, an infinite cold start crashed the first decision.
+        ({"cold_start_s": float("inf")}, "cold_start_s", "finite"),
+        ({"scaling": {"max_up_factor": float("inf")}}, "scaling.max_up_factor", "finite"),
     ],
     ids=[
         "negative-capacity",
@@ -100,6 +103,8 @@ def test_every_error_is_reported_at_once() -> None:
         "unknown-forecast-kind",
         "utilisation-above-1",
         "quantile-below-median",
+        "infinite-cold-start",
+        "infinite-up-factor",
     ],
 )
 def test_bad_value_names_its_field(overrides: dict, field: str, words: str) -> None:

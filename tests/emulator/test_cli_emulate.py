@@ -79,8 +79,9 @@ def runner_app() -> typer.Typer:
         (["--format", "csv"], "unknown --format 'csv'"),
         (["--trace", "/nonexistent/trace.csv"], "/nonexistent/trace.csv"),
         (["--profile", "/nonexistent/profile.yaml"], "profile file not found"),
+        (["--seed", "-1"], "--seed"),  # was numpy's "expected non-negative integer"
     ],
-    ids=["bad-format", "missing-trace", "missing-profile"],
+    ids=["bad-format", "missing-trace", "missing-profile", "negative-seed"],
 )
 def test_bad_input_exits_2_with_a_message(
     runner_app: typer.Typer, args: list[str], message: str

@@ -80,8 +80,19 @@ def test_json_flag_prints_the_summary(tmp_path: Path) -> None:
         (["--format", "parquet"], "parquet"),
         (["--trace", "/nonexistent/trace.csv"], "/nonexistent/trace.csv"),
         (["--profile", "/nonexistent/p.yaml"], "/nonexistent/p.yaml"),
+        # Was a traceback (OverflowError in the first forecast): min=0 lets inf through.
+        (["--cold-start-s", "inf"], "--cold-start-s must be a finite number"),
+        # Was "expected non-negative integer" from numpy, naming no option.
+        (["--seed", "-1"], "--seed"),
     ],
-    ids=["unknown-policy", "unknown-format", "missing-trace", "missing-profile"],
+    ids=[
+        "unknown-policy",
+        "unknown-format",
+        "missing-trace",
+        "missing-profile",
+        "infinite-cold-start",
+        "negative-seed",
+    ],
 )
 def test_bad_input_exits_2_naming_the_problem(tmp_path: Path, args: list[str], words: str) -> None:
     result = prewarm("simulate", *args, "--out", str(tmp_path / "o"))
@@ -106,6 +117,20 @@ def test_warmup_zero_replays_and_scores_the_whole_trace(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["requests"] == 600 and summary["warmup_s"] == 0.0
+
+
+@pytest.mark.parametrize("inside", ["", "sub"], ids=["out-is-a-file", "out-under-a-file"])
+def test_an_out_that_is_a_file_exits_2_before_replaying(tmp_path: Path, inside: str) -> None:
+    """Was a FileExistsError traceback after the whole replay (a minute for Azure 2024)."""
+    blocker = tmp_path / "taken"
+    blocker.write_text("")
+    out = blocker / inside if inside else blocker
+    trace = str(write_azure(tmp_path, 600))
+    result = prewarm("simulate", "--trace", trace, "--policies", "static", "--out", str(out))
+    assert result.returncode == 2, result.stderr
+    message = " ".join(result.stdout.split())  # rich wraps at 80 columns
+    assert f"--out {out}" in message and "Traceback" not in result.stderr
+    assert "Replaying" not in result.stdout  # refused before the replay
 
 
 def test_a_warmup_as_long_as_the_trace_exits_2(tmp_path: Path) -> None:

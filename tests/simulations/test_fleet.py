@@ -10,6 +10,7 @@ from simulations.fleet.physics import FleetPhysics
 from simulations.fleet.replay import replay
 from simulations.fleet.replicas import ReplicaSet
 from simulations.policies.predictive import PredictivePolicy
+from simulations.traces.request_trace import RequestTrace
 from tests.simulations.fleet_helpers import FixedPolicy, constant_trace, profile
 
 # 900 prompt + 9 output tokens; saturation 10,000 prompt / 1,000 gen tok/s (knee 0.9):
@@ -35,6 +36,30 @@ def test_offered_work_matches_hand_computation() -> None:
     assert offered.requests.sum() == 600
     # 10 req/s x 0.099 s at saturation = 0.99 saturation replicas = 1.1 SLO replicas.
     assert offered.slo_demand_replicas[5] == pytest.approx(0.99 / 0.9)
+
+
+def test_huge_token_counts_do_not_wrap_the_kv_in_flight() -> None:
+    """Loaders accept counts up to 2**31 - 1; prompt + output used to be summed in int32 and
+    wrap negative, and the replay crashed on a negative KV usage."""
+    big = 2**31 - 1
+    trace = RequestTrace(
+        "huge",
+        np.array([0.0, 1.0]),
+        np.array([big, 100], dtype=np.int32),
+        np.array([10, big], dtype=np.int32),
+    )
+    offered = OfferedLoad.from_trace(trace, _physics())
+    assert offered.kv_tokens_in_flight[0] == big + 10
+    assert offered.kv_tokens_in_flight.min() >= 0
+    run = replay(
+        trace,
+        offered,
+        FixedPolicy([(0.0, 2)]),
+        _physics(),
+        initial_replicas=1,
+        slo_ttft_s=2.0,
+    )
+    assert run.ttft_s.size == 2
 
 
 def test_no_request_is_served_before_a_replica_is_ready() -> None:
