@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from scheduler.kubernetes.plan_file import PlanFileError, load_plan
 from scheduler.kubernetes.plan_store import PlanStore
 from scheduler.kubernetes.reloading_tls import ReloadingServerContext
 from scheduler.kubernetes.webhook import build_webhook_app
@@ -77,7 +78,11 @@ def main(
 
     try:
         ReloadingServerContext(cert_file, key_file)  # a bad pair is bad input, not a traceback
-    except ValueError as exc:
+        # A plan that cannot be read at start is a wrong --plan, not a reload to wait out: a
+        # webhook serving no plan admits every pod unpatched while /healthz says ok. (A later
+        # bad reload keeps the plan in force; see plan_store.py.)
+        load_plan(plan)
+    except (ValueError, PlanFileError) as exc:
         Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     logs.configure(log_level)

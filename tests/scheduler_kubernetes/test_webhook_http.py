@@ -292,3 +292,21 @@ def test_a_swapped_certificate_and_key_exit_2_naming_the_files(tmp_path: Path) -
     result = CliRunner().invoke(app, argv, env={"COLUMNS": "300"})
     assert result.exit_code == 2
     assert "cannot load the TLS pair" in result.output and str(pki.server_key) in result.output
+
+
+@pytest.mark.parametrize("content", [None, "{}"], ids=["missing", "invalid"])
+def test_a_plan_unreadable_at_start_exits_2_naming_it(tmp_path: Path, content: str | None) -> None:
+    # A wrong --plan would otherwise serve no plan, admitting pods unpatched with /healthz ok.
+    from typer.testing import CliRunner
+
+    from autoscaler.cli.main import app
+
+    pki = make_pki(tmp_path)
+    plan_path = tmp_path / "plan.json"
+    if content is not None:
+        plan_path.write_text(content)
+    argv = ["webhook", "--plan", str(plan_path)]
+    argv += ["--cert-file", str(pki.server_cert), "--key-file", str(pki.server_key)]
+    result = CliRunner().invoke(app, argv, env={"COLUMNS": "300"})
+    assert result.exit_code == 2, result.output
+    assert str(plan_path) in result.output
