@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from autoscaler.backtest import metrics
-from autoscaler.backtest.rolling import RollingRun
+from autoscaler.backtest.rolling import RollingRun, origin_indices
 from autoscaler.backtest.series import DemandSeries
 
 DAY_S = 86400.0
@@ -51,15 +51,29 @@ def scored_rows(run: RollingRun, series: DemandSeries, warmup_s: float) -> np.nd
     return np.flatnonzero(origin_s >= warmup_s - 1e-9 * series.bucket_s)
 
 
+def _no_origin_to_score(series: DemandSeries, warmup_s: float) -> ValueError:
+    return ValueError(
+        f"warm-up of {warmup_s:g} s leaves no origin to score in {series.span_s:g} s of"
+        f" series; shorten --warmup-s or the horizon"
+    )
+
+
+def check_scorable(series: DemandSeries, steps: int, stride: int, warmup_s: float) -> None:
+    """Raises the ValueError `rolling_origin` or `score` would, before any forecaster runs:
+    a warm-up that leaves nothing to score was found only after every kind (or every tune
+    candidate) had been replayed through the whole series."""
+    origins = origin_indices(series, steps, stride)  # raises when there is none at all
+    origin_s = origins * series.bucket_s
+    if not np.any(origin_s >= warmup_s - 1e-9 * series.bucket_s):
+        raise _no_origin_to_score(series, warmup_s)
+
+
 def score(run: RollingRun, series: DemandSeries, warmup_s: float, seconds: float = 0.0) -> Score:
     """The metrics of `metrics` over the scored origins. Raises ValueError when the warm-up
     leaves none."""
     rows = scored_rows(run, series, warmup_s)
     if rows.size == 0:
-        raise ValueError(
-            f"warm-up of {warmup_s:g} s leaves no origin to score in {series.span_s:g} s of"
-            f" series; shorten --warmup-s or the horizon"
-        )
+        raise _no_origin_to_score(series, warmup_s)
     windows = run.actual_windows(series)[rows]
     mean, upper = run.mean[rows], run.upper[rows]
     at_horizon = windows[:, -1]

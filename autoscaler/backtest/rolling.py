@@ -105,6 +105,18 @@ def make_settings(
     return settings_cls.model_validate(data)
 
 
+def origin_indices(series: DemandSeries, horizon_steps: int, stride: int = 1) -> np.ndarray:
+    """The origins `rolling_origin` forecasts from: every `stride`-th boundary from after the
+    first bucket to the last whose whole horizon is observed. Raises ValueError if none."""
+    origins = np.arange(1, series.n_buckets - horizon_steps + 1, stride, dtype=np.int64)
+    if origins.size == 0:
+        raise ValueError(
+            f"{series.name}: {series.n_buckets} buckets cannot hold one origin plus a horizon"
+            f" of {horizon_steps} bucket(s)"
+        )
+    return origins
+
+
 def rolling_origin(
     series: DemandSeries,
     settings: Any,
@@ -121,12 +133,7 @@ def rolling_origin(
         raise ValueError(
             f"settings bucket_s {settings.bucket_s} differs from the series' {series.bucket_s}"
         )
-    origins = np.arange(1, series.n_buckets - horizon_steps + 1, stride, dtype=np.int64)
-    if origins.size == 0:
-        raise ValueError(
-            f"{series.name}: {series.n_buckets} buckets cannot hold one origin plus a horizon"
-            f" of {horizon_steps} bucket(s)"
-        )
+    origins = origin_indices(series, horizon_steps, stride)
     capacity = math.ceil(settings.history_s / settings.bucket_s)  # as Window keeps
     wrapper = build_with_upper(settings)
     mean = np.empty((origins.size, horizon_steps))

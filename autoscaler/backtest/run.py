@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from autoscaler.backtest.evaluate import default_warmup_s, report, score
+from autoscaler.backtest.evaluate import check_scorable, default_warmup_s, report, score
 from autoscaler.backtest.rolling import (
     Progress,
     RollingRun,
@@ -59,6 +59,7 @@ def backtest_document(
     steps = horizon_steps(horizon_s, series.bucket_s)
     warmup = default_warmup_s(series) if warmup_s is None else warmup_s
     settings, skipped = kind_settings(kinds, series.bucket_s, quantile)
+    check_scorable(series, steps, stride, warmup)
     runs, scores = {}, {}
     for kind, kind_setting in settings.items():
         started = time.perf_counter()

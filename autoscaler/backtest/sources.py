@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +56,12 @@ class SourceSpec:
                 raise SourceError("--prometheus needs --model (vLLM's model_name label)")
             if self.end_s is None:
                 raise SourceError("a Prometheus range needs an end time")
+            if not math.isfinite(self.end_s):
+                raise SourceError(f"--end-s must be a finite epoch time, got {self.end_s:g}")
+            if not (math.isfinite(self.lookback_s) and self.lookback_s > 0):
+                raise SourceError(
+                    f"--lookback-s must be a finite number of seconds > 0, got {self.lookback_s:g}"
+                )
 
     def load(self) -> DemandSeries:
         """The bucketed series. Raises SourceError (options), FileNotFoundError,

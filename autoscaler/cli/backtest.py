@@ -12,6 +12,7 @@ Definitions: autoscaler/backtest/metrics.py. The source options are shared with 
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +23,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -96,7 +98,9 @@ def source_spec(
 
 
 def fail(console: Console, message: str) -> NoReturn:
-    console.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
+    # Escaped: a message quoting `http(s)://host[:port][/path]` is text, not rich markup
+    # (as markup, "[/path]" raised MarkupError and the user saw a traceback).
+    console.print(f"[red]error:[/red] {escape(message)}", markup=True, highlight=False)
     raise typer.Exit(2)
 
 
@@ -109,6 +113,22 @@ def input_errors(console: Console) -> Iterator[None]:
         yield
     except (ValueError, FileNotFoundError, MetricSourceError) as exc:
         fail(console, str(exc))
+    except OSError as exc:  # a directory given as a file, a file as --out, no permission
+        fail(console, f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc))
+
+
+def check_warmup(warmup_s: float) -> float:
+    """`--warmup-s` as given: a finite duration, 0 or more."""
+    if not (math.isfinite(warmup_s) and warmup_s >= 0):
+        raise ValueError(f"--warmup-s must be a finite number of seconds >= 0, got {warmup_s:g}")
+    return warmup_s
+
+
+def make_out_dir(out: Path) -> None:
+    """Creates `--out` before the long work, so a bad path fails in a second, not after it."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out}: exists and is not a directory")
+    out.mkdir(parents=True, exist_ok=True)
 
 
 def parse_kinds(text: str | None) -> list[str]:
@@ -133,6 +153,8 @@ def stride_buckets(stride_s: float | None, bucket_s: float) -> int:
     """`--stride-s` in whole buckets (rounded); at least one bucket."""
     if stride_s is None:
         return 1
+    if not math.isfinite(stride_s):
+        raise ValueError(f"--stride-s must be a finite number of seconds, got {stride_s:g}")
     if stride_s < bucket_s * (1 - 1e-9):
         raise ValueError(f"--stride-s {stride_s:g} is shorter than a bucket ({bucket_s:g} s)")
     return max(1, round(stride_s / bucket_s))
@@ -217,7 +239,7 @@ def backtest_command(
     ] = False,
 ) -> None:
     """Replay a model's history through forecasters from every origin; score them."""
-    from autoscaler.backtest.evaluate import default_warmup_s
+    from autoscaler.backtest.evaluate import check_scorable, default_warmup_s
     from autoscaler.backtest.rolling import horizon_steps
     from autoscaler.backtest.run import backtest_document, kind_settings
 
@@ -232,8 +254,10 @@ def backtest_command(
         demand = spec.load()
         steps = horizon_steps(horizon_s, demand.bucket_s)
         stride = stride_buckets(stride_s, demand.bucket_s)
-        warmup = default_warmup_s(demand) if warmup_s is None else warmup_s
+        warmup = default_warmup_s(demand) if warmup_s is None else check_warmup(warmup_s)
         settings, skipped = kind_settings(kinds, demand.bucket_s, quantile)
+        check_scorable(demand, steps, stride, warmup)
+        make_out_dir(out)
     console.print(describe(demand), highlight=False)
     console.print(
         f"Horizon {horizon_s:g} s = {steps} bucket(s) ahead; forecasting every {stride} "
@@ -264,7 +288,6 @@ def backtest_command(
         )
     if skipped:  # kinds left out above: backtest_document only saw the runnable ones
         doc["skipped"] = skipped
-    out.mkdir(parents=True, exist_ok=True)
     (out / "backtest.json").write_text(json.dumps(doc, indent=2) + "\n")
     if plots:
         from autoscaler.backtest.plots import plot_forecasts

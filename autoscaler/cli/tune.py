@@ -17,6 +17,7 @@ forecast section, checked with autoscaler/profile.py before it is written.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -43,8 +44,10 @@ from autoscaler.cli.backtest import (
     StrideOption,
     TraceOption,
     WarmupOption,
+    check_warmup,
     describe,
     input_errors,
+    make_out_dir,
     parse_kinds,
     progress,
     source_spec,
@@ -143,7 +146,7 @@ def tune_command(
     ] = False,
 ) -> None:
     """Search forecaster kinds and settings; write the cheapest `forecast:` section."""
-    from autoscaler.backtest.evaluate import default_warmup_s
+    from autoscaler.backtest.evaluate import check_scorable, default_warmup_s
     from autoscaler.backtest.rolling import horizon_steps
     from autoscaler.backtest.tuning import candidates, ranked, run_trial
     from autoscaler.profile import ModelProfile, ProfileError, load_profile, parse_profile
@@ -154,6 +157,9 @@ def tune_command(
     )
     base: ModelProfile | None = None
     with input_errors(console):
+        for name, weight in (("--under-weight", under_weight), ("--over-weight", over_weight)):
+            if not math.isfinite(weight):  # inf x 0 shortfall is NaN: every objective NaN
+                raise ValueError(f"{name} must be a finite number, got {weight:g}")
         if under_weight == 0 and over_weight == 0:
             raise ValueError("--under-weight and --over-weight cannot both be 0")
         kinds = parse_kinds(forecasters)
@@ -170,9 +176,18 @@ def tune_command(
         demand = spec.load()
         steps = horizon_steps(horizon, demand.bucket_s)
         stride = stride_buckets(stride_s, demand.bucket_s)
-        warmup = default_warmup_s(demand) if warmup_s is None else warmup_s
+        warmup = default_warmup_s(demand) if warmup_s is None else check_warmup(warmup_s)
         grid = candidates(kinds, demand, qs)
         skipped = _skipped_kinds(kinds, grid, demand.bucket_s, qs[0])
+        if not grid:
+            reasons = "; ".join(f"{k}: {r}" for k, r in skipped.items())
+            raise ValueError(f"no candidate can run on this series: {reasons}")
+        check_scorable(demand, steps, stride, warmup)
+        # Every candidate has the series' bucket: if the first cannot load in the profile (a
+        # bucket under its decision interval), none can, so say so before the search. The
+        # winner is checked again before it is written.
+        _check_loadable(grid[0].settings.model_dump(mode="json"), base)
+        make_out_dir(out)
     console.print(describe(demand), highlight=False)
     for kind, reason in skipped.items():
         console.print(f"[yellow]skipped {kind}:[/yellow] {reason}", highlight=False)
@@ -214,7 +229,6 @@ def tune_command(
     ]
     with input_errors(console):
         _check_loadable(best, base)
-    out.mkdir(parents=True, exist_ok=True)
     section = yaml.safe_dump({"forecast": best}, sort_keys=False)
     (out / "forecast.yaml").write_text(evidence_comment(header, rows) + section)
     doc = {

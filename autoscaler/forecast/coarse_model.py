@@ -128,9 +128,15 @@ class CoarseModelForecaster(Generic[StateT]):
         steps = view.steps_for(horizon_steps)
         coarse_mean = self.project(state, view.end_index + np.arange(steps))
         if not np.all(np.isfinite(coarse_mean)):
-            self._state = None  # never forecast from a state that went non-finite
+            # Never forecast from a state that went non-finite. Without parameters the next
+            # call (or pool pass) would fit again at once, and a fit on the same history
+            # diverges again: a fit per decision. So it waits as after a failed first fit.
+            self._state = None
+            self._first_fit.failed(end_s)
             return PointForecast(
-                hold, "last-value", f"{self.method} diverged; holding the last value"
+                hold,
+                "last-value",
+                f"{self.method} diverged; holding the last value until a retry",
             )
         mean = np.maximum(view.to_fine(coarse_mean, horizon_steps), 0.0)
         notes = "; ".join(n for n in (state.note, note) if n)

@@ -89,12 +89,28 @@ def test_stride_forecasts_every_nth_bucket(tmp_path: Path) -> None:
         (["--series", "{good}", "--warmup-s", "1e9"], "leaves no origin to score"),
         (["--prometheus", "http://127.0.0.1:9"], "--prometheus needs --model"),
         (["--series", "{good}", "--quantity", "bytes"], "unknown --quantity 'bytes'"),
+        # The message quotes "[/path]", which rich once took for a closing markup tag.
+        (["--prometheus", "notaurl", "--model", "m"], "must be http(s)://host[:port][/path]"),
+        (["--series", "{good}", "--stride-s", "inf"], "--stride-s must be a finite number"),
+        (["--series", "{good}", "--stride-s", "nan"], "--stride-s must be a finite number"),
+        (["--series", "{good}", "--warmup-s", "-60"], "--warmup-s must be a finite number"),
+        (["--series", "{good}", "--warmup-s", "nan"], "--warmup-s must be a finite number"),
+        (
+            ["--prometheus", "http://127.0.0.1:9", "--model", "m", "--lookback-s", "inf"],
+            "--lookback-s must be a finite number",
+        ),
+        (
+            ["--prometheus", "http://127.0.0.1:9", "--model", "m", "--end-s", "nan"],
+            "--end-s must be a finite epoch time",
+        ),
+        (["--series", "{tmp}"], "is a directory"),
     ],
     ids=[
         "missing-file", "bad-csv-line", "unknown-kind", "no-source", "two-sources",
         "trace-without-format", "unknown-format", "zero-horizon", "stride-below-bucket",
         "horizon-beyond-series", "warmup-beyond-series", "prometheus-without-model",
-        "unknown-quantity",
+        "unknown-quantity", "url-with-brackets", "stride-infinite", "stride-nan",
+        "warmup-negative", "warmup-nan", "lookback-infinite", "end-nan", "series-is-a-dir",
     ],
 )  # fmt: skip
 def test_bad_input_exits_2_naming_the_problem(
@@ -110,3 +126,16 @@ def test_bad_input_exits_2_naming_the_problem(
     result = prewarm("backtest", *argv, "--out", str(tmp_path))
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split()), result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_an_out_path_that_is_a_file_fails_before_the_backtest_runs(tmp_path: Path) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("not a directory")
+    result = prewarm(
+        "backtest", "--series", str(daily_series(tmp_path, days=0.5)),
+        "--forecasters", "last-value", "--out", str(taken),
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "exists and is not a directory" in " ".join(result.output.split())
+    assert "origins" not in result.output  # no forecaster ran

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from autoscaler.profile import load_profile, parse_profile
@@ -104,3 +105,45 @@ def test_kinds_that_cannot_run_on_the_bucket_are_named_not_dropped_silently(
     doc = read_json(out / "tune.json")
     assert [t["kind"] for t in doc["trials"]] == ["last-value"]
     assert "fit_bucket_s (420)" in doc["skipped"]["holt-winters"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--under-weight", "inf"], "--under-weight must be a finite number"),
+        (["--over-weight", "inf"], "--over-weight must be a finite number"),
+        (["--profile", "{tmp}"], "Is a directory"),
+        (["--out", "{taken}"], "exists and is not a directory"),
+        (["--warmup-s", "1e9"], "leaves no origin to score"),
+    ],
+    ids=["under-weight-inf", "over-weight-inf", "profile-is-a-dir", "out-is-a-file", "warmup"],
+)
+def test_tune_bad_input_exits_2_without_a_traceback(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("not a directory")
+    argv = [a.format(tmp=tmp_path, taken=taken) for a in args]
+    if "--out" not in argv:
+        argv += ["--out", str(tmp_path / "out")]
+    result = prewarm(
+        "tune", "--series", str(daily_series(tmp_path, days=0.5)),
+        "--forecasters", "last-value", "--quantiles", "0.95", *argv,
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split()), result.output
+    assert not (tmp_path / "out").exists()  # refused before any work or file
+
+
+def test_a_bucket_the_profile_cannot_use_is_refused_before_the_search(tmp_path: Path) -> None:
+    # The bundled profile decides every 15 s: a 10 s bucket cannot load there. The search
+    # used to run every candidate first and fail at the end.
+    out = tmp_path / "out"
+    result = prewarm(
+        "tune", "--series", str(daily_series(tmp_path, days=0.5)), "--bucket-s", "10",
+        "--forecasters", "last-value", "--quantiles", "0.95", "--out", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "decide at least once per bucket" in " ".join(result.output.split())
+    assert "candidates" not in result.output  # refused before the search began
+    assert not out.exists()

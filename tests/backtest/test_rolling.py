@@ -109,3 +109,18 @@ def test_fit_bucket_is_rounded_up_to_whole_series_buckets() -> None:
     assert make_settings("holt-winters", 60.0).fit_bucket_s == 300.0
     assert make_settings("holt-winters", 600.0).fit_bucket_s == 600.0
     assert make_settings("holt-winters", 200.0).fit_bucket_s == 400.0
+
+
+def test_a_warmup_past_every_origin_fails_before_any_forecaster_runs() -> None:
+    # The operators' API and `prewarm backtest` once replayed every kind through the whole
+    # series (hours for slow kinds) before saying the warm-up left nothing to score.
+    from autoscaler.backtest.run import backtest_document
+
+    def never(kind: str) -> None:
+        raise AssertionError(f"{kind} ran although nothing could be scored")
+
+    with pytest.raises(ValueError, match="leaves no origin to score"):
+        backtest_document(
+            series_of(np.full(120, 5.0)), 300.0, ["last-value"], 0.95,
+            warmup_s=200 * 60.0, progress_for=never,
+        )  # fmt: skip

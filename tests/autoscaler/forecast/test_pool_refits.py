@@ -121,3 +121,35 @@ def test_a_first_fit_the_pool_failed_is_not_queued_again_for_an_hour(kind: str) 
     waiting = [forecaster.refit_due(SERIES[: end + k], (end + k) * BUCKET_S) for k in range(hour)]
     assert not any(waiting)
     assert forecaster.refit_due(SERIES[: end + hour], (end + hour) * BUCKET_S)
+
+
+@pytest.mark.parametrize("kind", ["sarimax", "mstl", "kalman"])
+def test_a_fit_that_diverges_waits_like_a_failed_first_fit(
+    kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A state whose projection is non-finite is dropped; without a back-off the next call
+    # fitted again (inline: a statsmodels fit at every decision; pooled: every pass).
+    forecaster = build_forecaster(settings(kind))
+    fits = 0
+    real_fit = type(forecaster).fit
+
+    def counted_fit(self: object, *args: object) -> object:
+        nonlocal fits
+        fits += 1
+        return real_fit(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(type(forecaster), "fit", counted_fit)
+    monkeypatch.setattr(
+        type(forecaster), "project", lambda self, state, idx: np.full(idx.size, np.nan)
+    )
+    end = 3 * DAY
+    retry = int(min(3600.0, forecaster.settings.refit_every_s) / BUCKET_S)
+    points = [
+        forecaster.predict(SERIES[: end + k], (end + k) * BUCKET_S, HORIZON) for k in range(retry)
+    ]
+    assert fits == 1
+    assert "diverged" in points[0].note
+    assert all(p.method == "last-value" for p in points)
+    np.testing.assert_allclose(points[-1].mean, SERIES[end + retry - 2])
+    assert not forecaster.refit_due(SERIES[: end + retry - 1], (end + retry - 1) * BUCKET_S)
+    assert forecaster.refit_due(SERIES[: end + retry], (end + retry) * BUCKET_S)
