@@ -9,6 +9,7 @@ or stays empty (then `place` can only use existing nodes).
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,6 +28,17 @@ async def _read(kubeconfig: Path | None, context: str | None) -> dict[str, Any]:
     if kubeconfig is None and _in_cluster():
         config.load_incluster_config(client_configuration=client_config)
     else:
+        # The client reports a missing default file as an invalid one ("Expected key
+        # current-context"); say what is actually missing.
+        # KUBECONFIG, when set, may list several files.
+        defaults = [
+            Path(p).expanduser() for p in config.KUBE_CONFIG_DEFAULT_LOCATION.split(os.pathsep)
+        ]
+        if kubeconfig is None and not any(p.exists() for p in defaults):
+            where = ", ".join(str(p) for p in defaults)
+            raise config.ConfigException(
+                f"not in a cluster and no kubeconfig at {where}; pass --kubeconfig"
+            )
         await config.load_kube_config(
             config_file=str(kubeconfig) if kubeconfig else None,
             context=context,

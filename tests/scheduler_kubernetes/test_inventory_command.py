@@ -131,3 +131,16 @@ def test_a_bad_instance_type_is_blamed_on_its_file_before_the_cluster_is_read(
     assert result.exit_code == 2
     assert str(types) in result.output and "cost_per_hour" in result.output
     assert "cluster" not in result.output
+
+
+def test_no_kubeconfig_anywhere_says_so_instead_of_calling_it_invalid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kubernetes_asyncio import config
+
+    absent = tmp_path / ".kube" / "config"
+    monkeypatch.setattr(config, "KUBE_CONFIG_DEFAULT_LOCATION", str(absent))
+    result = RUNNER.invoke(app, ["inventory"], env={"COLUMNS": "300"})
+    assert result.exit_code == 2, result.output
+    assert f"no kubeconfig at {absent}" in result.output and "--kubeconfig" in result.output
+    assert "Invalid kube-config" not in result.output
