@@ -14,8 +14,10 @@ a recent level of 500 and a scale floor of 50. Forecasts of 0 meet the switch-on
 of +1,000 / 50 = +20; pooled with the "on" forecasts, that put the "on" upper at
 1,000 + 20 x 1,000 = 21,000 tok/s. Split, the "on" forecasts are calibrated by their own
 small errors (upper ~1,040) and the "off" ones by theirs (upper 0 + 20 x 50 = 1,000). A group
-with too few errors for a step borrows the pooled quantile. Each quantile is taken at the
+with too few errors for a step borrows (see `_relative_upper`). Each quantile is taken at the
 finite-sample level of split conformal prediction, so a small pool does not under-cover.
+Forecasts made with traffic in under a quarter of the recent window are not scored: with no
+yardstick, demand arriving after an idle spell would be a relative miss of hundreds or more.
 
 Until enough errors exist (a new model), the quantile falls back to the spread of the
 history's own bucket-to-bucket changes, widened with sqrt(k), and the note says so.
@@ -43,11 +45,13 @@ MIN_ERRORS = 30  # fewer than this and an empirical quantile is mostly noise
 _ERROR_DTYPE = np.float16
 _MAX_RELATIVE_ERROR = 1000.0  # float16 overflows past 65,504; a 1000x miss already says "any"
 _FALLBACK_FLOOR = 0.10  # never claim to know the future better than +-10 % without evidence
+_MAD_TO_SIGMA = 1.4826  # median absolute deviation -> standard deviation, for normal data
 # Relative errors need a floor so a near-zero prediction cannot explode them: a share of the
 # recent level, and an absolute minimum for a model with no traffic at all.
 _FLOOR_SHARE = 0.1
 _MIN_SCALE = 1e-6
 _LEVEL_BUCKETS = 60
+_MIN_ACTIVE_SHARE = 0.25
 # Forecasts under half the recent level are a regime of their own (idle, night, a lull):
 # splitting at the level itself halves every pool and, with 600 s buckets (144 errors a
 # day), widened ServeGen's uppers by 40 % for no coverage.
@@ -85,6 +89,13 @@ class ConformalUpper:
                 "last-value",
                 f"forecaster failed ({type(exc).__name__}: {exc}); holding the last value",
             )
+        if not np.isfinite(point.mean).all():
+            # A NaN or infinite mean would reach the replica arithmetic; hold instead.
+            point = PointForecast(
+                np.full(horizon_steps, last_finite(history)),
+                "last-value",
+                f"{point.method} forecast was not finite; holding the last value",
+            )
         if point.method not in self._methods:
             if self._methods:
                 self._restart_calibration()
@@ -93,7 +104,15 @@ class ConformalUpper:
         level = _recent_level(history)
         scale = np.maximum(mean, max(_MIN_SCALE, _FLOOR_SHARE * level))
         below = mean < _BELOW_LEVEL_SHARE * level
-        self._pending[origin] = np.vstack([mean, scale, below])
+        # A relative error needs a yardstick: traffic in enough of the recent window. Demand
+        # arriving after an idle hour, scored against the idle level, is a miss of ~1e9
+        # (capped at 1,000) that stays in the ring for a day and puts every later upper at
+        # 1,000x the mean; scored against the first minutes of traffic (a level of 1/60 of
+        # the new one) it is still a miss of hundreds. Such forecasts are not scored (a NaN
+        # scale keeps their rows out of the ring). The price: a model with traffic in fewer
+        # than a quarter of its buckets is never calibrated and keeps the spread fallback.
+        scored_scale = scale if _has_yardstick(history) else np.full_like(scale, np.nan)
+        self._pending[origin] = np.vstack([mean, scored_scale, below])
         if self._errors.shape[1] != horizon_steps:
             self._reshape(horizon_steps)
         rel, calibrated = self._relative_upper(history, below)
@@ -161,41 +180,43 @@ class ConformalUpper:
             del self._pending[stale]
 
     def _relative_upper(self, history: np.ndarray, below: np.ndarray) -> tuple[np.ndarray, bool]:
-        """Per step, the quantile of past errors whose forecast was in this forecast's group
-        (below the level or not); the pooled quantile where the group has too few."""
+        """Per step, the quantile of past errors whose forecast was in this forecast's group.
+
+        A group with too few errors for a step borrows: a below-level forecast takes the
+        pooled errors (mostly the other group's, whose relative errors are the smaller), an
+        at-level forecast takes the history spread. It must not borrow the below-level
+        errors: scaled by a small forecast, they run to hundreds, and right after demand
+        arrives they are most of the pool.
+        """
         steps = below.size
+        spread = self._history_spread(history) * np.sqrt(np.arange(steps) + 1.0)
         rows = min(self._next_row, self._max_errors)
+        if rows < MIN_ERRORS:  # rows are stored only when complete: every step or none
+            return spread, False
         errors = self._errors[:rows, :steps].astype(float)
-        enough = np.full(steps, rows >= MIN_ERRORS)  # rows are stored only when complete
-        rel = np.zeros(steps)
-        if enough.any():
-            rel[:] = np.quantile(errors, _finite_sample_level(self.quantile, rows), axis=0)
-            in_below = np.unpackbits(self._below[:rows], axis=1, count=steps).astype(bool)
-            same_group = in_below == below
-            if not same_group.all():
-                counts = same_group.sum(axis=0)
-                usable = counts >= MIN_ERRORS
-                grouped = _masked_quantile(
-                    errors[:, usable],
-                    same_group[:, usable],
-                    counts[usable],
-                    _finite_sample_level(self.quantile, counts[usable]),
-                )
-                rel[usable] = grouped
-            rel = np.maximum(rel, 0.0)
-        if not enough.all():
-            missing = np.flatnonzero(~enough)
-            rel[missing] = self._history_spread(history) * np.sqrt(missing + 1)
-        return rel, bool(enough.all())
+        in_below = np.unpackbits(self._below[:rows], axis=1, count=steps).astype(bool)
+        same_group = in_below == below
+        counts = same_group.sum(axis=0)
+        usable = counts >= MIN_ERRORS
+        # One sort for every step: the group's errors where it has enough, else all of them.
+        mask = same_group | ~usable
+        counts = np.where(usable, counts, rows)
+        rel = _masked_quantile(errors, mask, counts, _finite_sample_level(self.quantile, counts))
+        from_spread = ~usable & ~below
+        rel = np.where(from_spread, spread, np.maximum(rel, 0.0))
+        return rel, not from_spread.any()
 
     def _history_spread(self, history: np.ndarray) -> float:
+        """A robust spread (MAD) of the relative bucket-to-bucket changes: one jump, such as
+        demand arriving after an idle spell, must not read as everyday volatility."""
         values = history[np.isfinite(history)]
         z = NormalDist().inv_cdf(self.quantile)
         if values.size < 3:
             return _FALLBACK_FLOOR
         floor = max(_MIN_SCALE, _FLOOR_SHARE * _recent_level(history))
         changes = np.diff(values) / np.maximum(values[:-1], floor)
-        return max(_FALLBACK_FLOOR, float(np.std(changes)) * z)
+        mad = float(np.median(np.abs(changes - np.median(changes))))
+        return max(_FALLBACK_FLOOR, _MAD_TO_SIGMA * mad * z)
 
 
 def _finite_sample_level(quantile: float, n: Any) -> Any:
@@ -218,6 +239,12 @@ def _masked_quantile(
     columns = np.arange(values.shape[1])
     below, above = ordered[low, columns], ordered[high, columns]
     return below + (position - low) * (above - below)
+
+
+def _has_yardstick(history: np.ndarray) -> bool:
+    """Whether traffic was seen in at least `_MIN_ACTIVE_SHARE` of the level's buckets."""
+    recent = history[-_LEVEL_BUCKETS:]
+    return bool(np.count_nonzero(recent > 0) >= _MIN_ACTIVE_SHARE * _LEVEL_BUCKETS)
 
 
 def _recent_level(history: np.ndarray) -> float:

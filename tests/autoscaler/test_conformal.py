@@ -166,10 +166,10 @@ def test_a_brief_relapse_to_a_known_fallback_keeps_the_evidence() -> None:
 
 
 def test_a_miss_beyond_float16s_range_is_stored_capped_not_infinite() -> None:
-    # A model idle at zero demand has a scale floor of 1e-6; demand arriving is then a
-    # relative miss of ~1e9, past float16's 65,504. Stored as inf it would stay in the ring
+    # A model at a trickle of 0.001 tok/s has a scale floor of 1e-4; demand arriving is then
+    # a relative miss of ~1e7, past float16's 65,504. Stored as inf it would stay in the ring
     # for a day and could turn the quantile infinite; stored capped, it stays evidence.
-    actuals = np.zeros(200)
+    actuals = np.full(200, 0.001)
     actuals[100:] = 1000.0
     upper = _wrap(ScriptedForecaster(0.0))
     made = _replay(upper, actuals, 10, steps=3, keep=100)
@@ -279,3 +279,38 @@ def test_a_small_error_window_still_covers_its_quantile() -> None:
     made = [(o, f) for o, f in _replay(upper, actuals, 10, 1, keep=60) if o >= warmup]
     covered = np.mean([actuals[o] <= f.upper[0] for o, f in made])
     assert abs(covered - 0.95) < 0.01, covered
+
+
+def test_demand_arriving_after_an_idle_hour_does_not_inflate_the_upper() -> None:
+    # Two idle hours, then 500 tok/s. Scored against a scale floor of 1e-6, the misses of
+    # the idle forecasts were capped at 1,000 and put every later upper at ~500,000 tok/s
+    # for a day (a simulation asked for 64 replicas where 3 served).
+    rng = np.random.default_rng(2)
+    actuals = np.zeros(600)
+    actuals[120:] = 500.0 * (1.0 + rng.normal(0.0, 0.05, 480))
+    made = dict(_replay(_wrap(_HoldLast()), actuals, 10, steps=5, keep=60))
+    after = [made[o] for o in range(125, 595)]
+    assert all(f.upper[-1] < 3 * f.mean[-1] for f in after), max(
+        f.upper[-1] / f.mean[-1] for f in after
+    )
+    calibrated = [f for f in after[200:] if SPREAD_NOTE not in f.note]
+    assert calibrated and all(f.upper[-1] < 1.3 * f.mean[-1] for f in calibrated)
+
+
+def test_a_forecaster_slow_to_follow_demand_out_of_idle_keeps_a_bounded_upper() -> None:
+    # Holt-Winters after two idle hours follows 500 tok/s over about an hour. Its first
+    # forecasts (~0) scored against the first minutes of traffic (a level of ~8) were misses
+    # of hundreds; applied to later forecasts they made uppers of ~21,000 tok/s here (and
+    # ~500,000 in a simulation). Scored only once traffic has a yardstick: ~2,000 at worst.
+    rng = np.random.default_rng(9)
+    jump = 120
+    actuals = np.zeros(600)
+    actuals[jump:] = 500.0 * (1.0 + rng.normal(0.0, 0.05, 600 - jump))
+
+    def lagging(end_s: float, steps: int) -> np.ndarray:
+        origin = int(round(end_s / BUCKET_S))
+        return np.full(steps, 500.0 * min(1.0, max(0, origin - jump) / 60))
+
+    made = dict(_replay(_wrap(ScriptedForecaster(lagging)), actuals, 10, steps=5, keep=120))
+    worst = max(made[o].upper.max() for o in range(jump, 595))
+    assert worst < 5 * 500.0, worst

@@ -193,3 +193,32 @@ def test_warns_when_the_profile_cannot_hold_the_peak(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "replicas.max = 2" in result.stdout
+
+
+def test_demand_arriving_out_of_idle_does_not_send_prewarm_to_its_maximum(
+    tmp_path: Path,
+) -> None:
+    # Two idle hours, then 2 req/s for two. The forecaster follows slowly; its misses while
+    # traffic had no yardstick once put the upper quantile at 1,000x the mean: 64 replicas
+    # and 117 GPU-hours where the oracle needs 3.
+    trace = tmp_path / "late.csv"
+    rows = [f"{t},{0 if t < 7200 else 2}" for t in range(0, 4 * 3600, 60)]
+    trace.write_text("t_s,rate_rps\n" + "\n".join(rows) + "\n")
+    result = prewarm(
+        "simulate", "--trace", str(trace), "--format", "rate", "--warmup-s", "3600",
+        "--policies", "predictive,oracle", "--out", str(tmp_path / "o"), "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    policies = json.loads(result.stdout)["policies"]
+    predictive, oracle = policies["predictive"], policies["oracle"]
+    assert predictive["gpu_hours"] < 2 * oracle["gpu_hours"], (predictive, oracle)
+    assert predictive["peak_replicas"] <= 2 * oracle["peak_replicas"]
+
+
+def test_a_trace_of_another_format_is_told_which_format_was_assumed(tmp_path: Path) -> None:
+    mooncake = tmp_path / "trace.jsonl"
+    mooncake.write_text('{"timestamp": 0, "input_length": 10, "output_length": 5}\n')
+    result = prewarm("simulate", "--trace", str(mooncake), "--out", str(tmp_path / "o"))
+    assert result.returncode == 2
+    assert "read as --format azure" in result.stderr + result.stdout
+    assert "mooncake" in result.stderr + result.stdout
