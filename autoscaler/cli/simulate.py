@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from autoscaler.cli.options import FormatOption, ProfileOption, TraceOption
@@ -76,16 +77,23 @@ def simulate_command(
                 duration_s=DEMO_DURATION_S, mean_rps=DEMO_MEAN_RPS, seed=seed
             )
         else:
-            request_trace = load_trace(
-                trace, fmt, seed=seed, process=process, cv=cv, max_requests=max_requests
-            )
+            try:
+                request_trace = load_trace(
+                    trace, fmt, seed=seed, process=process, cv=cv, max_requests=max_requests
+                )
+            except TraceFormatError as exc:
+                # Without --format a Mooncake or rate file is read as Azure: say so.
+                others = ", ".join(f for f in TRACE_FORMATS if f != fmt)
+                raise ValueError(
+                    f"{exc} (read as --format {fmt}; other formats: {others})"
+                ) from None
         if request_trace.n_requests == 0:
             raise ValueError(f"{trace}: the trace has no requests")
         warmup = default_warmup_s(request_trace.duration_s) if warmup_s is None else warmup_s
         check_warmup_s(warmup, request_trace.duration_s)
         _check_out_dir(out)
     except (ValueError, ProfileError, TraceFormatError, FileNotFoundError) as exc:
-        console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
     physics = FleetPhysics.from_profile(model_profile)

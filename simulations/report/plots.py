@@ -115,7 +115,8 @@ def _capacity_panel(ax: Axes, run: PolicyRun) -> None:
 
 
 def plot_capacity(runs: Sequence[PolicyRun], path: Path) -> Path:
-    """One panel per policy, stacked and sharing the x-axis (hours since trace start):
+    """One panel per policy, stacked and sharing the x-axis (hours since scoring started,
+    i.e. after any warm-up: runs hold only the replayed part):
     demand in replicas at SLO capacity vs. ready and requested replicas."""
     path = Path(path)
     rows = max(len(runs), 1)
@@ -133,7 +134,7 @@ def plot_capacity(runs: Sequence[PolicyRun], path: Path) -> Path:
             step = hour_step(end_h)
             if step is not None:
                 axes[0, 0].xaxis.set_major_locator(MultipleLocator(step))
-        axes[-1, 0].set_xlabel("hours since trace start")
+        axes[-1, 0].set_xlabel("hours since the warm-up ended (scored replay)")
         handles, labels = next(
             (
                 ax.get_legend_handles_labels()

@@ -91,5 +91,6 @@ def synthetic_trace(
         prompt_tokens=trace.prompt_tokens,
         output_tokens=trace.output_tokens,
         source="synthetic",
-        meta={**trace.meta, **changed},
+        # The caller's seed, not the arrivals' seed + 1: the one that reproduces this trace.
+        meta={**trace.meta, **changed, "seed": seed},
     )
