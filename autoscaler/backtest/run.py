@@ -32,7 +32,9 @@ def kind_settings(
         try:
             settings[kind] = make_settings(kind, bucket_s, quantile)
         except ValidationError as exc:
-            reason = "; ".join(err["msg"] for err in exc.errors())
+            # pydantic prefixes "Value error, "; an ensemble repeats its members' reasons.
+            messages = [err["msg"].removeprefix("Value error, ") for err in exc.errors()]
+            reason = "; ".join(dict.fromkeys(messages))
             if 86400 % bucket_s:
                 reason += " (a --bucket-s that divides a day, e.g. 300, 480 or 600, avoids it)"
             skipped[kind] = reason

@@ -104,6 +104,7 @@ def test_kinds_that_cannot_run_on_the_bucket_are_named_not_dropped_silently(
     assert "skipped holt-winters" in result.output and "--bucket-s" in result.output
     doc = read_json(out / "tune.json")
     assert [t["kind"] for t in doc["trials"]] == ["last-value"]
+    assert doc["skipped"]["holt-winters"].startswith("season_s (86400) must be a multiple")
     assert "fit_bucket_s (420)" in doc["skipped"]["holt-winters"]
 
 

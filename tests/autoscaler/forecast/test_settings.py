@@ -83,11 +83,13 @@ def test_ensemble_members_inherit_the_ensemble_grid() -> None:
             "kind": "ensemble",
             "bucket_s": 300,
             "history_s": 4 * 86400,
+            "quantile": 0.9,
             "members": [{"kind": "kalman"}],
         }
     )
     assert settings.members[0].bucket_s == 300
     assert settings.members[0].history_s == 4 * 86400
+    assert settings.members[0].quantile == 0.9  # a written profile must not contradict itself
 
 
 def test_ensemble_defaults_to_three_members() -> None:
