@@ -18,6 +18,9 @@ app = typer.Typer(
     help="Predictive autoscaling and GPU placement for LLM inference on Kubernetes.",
     no_args_is_help=True,
     add_completion=False,
+    # Plain click help: rich's boxed tables cut long flag names ("--allow-defragm…") at
+    # 80 columns, and the wrapped text stays greppable.
+    rich_markup_mode=None,
 )
 app.command("simulate")(simulate_command)
 app.command("serve")(serve_command)

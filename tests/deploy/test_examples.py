@@ -25,7 +25,6 @@ from tests.deploy.manifests import (
     of_kind,
     one,
     pod_templates,
-    resolve_port,
     validation_errors,
 )
 
@@ -338,70 +337,3 @@ def test_leaderworkerset_is_one_zone_one_instance_type_and_scaled_by_keda() -> N
         so for so in scaled_objects() if so["spec"]["scaleTargetRef"]["kind"] == "LeaderWorkerSet"
     ]
     assert scaled_object["spec"]["scaleTargetRef"]["apiVersion"] == lws["apiVersion"]
-
-
-# --- placement webhook ---------------------------------------------------------------------
-def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
-    return all(labels.get(k) == v for k, v in selector.items())
-
-
-def _flag(args: list[str], name: str) -> str:
-    (value,) = [a.split("=", 1)[1] for a in args if a.startswith(f"--{name}=")]
-    return value
-
-
-def test_placement_webhook_example_runs_the_webhook_it_registers() -> None:
-    objects = build("examples/placement-webhook")
-    deployment = one(objects, "Deployment", WEBHOOK_NAME)
-    pod = deployment["spec"]["template"]
-    labels = pod["metadata"]["labels"]
-    assert _selects(deployment["spec"]["selector"]["matchLabels"], labels)
-    (c,) = pod["spec"]["containers"]
-    args = c["args"]
-    assert args[0] == "webhook"
-    mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
-    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
-    # The plan comes from the ConfigMap, the TLS pair from the Certificate's Secret.
-    plan = Path(_flag(args, "plan"))
-    (plan_volume,) = [n for n, path in mounts.items() if plan.parent == Path(path)]
-    assert "configMap" in volumes[plan_volume]
-    certificate = one(objects, "Certificate", WEBHOOK_NAME)
-    for flag in ("cert-file", "key-file"):
-        (tls_volume,) = [
-            n for n, path in mounts.items() if Path(_flag(args, flag)).parent == Path(path)
-        ]
-        assert volumes[tls_volume]["secret"]["secretName"] == certificate["spec"]["secretName"]
-    # The Service the API server calls reaches the port the webhook listens on.
-    service = one(objects, "Service", WEBHOOK_NAME)
-    assert _selects(service["spec"]["selector"], labels)
-    (port,) = service["spec"]["ports"]
-    assert resolve_port(port["targetPort"], c["ports"]) == int(_flag(args, "port"))
-    (hook,) = one(objects, "MutatingWebhookConfiguration")["webhooks"]
-    target = hook["clientConfig"]["service"]
-    assert (target["name"], target["namespace"], target["port"]) == (
-        WEBHOOK_NAME,
-        deployment["metadata"]["namespace"],
-        port["port"],
-    )
-    # Its own NetworkPolicy lets the API server in on that port.
-    policy = one(objects, "NetworkPolicy", WEBHOOK_NAME)
-    assert _selects(policy["spec"]["podSelector"]["matchLabels"], labels)
-    assert any(
-        p["port"] == int(_flag(args, "port"))
-        for rule in policy["spec"]["ingress"]
-        for p in rule["ports"]
-    )
-
-
-def test_placement_webhook_pods_are_not_taken_for_scaler_pods(base_objects: list[Obj]) -> None:
-    # The scaler's Deployment, Services and NetworkPolicy select by label: a webhook pod they
-    # matched would be fought over by two Deployments, handed to KEDA as a gRPC address, and
-    # cut off from the API server.
-    objects = build("examples/placement-webhook")
-    labels = one(objects, "Deployment", WEBHOOK_NAME)["spec"]["template"]["metadata"]["labels"]
-    selectors = [one(base_objects, "Deployment", "prewarm")["spec"]["selector"]["matchLabels"]]
-    selectors += [s["spec"]["selector"] for s in of_kind(base_objects, "Service")]
-    selectors += [
-        n["spec"]["podSelector"]["matchLabels"] for n in of_kind(base_objects, "NetworkPolicy")
-    ]
-    assert not [s for s in selectors if _selects(s, labels)]

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
 
 from scheduler.kubernetes.admission import PLACEMENT_ENABLED, PLACEMENT_LABEL
-from tests.deploy.manifests import K8S_VERSIONS, Obj, build, ident, one, validation_errors
+from tests.deploy.manifests import (
+    K8S_VERSIONS,
+    Obj,
+    build,
+    ident,
+    of_kind,
+    one,
+    resolve_port,
+    validation_errors,
+)
+
+WEBHOOK_NAME = "prewarm-placement-webhook"
 
 EXAMPLE = "examples/placement-webhook"
 
@@ -22,6 +35,8 @@ def test_example_builds_and_validates(objects: list[Obj], version: str) -> None:
         "MutatingWebhookConfiguration",
         "Service",
         "Certificate",
+        "Deployment",
+        "NetworkPolicy",
     }
     problems = {ident(o): e for o in objects if (e := validation_errors(o, version))}
     assert not problems, yaml.safe_dump(problems)
@@ -54,3 +69,68 @@ def test_ca_injection_names_the_serving_certificate(objects: list[Obj]) -> None:
     # The API server verifies the name <service>.<namespace>.svc.
     assert f"{target['name']}.{target['namespace']}.svc" in certificate["spec"]["dnsNames"]
     assert "server auth" in certificate["spec"]["usages"]
+
+
+def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+def _flag(args: list[str], name: str) -> str:
+    (value,) = [a.split("=", 1)[1] for a in args if a.startswith(f"--{name}=")]
+    return value
+
+
+def test_the_example_runs_the_webhook_it_registers(objects: list[Obj]) -> None:
+    deployment = one(objects, "Deployment", WEBHOOK_NAME)
+    pod = deployment["spec"]["template"]
+    labels = pod["metadata"]["labels"]
+    assert _selects(deployment["spec"]["selector"]["matchLabels"], labels)
+    (c,) = pod["spec"]["containers"]
+    args = c["args"]
+    assert args[0] == "webhook"
+    mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    # The plan comes from the ConfigMap, the TLS pair from the Certificate's Secret.
+    plan = Path(_flag(args, "plan"))
+    (plan_volume,) = [n for n, path in mounts.items() if plan.parent == Path(path)]
+    assert "configMap" in volumes[plan_volume]
+    certificate = one(objects, "Certificate", WEBHOOK_NAME)
+    for flag in ("cert-file", "key-file"):
+        (tls_volume,) = [
+            n for n, path in mounts.items() if Path(_flag(args, flag)).parent == Path(path)
+        ]
+        assert volumes[tls_volume]["secret"]["secretName"] == certificate["spec"]["secretName"]
+    # The Service the API server calls reaches the port the webhook listens on.
+    service = one(objects, "Service", WEBHOOK_NAME)
+    assert _selects(service["spec"]["selector"], labels)
+    (port,) = service["spec"]["ports"]
+    assert resolve_port(port["targetPort"], c["ports"]) == int(_flag(args, "port"))
+    (hook,) = one(objects, "MutatingWebhookConfiguration")["webhooks"]
+    target = hook["clientConfig"]["service"]
+    assert (target["name"], target["namespace"], target["port"]) == (
+        WEBHOOK_NAME,
+        deployment["metadata"]["namespace"],
+        port["port"],
+    )
+    # Its own NetworkPolicy lets the API server in on that port.
+    policy = one(objects, "NetworkPolicy", WEBHOOK_NAME)
+    assert _selects(policy["spec"]["podSelector"]["matchLabels"], labels)
+    assert any(
+        p["port"] == int(_flag(args, "port"))
+        for rule in policy["spec"]["ingress"]
+        for p in rule["ports"]
+    )
+
+
+def test_webhook_pods_are_not_taken_for_scaler_pods(objects: list[Obj]) -> None:
+    # The scaler's Deployment, Services and NetworkPolicy select by label: a webhook pod they
+    # matched would be fought over by two Deployments, handed to KEDA as a gRPC address, and
+    # cut off from the API server.
+    base_objects = build("base")
+    labels = one(objects, "Deployment", WEBHOOK_NAME)["spec"]["template"]["metadata"]["labels"]
+    selectors = [one(base_objects, "Deployment", "prewarm")["spec"]["selector"]["matchLabels"]]
+    selectors += [s["spec"]["selector"] for s in of_kind(base_objects, "Service")]
+    selectors += [
+        n["spec"]["podSelector"]["matchLabels"] for n in of_kind(base_objects, "NetworkPolicy")
+    ]
+    assert not [s for s in selectors if _selects(s, labels)]
