@@ -7,7 +7,7 @@ import functools
 import signal
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -30,6 +30,14 @@ def serve_command(
     speed: Annotated[
         float, typer.Option(min=0.001, help="--demo: trace seconds per wall second")
     ] = 1.0,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="--config: validate the config and every profile, print what would be "
+            "served, and exit (0 when valid) without serving",
+        ),
+    ] = False,
 ) -> None:
     """Serve KEDA's ExternalScaler over gRPC, plus /healthz and /metrics over HTTP."""
     from autoscaler import logs
@@ -53,6 +61,9 @@ def serve_command(
     except ProfileError as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
+    if check:
+        _print_checked(Console(soft_wrap=True), serve_config, profiles, config)
+        return
 
     logs.configure(serve_config.log_level)
     grpc_port = serve_config.grpc.port if grpc_port is None else grpc_port
@@ -187,3 +198,30 @@ def _demo_sources(profiles, clock, speed):  # type: ignore[no-untyped-def]
     fleet = build_fleet(None, clock=clock, speed=speed, model=DEMO_MODEL)
     source = EmulatorSource(fleet)
     return lambda url: source
+
+
+def _print_checked(
+    console: Console, serve_config: Any, profiles: dict[str, Any], config: Path | None
+) -> None:
+    """What `--check` found valid. Files only the cluster mounts (TLS, the API token) are
+    named, not read: on a laptop they are not there."""
+    where = config if config is not None else "the bundled demo profile"
+    console.print(f"[green]ok:[/green] {where}", highlight=False)
+    console.print(
+        f"  gRPC :{serve_config.grpc.port}, HTTP :{serve_config.http.port}, "
+        f"Prometheus {serve_config.prometheus.url}",
+        highlight=False,
+    )
+    for name, profile in profiles.items():
+        console.print(
+            f"  profile {name}: model {profile.model}, cold start {profile.cold_start_s:g} s, "
+            f"forecast {profile.forecast.kind}, replicas {profile.replicas.min}-"
+            f"{profile.replicas.max}",
+            highlight=False,
+        )
+    tls = serve_config.grpc.tls
+    mounted = [tls.cert_file, tls.key_file, tls.client_ca_file] if tls else []
+    mounted.append(serve_config.http.api_token_file)
+    named = ", ".join(str(f) for f in mounted if f is not None)
+    if named:
+        console.print(f"  not read here (mounted in the cluster): {named}", highlight=False)

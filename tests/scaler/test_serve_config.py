@@ -63,3 +63,19 @@ def test_profile_paths_are_relative_to_the_config(tmp_path: Path) -> None:
     (tmp_path / "prewarm.yaml").write_text("profiles: {m: profiles/m.yaml}\n")
     _, profiles = load_serve_config(tmp_path / "prewarm.yaml")
     assert profiles["m"].model == "llama-3.1-8b-instruct"
+
+
+def test_check_validates_without_serving(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from autoscaler.cli.main import app
+
+    result = CliRunner().invoke(app, ["serve", "--config", str(EXAMPLE), "--check"])
+    assert result.exit_code == 0, result.output
+    assert "ok:" in result.output
+    assert "profile default: model" in result.output and "profile llama-3.1-405b" in result.output
+
+    bad = tmp_path / "prewarm.yaml"
+    bad.write_text("grpc: {prot: 1}\n")
+    result = CliRunner().invoke(app, ["serve", "--config", str(bad), "--check"])
+    assert result.exit_code == 2 and "grpc.prot: unknown key" in result.output
