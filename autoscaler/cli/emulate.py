@@ -40,6 +40,10 @@ def emulate_command(
     seed: Annotated[
         int, typer.Option(min=0, help="seed for the bundled trace and rate arrivals")
     ] = 0,
+    max_requests: Annotated[
+        int | None,
+        typer.Option(min=1, help="rate series: keep only the earliest N synthesised requests"),
+    ] = None,
     legacy_names: Annotated[
         bool, typer.Option(help="vllm:gpu_cache_usage_perc (vLLM < 0.12) for KV usage")
     ] = False,
@@ -58,6 +62,7 @@ def emulate_command(
             profile=profile,
             replicas=replicas,
             seed=seed,
+            max_requests=max_requests,
         )
     except (ValueError, ProfileError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
@@ -92,6 +97,7 @@ def build_fleet(
     profile: Path | None = None,
     replicas: int | None = None,
     seed: int = 0,
+    max_requests: int | None = None,
 ) -> EmulatedFleet:
     """The emulated fleet `prewarm emulate` serves (also for `prewarm serve --demo`).
     Raises ValueError, ProfileError or FileNotFoundError with a message for the user."""
@@ -107,7 +113,8 @@ def build_fleet(
             duration_s=DEMO_DURATION_S, mean_rps=DEMO_MEAN_RPS, seed=seed
         )
     else:
-        request_trace = load_trace(trace, fmt, seed=seed)  # TraceFormatError is a ValueError
+        # TraceFormatError is a ValueError.
+        request_trace = load_trace(trace, fmt, seed=seed, max_requests=max_requests)
     if request_trace.n_requests == 0:
         raise ValueError(f"{trace}: the trace has no requests")
     return EmulatedFleet(

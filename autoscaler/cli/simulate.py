@@ -59,7 +59,7 @@ def simulate_command(
     from simulations.fleet.physics import FleetPhysics
     from simulations.report import build_summary, comparison_table, write_report
     from simulations.runner import parse_policy_names, simulate
-    from simulations.traces.loader import TRACE_FORMATS, load_trace
+    from simulations.traces.loader import RATE_FORMATS, TRACE_FORMATS, load_trace
     from simulations.traces.request_trace import TraceFormatError
     from simulations.traces.synthetic import synthetic_trace
     from simulations.warmup import check_warmup_s, default_warmup_s
@@ -71,6 +71,18 @@ def simulate_command(
             raise ValueError(f"unknown --format {fmt!r}; choose from {', '.join(TRACE_FORMATS)}")
         if process not in ("poisson", "gamma"):
             raise ValueError(f"unknown --process {process!r}; choose poisson or gamma")
+        synthesis = {
+            "--process": process != "poisson",
+            "--cv": cv != 1.0,
+            "--max-requests": max_requests is not None,
+        }
+        if (trace is None or fmt not in RATE_FORMATS) and any(synthesis.values()):
+            given = ", ".join(flag for flag, set_ in synthesis.items() if set_)
+            source = "the bundled trace" if trace is None else f"--format {fmt}"
+            raise ValueError(
+                f"{given} shape arrivals synthesised from a rate series (--format "
+                f"{' or '.join(RATE_FORMATS)}); {source} lists its requests, so it would be ignored"
+            )
         model_profile = _profile(profile, cold_start_s)
         if trace is None:
             request_trace = synthetic_trace(

@@ -13,6 +13,7 @@ from simulations.traces.rate_series import RateSeries, load_rate_series, synthes
 from simulations.traces.request_trace import RequestTrace, TraceFormatError
 
 TRACE_FORMATS = ("azure", "mooncake", "burstgpt", "rate", "azure2024")
+RATE_FORMATS = ("rate", "azure2024")  # arrivals synthesised: --process, --cv, --max-requests
 # The Azure 2024 release digitises requests and input tokens into two sibling files.
 AZURE2024_REQUESTS = "requests_per_min"
 AZURE2024_TOKENS = "input_tokens_per_min"
@@ -42,7 +43,7 @@ def load_trace(
         return load_mooncake(path)
     if fmt == "burstgpt":
         return load_burstgpt(path)
-    if fmt in ("rate", "azure2024"):
+    if fmt in RATE_FORMATS:
         series = load_rate_series(path) if fmt == "rate" else _azure2024_series(Path(path))
         return synthesise_arrivals(
             series, seed=seed, process=process, cv=cv, max_requests=max_requests

@@ -96,3 +96,13 @@ def test_without_a_trace_the_bundled_one_is_replayed() -> None:
     snap = fleet.snapshot()
     assert snap.model_name == "demo"
     assert snap.ready_replicas >= 1  # auto-sized from the bundled profile
+
+
+def test_max_requests_keeps_the_start_of_a_rate_series(tmp_path: Path) -> None:
+    # The safety limit's error tells the user to pass --max-requests: emulate must have it.
+    series = tmp_path / "rates.csv"
+    series.write_text("t_s,rate_rps\n0,1e9\n60,1e9\n")  # ~1e11 requests: over the limit
+    with pytest.raises(ValueError, match="--max-requests"):
+        build_fleet(series, "rate", clock=ManualClock(0.0))
+    fleet = build_fleet(series, "rate", clock=ManualClock(0.0), max_requests=1000)
+    assert fleet.snapshot().model_name == "demo"

@@ -84,6 +84,9 @@ def test_json_flag_prints_the_summary(tmp_path: Path) -> None:
         (["--cold-start-s", "inf"], "--cold-start-s must be a finite number"),
         # Was "expected non-negative integer" from numpy, naming no option.
         (["--seed", "-1"], "--seed"),
+        # Were silently ignored: only rate series are synthesised.
+        (["--max-requests", "5"], "--max-requests shape arrivals"),
+        (["--process", "gamma", "--cv", "3"], "--process, --cv shape arrivals"),
     ],
     ids=[
         "unknown-policy",
@@ -92,6 +95,8 @@ def test_json_flag_prints_the_summary(tmp_path: Path) -> None:
         "missing-profile",
         "infinite-cold-start",
         "negative-seed",
+        "max-requests-on-the-bundled-trace",
+        "gamma-on-the-bundled-trace",
     ],
 )
 def test_bad_input_exits_2_naming_the_problem(tmp_path: Path, args: list[str], words: str) -> None:
