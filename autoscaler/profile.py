@@ -75,7 +75,11 @@ class ModelProfile(_Strict):
     model: str = Field(min_length=1)
     capacity: ReplicaCapacity
     ttft_slo_s: float = Field(2.0, gt=0)
-    cold_start_s: float = Field(300.0, ge=0, description="replica wanted -> replica serving")
+    # At most two hours: the forecast spans the cold start, and its error ring holds a row
+    # per step; a typo of 1e12 s asked for more steps than memory holds.
+    cold_start_s: float = Field(
+        300.0, ge=0, le=7200, description="replica wanted -> replica serving"
+    )
     decision_interval_s: float = Field(15.0, gt=0)
     target_utilisation: float = Field(0.8, gt=0, le=1.0)
     kv_target_utilisation: float = Field(0.85, gt=0, le=1.0)

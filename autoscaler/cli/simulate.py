@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from autoscaler.cli.options import FormatOption, ProfileOption, TraceOption
-from autoscaler.profile import ModelProfile, ProfileError, load_profile
+from autoscaler.profile import ModelProfile, ProfileError, load_profile, parse_profile
 
 BUNDLED_PROFILE = Path(__file__).resolve().parents[1] / "profiles" / "default.yaml"
 # The bundled trace: two days of code-assistant-like traffic, big enough to need ~5-15
@@ -164,12 +164,14 @@ def simulate_command(
 def _profile(path: Path | None, cold_start_s: float | None) -> ModelProfile:
     profile = load_profile(path or BUNDLED_PROFILE)
     if cold_start_s is not None:
-        # model_copy does not validate, and the option's min=0 lets `inf` through.
+        # Validated as the profile's own field (finite, at most two hours): model_copy would
+        # not check it, and the option's min=0 lets `inf` through.
         if not math.isfinite(cold_start_s):
             raise ValueError(
                 f"--cold-start-s must be a finite number of seconds, got {cold_start_s}"
             )
-        profile = profile.model_copy(update={"cold_start_s": cold_start_s})
+        data = {**profile.model_dump(), "cold_start_s": cold_start_s}
+        profile = parse_profile(data, "--cold-start-s")
     return profile
 
 

@@ -93,6 +93,8 @@ def test_every_error_is_reported_at_once() -> None:
         # YAML's `.inf`: accepted, an infinite cold start crashed the first decision.
         ({"cold_start_s": float("inf")}, "cold_start_s", "finite"),
         ({"scaling": {"max_up_factor": float("inf")}}, "scaling.max_up_factor", "finite"),
+        # A finite typo (1e12 s) asked the forecaster for more steps than memory holds.
+        ({"cold_start_s": 1e12}, "cold_start_s", "less than or equal to 7200"),
     ],
     ids=[
         "negative-capacity",
@@ -105,6 +107,7 @@ def test_every_error_is_reported_at_once() -> None:
         "quantile-below-median",
         "infinite-cold-start",
         "infinite-up-factor",
+        "cold-start-over-two-hours",
     ],
 )
 def test_bad_value_names_its_field(overrides: dict, field: str, words: str) -> None:

@@ -82,6 +82,7 @@ def test_json_flag_prints_the_summary(tmp_path: Path) -> None:
         (["--profile", "/nonexistent/p.yaml"], "/nonexistent/p.yaml"),
         # Was a traceback (OverflowError in the first forecast): min=0 lets inf through.
         (["--cold-start-s", "inf"], "--cold-start-s must be a finite number"),
+        (["--cold-start-s", "1e12"], "cold_start_s: Input should be less than or equal to 7200"),
         # Was "expected non-negative integer" from numpy, naming no option.
         (["--seed", "-1"], "--seed"),
         # Were silently ignored: only rate series are synthesised.
@@ -94,6 +95,7 @@ def test_json_flag_prints_the_summary(tmp_path: Path) -> None:
         "missing-trace",
         "missing-profile",
         "infinite-cold-start",
+        "huge-cold-start",
         "negative-seed",
         "max-requests-on-the-bundled-trace",
         "gamma-on-the-bundled-trace",
