@@ -189,10 +189,9 @@ class ConformalUpper:
         arrives they are most of the pool.
         """
         steps = below.size
-        spread = self._history_spread(history) * np.sqrt(np.arange(steps) + 1.0)
         rows = min(self._next_row, self._max_errors)
         if rows < MIN_ERRORS:  # rows are stored only when complete: every step or none
-            return spread, False
+            return self._spread_upper(history, steps), False
         errors = self._errors[:rows, :steps].astype(float)
         in_below = np.unpackbits(self._below[:rows], axis=1, count=steps).astype(bool)
         same_group = in_below == below
@@ -202,9 +201,14 @@ class ConformalUpper:
         mask = same_group | ~usable
         counts = np.where(usable, counts, rows)
         rel = _masked_quantile(errors, mask, counts, _finite_sample_level(self.quantile, counts))
+        rel = np.maximum(rel, 0.0)
         from_spread = ~usable & ~below
-        rel = np.where(from_spread, spread, np.maximum(rel, 0.0))
+        if from_spread.any():  # the spread reads the whole history: only when needed
+            rel = np.where(from_spread, self._spread_upper(history, steps), rel)
         return rel, not from_spread.any()
+
+    def _spread_upper(self, history: np.ndarray, steps: int) -> np.ndarray:
+        return self._history_spread(history) * np.sqrt(np.arange(steps) + 1.0)
 
     def _history_spread(self, history: np.ndarray) -> float:
         """A robust spread (MAD) of the relative bucket-to-bucket changes: one jump, such as
