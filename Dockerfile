@@ -18,6 +18,10 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/prewarm
 ENV PATH=/opt/prewarm/bin:$PATH
 WORKDIR /src
+# The runtime lock first, so its layer is cached until the lock changes: every dependency and
+# the build backend at the version and hash `make lock` wrote (requirements/runtime.txt).
+COPY requirements/runtime.txt requirements/runtime.txt
+RUN pip install --require-hashes -r requirements/runtime.txt
 # What `pip install .` needs: the project metadata (pyproject names README.md as the readme)
 # and the packages it lists under [tool.setuptools.packages.find].
 COPY pyproject.toml README.md ./
@@ -27,8 +31,8 @@ COPY simulations/ simulations/
 COPY external_scaler_proto/ external_scaler_proto/
 # A regular (non-editable) install: the venv must not point back into /src. pip compiles
 # the .pyc files here, which matters because the container's root filesystem is read-only.
-RUN pip install --upgrade pip setuptools wheel \
- && pip install . \
+# No dependency and no build backend is fetched here: the lock installed them all.
+RUN pip install --no-deps --no-build-isolation . \
  && pip check
 
 FROM ${PYTHON_IMAGE}

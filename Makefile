@@ -1,19 +1,39 @@
 # Two commands set everything up on a fresh machine: `make demo` and `make test`.
-# Both create (or refresh) the project's own virtual environment in .venv.
+# Both create (or refresh) the project's own virtual environment in .venv and install exactly
+# the committed lock, requirements/dev.txt (every package pinned with its hashes), so a new
+# upstream release cannot change what a fresh clone runs. `make lock` re-resolves the lock.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEV_LOCK := requirements/dev.txt
+RUNTIME_LOCK := requirements/runtime.txt
 DEMO_OUT ?= out/demo
 
-.PHONY: venv demo test lint bench clean proto prometheus keda-go
+.PHONY: venv demo test lint bench clean proto prometheus keda-go lock
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The lock pins the build backend too, so the editable install builds without fetching one
+# (--no-build-isolation); pip checks every wheel against its hash.
+$(STAMP): $(DEV_LOCK) pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r $(DEV_LOCK)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/pip check
+	touch $(STAMP)
+
+# Re-resolves both locks to the newest releases within pyproject's ranges, for Python 3.11 and
+# later on any platform: the dev lock (what make installs) and the runtime lock (what the
+# Dockerfile installs), constrained to the same versions. Run `make proto` and `make test` after.
+lock: $(STAMP)
+	$(BIN)/uv pip compile --quiet --upgrade --universal --python-version 3.11 --generate-hashes \
+		--custom-compile-command "make lock" \
+		--extra dev pyproject.toml requirements/build.in requirements/tools.in -o $(DEV_LOCK)
+	$(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+		--custom-compile-command "make lock" \
+		--constraint $(DEV_LOCK) pyproject.toml requirements/build.in -o $(RUNTIME_LOCK)
+	$(BIN)/pip install --quiet --require-hashes -r $(DEV_LOCK)
 	touch $(STAMP)
 
 demo: $(STAMP)
