@@ -54,6 +54,11 @@ class ExternalScalerStub:
                 request_serializer=externalscaler__pb2.GetMetricsRequest.SerializeToString,
                 response_deserializer=externalscaler__pb2.GetMetricsResponse.FromString,
                 _registered_method=True)
+        self.StreamMetricSpec = channel.unary_stream(
+                '/externalscaler.ExternalScaler/StreamMetricSpec',
+                request_serializer=externalscaler__pb2.ScaledObjectRef.SerializeToString,
+                response_deserializer=externalscaler__pb2.GetMetricSpecResponse.FromString,
+                _registered_method=True)
 
 
 class ExternalScalerServicer:
@@ -83,6 +88,16 @@ class ExternalScalerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamMetricSpec(self, request, context):
+        """Optional (KEDA 2.21, kedacore/keda#7794): the scaler pushes its metric specs; KEDA falls
+        back to polling GetMetricSpec when this answers UNIMPLEMENTED. KEDA's contract: send the
+        current specs as soon as the stream opens, then on every change, and keep GetMetricSpec
+        equal to the latest streamed specs (KEDA reads it while it rebuilds its scaler state).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ExternalScalerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -105,6 +120,11 @@ def add_ExternalScalerServicer_to_server(servicer, server):
                     servicer.GetMetrics,
                     request_deserializer=externalscaler__pb2.GetMetricsRequest.FromString,
                     response_serializer=externalscaler__pb2.GetMetricsResponse.SerializeToString,
+            ),
+            'StreamMetricSpec': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamMetricSpec,
+                    request_deserializer=externalscaler__pb2.ScaledObjectRef.FromString,
+                    response_serializer=externalscaler__pb2.GetMetricSpecResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -215,6 +235,33 @@ class ExternalScaler:
             '/externalscaler.ExternalScaler/GetMetrics',
             externalscaler__pb2.GetMetricsRequest.SerializeToString,
             externalscaler__pb2.GetMetricsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamMetricSpec(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/externalscaler.ExternalScaler/StreamMetricSpec',
+            externalscaler__pb2.ScaledObjectRef.SerializeToString,
+            externalscaler__pb2.GetMetricSpecResponse.FromString,
             options,
             channel_credentials,
             insecure,

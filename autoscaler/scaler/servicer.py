@@ -3,7 +3,8 @@
 No handler awaits Prometheus or a forecast: they parse metadata, look up the tracked
 ScaledObject and read its last published decision. The metric is "desired replicas" with a
 fixed target of 1, so the HPA's AverageValue arithmetic (ceil(value / target)) yields
-exactly the replicas decided.
+exactly the replicas decided. That spec depends on the ScaledObject's model alone, so
+`GetMetricSpec` and `StreamMetricSpec` build it in one place and can never disagree.
 """
 
 from __future__ import annotations
@@ -41,12 +42,23 @@ class ExternalScalerServicer(pb_grpc.ExternalScalerServicer):
     ) -> pb.GetMetricSpecResponse:
         target = await _target(request, context)
         await _track(self.board, target, context)
-        spec = pb.MetricSpec(
-            metricName=target.metric_name,
-            targetSize=int(TARGET_PER_REPLICA),
-            targetSizeFloat=TARGET_PER_REPLICA,
-        )
-        return pb.GetMetricSpecResponse(metricSpecs=[spec])
+        return metric_spec(target)
+
+    async def StreamMetricSpec(  # noqa: N802
+        self, request: pb.ScaledObjectRef, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.GetMetricSpecResponse]:
+        """KEDA 2.21's pushed specs: the current spec at once, as KEDA's contract asks.
+
+        The spec never changes while the ScaledObject is tracked (target 1 per replica, the
+        metric named after the model), so nothing follows it: the stream stays open and ends,
+        like `StreamIsActive`, when the ScaledObject is dropped. KEDA then reopens it, and a
+        ScaledObject whose profile is gone gets INVALID_ARGUMENT, as from `GetMetricSpec`.
+        """
+        target = await _target(request, context)
+        tracked = await _track(self.board, target, context)
+        yield metric_spec(target)
+        while not tracked.closed:
+            await tracked.wait_change()
 
     async def GetMetrics(  # noqa: N802
         self, request: pb.GetMetricsRequest, context: grpc.aio.ServicerContext
@@ -87,6 +99,16 @@ class ExternalScalerServicer(pb_grpc.ExternalScalerServicer):
                 yield pb.IsActiveResponse(result=True)
             was_active = tracked.active
             await tracked.wait_change()
+
+
+def metric_spec(target: ScalerTarget) -> pb.GetMetricSpecResponse:
+    """The one spec of a ScaledObject: its metric, target 1 replica per replica."""
+    spec = pb.MetricSpec(
+        metricName=target.metric_name,
+        targetSize=int(TARGET_PER_REPLICA),
+        targetSizeFloat=TARGET_PER_REPLICA,
+    )
+    return pb.GetMetricSpecResponse(metricSpecs=[spec])
 
 
 async def _target(ref: pb.ScaledObjectRef, context: grpc.aio.ServicerContext) -> ScalerTarget:

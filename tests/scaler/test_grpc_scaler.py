@@ -68,6 +68,21 @@ async def test_metric_spec_is_static_with_target_one(scaler) -> None:  # type: i
     assert spec[0].targetSizeFloat == 1.0 and spec[0].targetSize == 1
 
 
+async def test_stream_metric_spec_sends_the_get_metric_spec_answer_at_once(scaler) -> None:  # type: ignore[no-untyped-def]
+    stub, _, _ = scaler
+    stream = stub.StreamMetricSpec(ref())
+    # KEDA 2.21's rule 1: the current spec as soon as the stream opens, before any decision.
+    first = await asyncio.wait_for(stream.read(), timeout=3)
+    # Rule 2: GetMetricSpec answers what was streamed last.
+    assert first == await stub.GetMetricSpec(ref(), timeout=3)
+    assert [s.metricName for s in first.metricSpecs] == ["prewarm-llama"]
+    # Nothing else follows while the spec stays the same; the stream stays open.
+    second = asyncio.ensure_future(stream.read())
+    await asyncio.sleep(0.2)
+    assert not second.done()
+    stream.cancel()
+
+
 async def test_get_metrics_returns_one_value_float_and_int(scaler) -> None:  # type: ignore[no-untyped-def]
     stub, source, (registry, _, server) = scaler
     source.latest_by_model["llama"] = steady(prompt_for_replicas(7), ready=7)
@@ -104,6 +119,8 @@ async def test_bad_metadata_is_invalid_argument_naming_the_key(scaler, metadata,
         lambda: stub.GetMetricSpec(ref(metadata), timeout=3),
         lambda: stub.GetMetrics(pb.GetMetricsRequest(scaledObjectRef=ref(metadata)), timeout=3),
         lambda: stub.IsActive(ref(metadata), timeout=3),
+        lambda: stub.StreamMetricSpec(ref(metadata), timeout=3).read(),
+        lambda: stub.StreamIsActive(ref(metadata), timeout=3).read(),
     ):
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await call()
@@ -160,6 +177,9 @@ async def test_a_stream_ends_when_its_scaled_object_is_dropped(mode: str) -> Non
             stub = pb_grpc.ExternalScalerStub(channel)
             stream = stub.StreamIsActive(ref())
             first = asyncio.ensure_future(stream.read())
+            specs = stub.StreamMetricSpec(ref())
+            assert (await asyncio.wait_for(specs.read(), timeout=5)).metricSpecs
+            specs_end = asyncio.ensure_future(specs.read())
             for _ in range(300):
                 if any(t.decision is not None for t in registry.all()):
                     break
@@ -171,6 +191,8 @@ async def test_a_stream_ends_when_its_scaled_object_is_dropped(mode: str) -> Non
             # ScaledObject is a new cell. It ends, and KEDA opens a new one after its retry.
             assert await asyncio.wait_for(first, timeout=5) is grpc.aio.EOF
             assert await stream.code() == grpc.StatusCode.OK
+            assert await asyncio.wait_for(specs_end, timeout=5) is grpc.aio.EOF
+            assert await specs.code() == grpc.StatusCode.OK
             assert len(registry) == 0
             source.latest_by_model["llama"] = replace(steady(0.0, ready=0), requests_waiting=3.0)
             again = stub.StreamIsActive(ref())

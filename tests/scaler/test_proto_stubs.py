@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from google.protobuf.descriptor import FieldDescriptor
+
 from external_scaler_proto import externalscaler_pb2 as pb
 from external_scaler_proto.generate import HERE, stale_files, without_version_stamps
 
@@ -29,24 +31,42 @@ def test_a_generator_patch_release_is_not_staleness_but_a_proto_change_is() -> N
     assert without_version_stamps(renamed) != without_version_stamps(committed)
 
 
-def test_field_numbers_match_kedas_wire_format() -> None:
+def test_fields_match_kedas_wire_format() -> None:
+    # KEDA 2.21's messages: (number, protobuf type) of every field.
     expected = {
-        "ScaledObjectRef": {"name": 1, "namespace": 2, "scalerMetadata": 3},
-        "MetricSpec": {"metricName": 1, "targetSize": 2, "targetSizeFloat": 3},
-        "GetMetricsRequest": {"scaledObjectRef": 1, "metricName": 2},
-        "MetricValue": {"metricName": 1, "metricValue": 2, "metricValueFloat": 3},
-        "IsActiveResponse": {"result": 1},
-        "GetMetricSpecResponse": {"metricSpecs": 1},
-        "GetMetricsResponse": {"metricValues": 1},
+        "ScaledObjectRef": {"name": (1, "string"), "namespace": (2, "string"),
+                            "scalerMetadata": (3, "message")},
+        "MetricSpec": {"metricName": (1, "string"), "targetSize": (2, "int64"),
+                       "targetSizeFloat": (3, "double")},
+        "GetMetricsRequest": {"scaledObjectRef": (1, "message"), "metricName": (2, "string")},
+        "MetricValue": {"metricName": (1, "string"), "metricValue": (2, "int64"),
+                        "metricValueFloat": (3, "double")},
+        "IsActiveResponse": {"result": (1, "bool")},
+        "GetMetricSpecResponse": {"metricSpecs": (1, "message")},
+        "GetMetricsResponse": {"metricValues": (1, "message")},
+    }  # fmt: skip
+    type_names = {
+        FieldDescriptor.TYPE_STRING: "string",
+        FieldDescriptor.TYPE_MESSAGE: "message",
+        FieldDescriptor.TYPE_INT64: "int64",
+        FieldDescriptor.TYPE_DOUBLE: "double",
+        FieldDescriptor.TYPE_BOOL: "bool",
     }
+    assert set(pb.DESCRIPTOR.message_types_by_name) == set(expected)
     for message, fields in expected.items():
         descriptor = pb.DESCRIPTOR.message_types_by_name[message]
-        assert {f.name: f.number for f in descriptor.fields} == fields, message
+        found = {f.name: (f.number, type_names.get(f.type, str(f.type))) for f in descriptor.fields}
+        assert found == fields, message
     service = pb.DESCRIPTOR.services_by_name["ExternalScaler"]
     assert service.full_name == "externalscaler.ExternalScaler"
-    assert {m.name for m in service.methods} == {
-        "IsActive",
-        "StreamIsActive",
-        "GetMetricSpec",
-        "GetMetrics",
+    # KEDA 2.21's service: (request, response, server streaming) for each method.
+    assert {
+        m.name: (m.input_type.name, m.output_type.name, m.server_streaming, m.client_streaming)
+        for m in service.methods
+    } == {
+        "IsActive": ("ScaledObjectRef", "IsActiveResponse", False, False),
+        "StreamIsActive": ("ScaledObjectRef", "IsActiveResponse", True, False),
+        "GetMetricSpec": ("ScaledObjectRef", "GetMetricSpecResponse", False, False),
+        "GetMetrics": ("GetMetricsRequest", "GetMetricsResponse", False, False),
+        "StreamMetricSpec": ("ScaledObjectRef", "GetMetricSpecResponse", True, False),
     }
