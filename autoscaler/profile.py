@@ -133,13 +133,26 @@ def parse_profile(data: object, source: str = "<profile>") -> ModelProfile:
 
 def load_profile(path: str | Path) -> ModelProfile:
     path = Path(path)
+    return parse_profile(read_yaml(path, "profile file"), str(path))
+
+
+def read_yaml(path: Path, what: str) -> object:
+    """The YAML document in `path`. Anything an operator's file can be (missing, a folder,
+    binary, UTF-16, nested past the parser's recursion) is a ProfileError naming the file:
+    a reload must reject it, not crash on it."""
     try:
-        data = yaml.safe_load(path.read_text())
+        with path.open(encoding="utf-8") as stream:  # read from the file, so YAML errors name it
+            return yaml.safe_load(stream)
     except FileNotFoundError:
-        raise ProfileError(f"{path}: profile file not found") from None
+        raise ProfileError(f"{path}: {what} not found") from None
+    except OSError as exc:  # a directory, no permission
+        raise ProfileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:  # ConfigMaps and editors write UTF-8; UTF-16 is a mistake
+        raise ProfileError(f"{path}: not UTF-8 text ({exc.reason})") from None
     except yaml.YAMLError as exc:
         raise ProfileError(f"{path}: not valid YAML: {exc}") from None
-    return parse_profile(data, str(path))
+    except RecursionError:  # PyYAML composes recursively: ~500 levels exhaust the stack
+        raise ProfileError(f"{path}: not valid YAML: nested too deeply") from None
 
 
 def format_errors(exc: ValidationError) -> str:

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from autoscaler.profile import ModelProfile, ProfileError, format_errors, load_profile
+from autoscaler.profile import (
+    ModelProfile,
+    ProfileError,
+    format_errors,
+    load_profile,
+    read_yaml,
+)
 
 
 class _Strict(BaseModel):
@@ -80,15 +85,7 @@ class ServeConfig(_Strict):
 def load_serve_config(path: str | Path) -> tuple[ServeConfig, dict[str, ModelProfile]]:
     """The config and its profiles, every error reported at once."""
     path = Path(path)
-    try:
-        with path.open() as stream:  # read from the file, so YAML errors name it
-            data = yaml.safe_load(stream) or {}
-    except FileNotFoundError:
-        raise ProfileError(f"{path}: config file not found") from None
-    except OSError as exc:  # a directory, no permission
-        raise ProfileError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise ProfileError(f"{path}: not valid YAML: {exc}") from None
+    data = read_yaml(path, "config file") or {}
     try:
         config = ServeConfig.model_validate(data)
     except ValidationError as exc:

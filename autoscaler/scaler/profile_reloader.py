@@ -54,6 +54,11 @@ class ProfileReloader:
                 return self._rejected(str(exc).splitlines(), before)
             except MetadataError as exc:
                 return self._rejected(exc.problems, before)
+            except (OSError, UnicodeError, RecursionError) as exc:
+                # The loader should have named the file (ProfileError); if one still lets a
+                # bad file through, the reload is rejected, never a 500 with the old set lost.
+                log.exception("profile loader failed on a file it should have rejected")
+                return self._rejected([f"cannot load the profiles: {exc}"], before)
             finally:
                 # Remember what was tried: the watcher retries only after the next edit.
                 self._fingerprint = fingerprint

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -270,3 +270,31 @@ async def test_backtest_runs_on_the_models_own_history(server: Server) -> None:
         f"/models/{MODEL}/backtest", json={"horizon": 300}, headers=auth
     )
     assert typo.status_code == 422 and "horizon" in typo.text
+
+
+@pytest.mark.parametrize(
+    ("write", "said"),
+    [
+        (lambda p: p.write_bytes(bytes(range(256))), "not UTF-8 text"),
+        (lambda p: p.write_bytes("model: llama\n".encode("utf-16")), "not UTF-8 text"),
+        (lambda p: (p.unlink(), p.mkdir()), "cannot read"),
+        (
+            lambda p: p.write_text("model: " + "[" * 5000 + "]" * 5000),
+            "not valid YAML: nested too deeply",
+        ),
+    ],
+    ids=["binary", "utf-16", "directory", "deeply-nested"],
+)
+async def test_reload_of_an_unreadable_profile_file_is_rejected_naming_it(
+    server: Server, write: Callable[[Path], object], said: str
+) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    write(server.profile_file)
+    rejected = await server.client.post("/profiles/reload", headers=auth)
+    assert rejected.status_code == 422, rejected.text
+    body = rejected.json()
+    assert body["applied"] is False and body["profiles"] == ["default"]
+    assert len(body["errors"]) == 1
+    assert body["errors"][0].startswith(f"{server.profile_file}: {said}")
+    profile = await server.client.get(f"/models/{MODEL}/profile")
+    assert profile.json()["cold_start_s"] == 300.0  # the old profile stays in force

@@ -79,3 +79,23 @@ def test_check_validates_without_serving(tmp_path: Path) -> None:
     bad.write_text("grpc: {prot: 1}\n")
     result = CliRunner().invoke(app, ["serve", "--config", str(bad), "--check"])
     assert result.exit_code == 2 and "grpc.prot: unknown key" in result.output
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (bytes(range(256)), "not UTF-8 text"),
+        ("grpc: {port: 1}\n".encode("utf-16"), "not UTF-8 text"),
+        (("grpc: " + "[" * 5000 + "]" * 5000).encode(), "not valid YAML: nested too deeply"),
+    ],
+    ids=["binary", "utf-16", "deeply-nested"],
+)
+def test_an_unreadable_config_is_a_profile_error_naming_it(
+    tmp_path: Path, content: bytes, words: str
+) -> None:
+    # `serve` turns a ProfileError into exit 2; anything else was a traceback (and a 500 on
+    # /profiles/reload, which re-reads the config).
+    path = tmp_path / "prewarm.yaml"
+    path.write_bytes(content)
+    with pytest.raises(ProfileError, match=f"{path}: {words}"):
+        load_serve_config(path)
