@@ -46,7 +46,9 @@ class BacktestRequest(BaseModel):
         description=f"history read from the model's source; at most {MAX_BACKTEST_BUCKETS:,}"
         " buckets",
     )
-    bucket_s: float = Field(60.0, ge=10, le=3600)
+    # Whole seconds: Prometheus evaluates a range query at whole milliseconds, so a fractional
+    # step (60.7 s) drifts off the bucket grid and its samples overlap by float noise.
+    bucket_s: float = Field(60.0, ge=10, le=3600, multiple_of=1, description="whole seconds")
     forecasters: list[str] | None = Field(
         None,
         min_length=1,
@@ -153,9 +155,12 @@ def admin_router(
             )
         except (MetricSourceError, TimeoutError) as exc:
             raise HTTPException(502, f"reading {model}'s history failed: {exc}") from None
-        series = series_from_observations(
-            history, request.bucket_s, "tokens", model, tracked.target.scaled_object
-        )
+        try:
+            series = series_from_observations(
+                history, request.bucket_s, "tokens", model, tracked.target.scaled_object
+            )
+        except ValueError as exc:  # samples closer than the step asked for: the source's fault
+            raise HTTPException(502, f"{model}'s history does not fit the grid: {exc}") from None
         try:
             doc, _ = await asyncio.to_thread(
                 backtest_document, series, request.horizon_s, kinds, request.quantile

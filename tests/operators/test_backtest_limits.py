@@ -31,8 +31,11 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
         ({"bucket_s": 10, "lookback_s": 14 * 86400}, ["lookback_s", "at most 20,160"]),
         ({"forecasters": ["last-value", "arima-per-interval"]}, ["forecasters", "arima-per"]),
         ({"forecasters": []}, ["forecasters", "at least 1 item"]),
+        # Prometheus steps are whole milliseconds: a fractional bucket drifts off the grid
+        # and its samples overlap (this was a 500, "segments overlap").
+        ({"bucket_s": 60.7, "lookback_s": 6 * 3600}, ["bucket_s", "multiple of 1"]),
     ],
-    ids=["horizon-steps", "origins", "slow-kind", "no-kinds"],
+    ids=["horizon-steps", "origins", "slow-kind", "no-kinds", "fractional-bucket"],
 )
 async def test_a_costly_or_empty_backtest_is_rejected_naming_the_field_and_limit(
     server: Server, body: dict[str, Any], names: list[str], monkeypatch: pytest.MonkeyPatch
@@ -69,3 +72,11 @@ async def test_one_backtest_at_a_time(server: Server, monkeypatch: pytest.Monkey
     assert (await first).status_code == 200
     third = await server.client.post(URL, json=body, headers=AUTH, timeout=120)
     assert third.status_code == 200, third.text  # the slot is free again
+
+
+async def test_a_source_answering_off_the_asked_grid_is_a_502(server: Server) -> None:
+    # The fake's history is minutes whatever step is asked: 120 s buckets overlap (was a 500).
+    body = {"bucket_s": 120, "lookback_s": 6 * 3600, "forecasters": ["last-value"]}
+    response = await server.client.post(URL, json=body, headers=AUTH, timeout=120)
+    assert response.status_code == 502, response.text
+    assert "does not fit the grid: segments overlap" in response.json()["detail"]
