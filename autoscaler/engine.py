@@ -15,7 +15,7 @@ from autoscaler.forecast.forecast import Forecast
 from autoscaler.forecast.refit_pool import RefitJob, refittables
 from autoscaler.forecast.registry import build_with_upper
 from autoscaler.observation import Observation
-from autoscaler.planner import decide
+from autoscaler.planner import decide, held_decision
 from autoscaler.profile import ModelProfile
 from autoscaler.window import Window
 
@@ -171,5 +171,16 @@ class ModelEngine:
         decision, self.state = decide(
             self.window.latest, prompt, generation, self.profile, self.state, now_s
         )
+        self.last_decision = decision
+        return decision
+
+    def hold(self, now_s: float, failure: str) -> Decision:
+        """The answer when `decide` raised (`failure` says why): the replicas in force, held
+        and aging from the data behind the last decision like missing data does, so past
+        `staleness.error_after_s` it is invalid and KEDA's fallback takes over."""
+        last = self.last_decision
+        data_t_s = None if last is None else last.t_s - last.data_age_s
+        decision = held_decision(data_t_s, self.profile, self.state, now_s, failure)
+        assert decision is not None  # a failure always holds
         self.last_decision = decision
         return decision

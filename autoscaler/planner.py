@@ -12,6 +12,8 @@ Missing or stale data never scales down: the last answer holds and the reason sa
 
 from __future__ import annotations
 
+import math
+
 from autoscaler.capacity import (
     kv_replicas_for_generation,
     kv_tokens_in_use,
@@ -33,7 +35,7 @@ def decide(
     state: PlannerState,
     now_s: float,
 ) -> tuple[Decision, PlannerState]:
-    stale = _stale_decision(latest, profile, state, now_s)
+    stale = held_decision(None if latest is None else latest.t_s, profile, state, now_s)
     if stale is not None:
         return stale, state
     assert latest is not None
@@ -84,23 +86,37 @@ def decide(
     return decision, result.state
 
 
-def _stale_decision(
-    latest: Observation | None, profile: ModelProfile, state: PlannerState, now_s: float
+def held_decision(
+    data_t_s: float | None,
+    profile: ModelProfile,
+    state: PlannerState,
+    now_s: float,
+    failure: str = "",
 ) -> Decision | None:
-    if latest is None:
-        return Decision(
-            now_s, state.replicas, "holding: no data yet", valid=False, data_age_s=float("inf")
-        )
-    age_s = now_s - latest.t_s
-    if age_s <= profile.staleness.hold_after_s:
+    """The hold for an answer whose data is too old, or None when it is fresh enough.
+
+    The one place "no fresh data" becomes a hold, then invalid past
+    `staleness.error_after_s`. A refresh that failed (`failure` says why) always holds: its
+    answer's data is the last successful decision's, aging from then as if the source had
+    gone quiet. Worked number: decided at t=0 on 2 s old data, failing since; at t=299 the
+    answer's data is 301 s old, past a 300 s bound: invalid.
+    """
+    why = f"refresh failed ({failure}); " if failure else ""
+    if data_t_s is None or not math.isfinite(data_t_s):
+        reason = f"holding: {why}no data yet"
+        return Decision(now_s, state.replicas, reason, valid=False, data_age_s=float("inf"))
+    age_s = now_s - data_t_s
+    if age_s <= profile.staleness.hold_after_s and not failure:
         return None
     valid = age_s <= profile.staleness.error_after_s
-    reason = (
-        f"holding {state.replicas}: newest data is {age_s:.0f} s old "
-        f"(hold after {profile.staleness.hold_after_s:g} s"
-        + ("" if valid else f", invalid after {profile.staleness.error_after_s:g} s")
-        + ")"
-    )
+    invalid_after = f"invalid after {profile.staleness.error_after_s:g} s"
+    if failure:  # held whatever the age: only the bound that ends it matters
+        bounds = invalid_after
+    else:
+        hold_after = f"hold after {profile.staleness.hold_after_s:g} s"
+        bounds = hold_after if valid else f"{hold_after}, {invalid_after}"
+    data = "the answer's data" if failure else "newest data"
+    reason = f"holding {state.replicas}: {why}{data} is {age_s:.0f} s old ({bounds})"
     return Decision(now_s, state.replicas, reason, valid=valid, data_age_s=age_s)
 
 

@@ -30,6 +30,7 @@ def summary(tracked: Tracked, profile_name: str | None) -> dict[str, Any]:
         "reactive_replicas": d.reactive_replicas if d else None,
         "data_age_s": _finite(d.data_age_s) if d else None,
         "source_error": tracked.last_error,
+        "refresh_error": tracked.refresh_error,
     }
 
 

@@ -6,7 +6,7 @@ import contextlib
 import math
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from autoscaler.decision import Decision
 from autoscaler.scaler.tracked import Tracked
@@ -64,6 +64,12 @@ class DecisionMetrics:
             LABELS,
             registry=r,
         )
+        self.refresh_failures = Counter(
+            "prewarm_refresh_failures",
+            "Refreshes whose decision raised (the answer then holds, and ages toward invalid)",
+            LABELS,
+            registry=r,
+        )
 
         # Each ScaledObject's labelled gauges, looked up once: `labels()` takes a lock and
         # validates the labels, and this runs on the RPC loop for every decision.
@@ -74,6 +80,8 @@ class DecisionMetrics:
         gauges = self._children.get(labels)
         if gauges is None:
             gauges = self._children[labels] = self._children_for(labels)
+        if tracked.refresh_error:
+            gauges.refresh_failures.inc()
         gauges.desired.set(decision.replicas)
         gauges.forecast.set(decision.forecast_replicas)
         gauges.reactive.set(decision.reactive_replicas)
@@ -94,7 +102,7 @@ class DecisionMetrics:
         if self._children.pop(labels, None) is None:
             return
         for family in (self.desired, self.forecast, self.reactive, self.data_age, self.valid,
-                       self.prompt_forecast):  # fmt: skip
+                       self.prompt_forecast, self.refresh_failures):  # fmt: skip
             with contextlib.suppress(KeyError):
                 family.remove(*labels)
         for kind in REASON_KINDS:
@@ -110,6 +118,7 @@ class DecisionMetrics:
             valid=self.valid.labels(*labels),
             reason={kind: self.reason.labels(*labels, kind) for kind in REASON_KINDS},
             prompt_forecast=self.prompt_forecast.labels(*labels),
+            refresh_failures=self.refresh_failures.labels(*labels),
         )
 
 
@@ -122,3 +131,4 @@ class _Children:
     valid: Gauge
     reason: dict[str, Gauge]
     prompt_forecast: Gauge
+    refresh_failures: Counter

@@ -185,13 +185,30 @@ class ScalerRegistry:
                 tracked.engine.observe_no_series(now_s)
         except (MetricSourceError, TimeoutError) as exc:
             tracked.last_error = str(exc) or type(exc).__name__
+        except Exception as exc:  # a bug reading or adding the sample: missing data all the same
+            if not tracked.last_error:  # the traceback once, not every interval
+                log.error("reading %s failed", tracked.target.scaled_object, exc_info=exc)
+            tracked.last_error = failure_text(exc)
         # The planner turns missing data into "hold", then "invalid" past the bound.
         loop = asyncio.get_running_loop()
-        decision = await loop.run_in_executor(self._decider, tracked.engine.decide, now_s)
+        try:
+            decision = await loop.run_in_executor(self._decider, tracked.engine.decide, now_s)
+            tracked.refresh_error = ""
+        except Exception as exc:  # a forecaster's bug, memory a profile cannot have
+            decision = await self._refresh_failed(tracked, exc, now_s)
         previous = tracked.decision
         tracked.publish(decision)
         self._report(tracked, decision, previous)
         return decision
+
+    async def _refresh_failed(self, tracked: Tracked, exc: Exception, now_s: float) -> Decision:
+        """A decision that raised ages the answer like missing data (`engine.hold`): keeping
+        the last one would serve it as fresh for ever, never reaching KEDA's fallback."""
+        failure = failure_text(exc)
+        if not tracked.refresh_error:  # the traceback once, not every interval
+            log.error("refresh failed for %s", tracked.target.scaled_object, exc_info=exc)
+        tracked.refresh_error = failure
+        return await self.on_decider(lambda: tracked.engine.hold(now_s, failure))
 
     async def _run(self, tracked: Tracked) -> None:
         if self.backfill:
@@ -246,3 +263,10 @@ class ScalerRegistry:
                 "source_error": tracked.last_error,
             },
         )
+
+
+def failure_text(exc: BaseException, max_chars: int = 200) -> str:
+    """`Type: first line of the message`, short enough for a reason and a gRPC status."""
+    lines = str(exc).strip().splitlines()
+    message = lines[0][:max_chars] if lines else ""
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__

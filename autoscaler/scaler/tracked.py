@@ -16,6 +16,9 @@ class Tracked(DecisionCell):
     source: MetricSource
     last_seen_s: float
     task: asyncio.Task[None] | None = None
+    # Why the last decision raised ("Type: message"), "" when it worked: its answer is then
+    # a hold aging toward invalid, and the reason says so too.
+    refresh_error: str = ""
 
     @property
     def query(self) -> ModelQuery:

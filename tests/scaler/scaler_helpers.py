@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from autoscaler.clock import ManualClock
+from autoscaler.decision import Decision
+from autoscaler.engine import ModelEngine
 from autoscaler.observation import Observation
+from autoscaler.profile import ModelProfile
 from autoscaler.scaler.metadata import ScalerTarget, parse_metadata
 from autoscaler.scaler.profile_book import ProfileBook
 from autoscaler.scaler.registry import ScalerRegistry
-from tests.fakes import FakeMetricSource, make_profile
+from tests.fakes import FailFn, FakeMetricSource, make_profile
 
 START_S = 1_700_000_000.0
 
@@ -37,3 +40,17 @@ def make_registry(
 
 def target(model: str = "llama", name: str = "chat", namespace: str = "serving") -> ScalerTarget:
     return parse_metadata(name, namespace, {"model": model})
+
+
+class FailingEngine(ModelEngine):
+    """A real engine whose `decide` first asks `fail` and raises what it returns: a
+    forecaster's bug, or memory a profile cannot have, surfacing in the refresh."""
+
+    def __init__(self, profile: ModelProfile, *, fail: FailFn) -> None:
+        super().__init__(profile)
+        self.fail = fail
+
+    def decide(self, now_s: float) -> Decision:
+        if (exc := self.fail()) is not None:
+            raise exc
+        return super().decide(now_s)

@@ -7,6 +7,7 @@ process (`prewarm serve`'s default), which mirrors the registry's decisions over
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -23,7 +24,7 @@ from external_scaler_proto import externalscaler_pb2 as pb
 from external_scaler_proto import externalscaler_pb2_grpc as pb_grpc
 from tests.fakes import FakeMetricSource, prompt_for_replicas
 from tests.scaler.certs import make_pki
-from tests.scaler.scaler_helpers import make_registry, steady, target
+from tests.scaler.scaler_helpers import FailingEngine, make_registry, steady, target
 
 METADATA = {"model": "llama", "scalerAddress": "prewarm:9090"}
 
@@ -141,6 +142,47 @@ async def test_stale_data_turns_unavailable_past_the_bound(scaler) -> None:  # t
         await stub.GetMetrics(pb.GetMetricsRequest(scaledObjectRef=ref()), timeout=3)
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
     assert "601 s old" in (caught.value.details() or "")
+
+
+@pytest.mark.parametrize("mode", ["in-process", "front-process"])
+async def test_a_refresh_that_keeps_raising_turns_unavailable_past_the_bound(mode: str) -> None:
+    """Decided once, then the engine raises at every decision (a forecaster out of memory):
+    the held answer ages, and past error_after_s KEDA gets UNAVAILABLE naming the error."""
+    source = FakeMetricSource()
+    source.latest_by_model["llama"] = steady(prompt_for_replicas(5), ready=5)
+    registry, clock = make_registry(source, staleness={"hold_after_s": 10, "error_after_s": 30})
+    failing = {"on": False}
+
+    def fail() -> Exception | None:
+        return MemoryError("Unable to allocate 96.0 GiB") if failing["on"] else None
+
+    registry.engine_for = functools.partial(FailingEngine, fail=fail)
+    server = await serve(registry, mode)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            stub = pb_grpc.ExternalScalerStub(channel)
+            request = pb.GetMetricsRequest(scaledObjectRef=ref(), metricName="prewarm-llama")
+            tracked = registry.track(target())
+            await registry.refresh_once(tracked)
+            await published(server)
+            assert (await stub.GetMetrics(request, timeout=3)).metricValues[0].metricValue == 5
+            failing["on"] = True
+            clock.advance(15)  # failing, within the bound: the answer holds
+            await registry.refresh_once(tracked)
+            await published(server)
+            assert (await stub.GetMetrics(request, timeout=3)).metricValues[0].metricValue == 5
+            clock.advance(16)  # the answer's data is 31 s old, the bound 30 s
+            await registry.refresh_once(tracked)
+            await published(server)
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await stub.GetMetrics(request, timeout=3)
+            assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+            details = caught.value.details() or ""
+            assert "MemoryError: Unable to allocate 96.0 GiB" in details
+            assert "invalid after 30 s" in details
+    finally:
+        await server.stop(0)
+        await registry.close()
 
 
 async def test_stream_pushes_true_when_the_model_becomes_active(scaler) -> None:  # type: ignore[no-untyped-def]

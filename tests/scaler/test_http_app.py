@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 
 import httpx
@@ -10,8 +11,8 @@ import pytest
 
 from autoscaler.scaler.app import ScalerApp
 from autoscaler.scaler.exported_metrics import DecisionMetrics
-from tests.fakes import FakeMetricSource, prompt_for_replicas
-from tests.scaler.scaler_helpers import make_registry, steady, target
+from tests.fakes import FakeMetricSource, fails_from_call, prompt_for_replicas
+from tests.scaler.scaler_helpers import FailingEngine, make_registry, steady, target
 
 
 def free_port() -> int:
@@ -72,3 +73,45 @@ async def test_a_taken_http_port_is_an_error_naming_it_before_grpc_starts() -> N
         with pytest.raises(OSError, match=f"cannot listen for HTTP on 127.0.0.1:{port}"):
             await app.run(asyncio.Event())
     assert app._grpc is None  # nothing was started that would need stopping
+
+
+async def test_a_failing_refresh_shows_as_invalid_on_models_and_metrics() -> None:
+    source = FakeMetricSource()
+    source.latest_by_model["llama"] = steady(prompt_for_replicas(6), ready=6)
+    registry, clock = make_registry(source, staleness={"hold_after_s": 10, "error_after_s": 30})
+    oom = MemoryError("Unable to allocate 96.0 GiB")
+    registry.engine_for = functools.partial(FailingEngine, fail=fails_from_call(1, oom))
+    metrics = DecisionMetrics()
+    registry.listeners = (metrics,)
+    tracked = registry.track(target())
+    await registry.refresh_once(tracked)
+    for _ in range(3):  # 45 s of failing refreshes: past the 30 s bound
+        clock.advance(15)
+        await registry.refresh_once(tracked)
+    port = free_port()
+    app = ScalerApp(registry, metrics, "127.0.0.1", 0, "127.0.0.1", port)
+    stop = asyncio.Event()
+    running = asyncio.create_task(app.run(stop))
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            for _ in range(100):  # uvicorn binds a moment after the task starts
+                try:
+                    models = (await client.get("/models")).json()
+                    break
+                except httpx.ConnectError:
+                    await asyncio.sleep(0.05)
+            assert models[0]["valid"] is False and models[0]["replicas"] == 6
+            assert models[0]["data_age_s"] == 45
+            assert "MemoryError: Unable to allocate 96.0 GiB" in models[0]["reason"]
+            assert models[0]["refresh_error"] == "MemoryError: Unable to allocate 96.0 GiB"
+            exposition = (await client.get("/metrics")).text
+            labels = '{model="llama",scaled_object="serving/chat"}'
+            assert f"prewarm_decision_valid{labels} 0.0" in exposition
+            assert f"prewarm_data_age_seconds{labels} 45.0" in exposition
+            failures = f"prewarm_refresh_failures_total{labels} "
+            counted = [line for line in exposition.splitlines() if line.startswith(failures)]
+            # 3, and one more if the app's own refresher has run once meanwhile
+            assert float(counted[0].removeprefix(failures)) >= 3
+    finally:
+        stop.set()
+        await running

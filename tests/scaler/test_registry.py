@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import math
 import threading
 from dataclasses import replace
 
@@ -13,8 +15,8 @@ from autoscaler.scaler.exported_metrics import DecisionMetrics
 from autoscaler.scaler.metadata import MetadataError, parse_metadata
 from autoscaler.scaler.profile_book import ProfileBook
 from autoscaler.scaler.registry import ScalerRegistry
-from tests.fakes import FakeMetricSource, make_profile, prompt_for_replicas
-from tests.scaler.scaler_helpers import START_S, make_registry, steady, target
+from tests.fakes import FakeMetricSource, fails_from_call, make_profile, prompt_for_replicas
+from tests.scaler.scaler_helpers import START_S, FailingEngine, make_registry, steady, target
 
 
 async def test_refresh_decides_from_the_latest_observation() -> None:
@@ -59,6 +61,51 @@ async def test_outage_holds_then_invalidates_then_recovers() -> None:
     clock.advance(15)
     recovered = await registry.refresh_once(tracked)
     assert recovered.valid and tracked.last_error == ""
+
+
+async def test_a_failing_refresh_ages_the_answer_like_missing_data() -> None:
+    """The engine raises on every decision after the first (a forecaster asking for 96 GiB):
+    the answer holds and says why, and past error_after_s it is invalid, so KEDA's fallback
+    takes over instead of the last answer being served as fresh for ever."""
+    source = FakeMetricSource()
+    source.latest_by_model["llama"] = steady(prompt_for_replicas(6))
+    registry, clock = make_registry(source, staleness={"hold_after_s": 90, "error_after_s": 300})
+    oom = MemoryError("Unable to allocate 96.0 GiB for an array with shape (12884901888,)")
+    registry.engine_for = functools.partial(FailingEngine, fail=fails_from_call(1, oom))
+    tracked = registry.track(target())
+    before = await registry.refresh_once(tracked)
+    assert before.valid and before.replicas == 6
+
+    seen = []
+    for _ in range(25):  # 375 s of failing refreshes in 15 s steps
+        clock.advance(15)
+        seen.append(await registry.refresh_once(tracked))
+    assert all(d.replicas == before.replicas for d in seen)  # held, never shed
+    assert all(d.reason.startswith("holding 6: refresh failed") for d in seen)
+    assert all("MemoryError: Unable to allocate 96.0 GiB" in d.reason for d in seen)
+    ages = [d.data_age_s for d in seen]
+    assert ages == sorted(ages) and ages[0] == 15 and ages[-1] == 375  # it ages
+    assert all(d.valid == (d.data_age_s <= 300) for d in seen)
+    assert not seen[-1].valid and "invalid after 300 s" in seen[-1].reason
+    assert tracked.decision is seen[-1]
+    assert "MemoryError" in tracked.refresh_error and tracked.last_error == ""
+
+    tracked.engine.fail = lambda: None  # type: ignore[attr-defined]  # the failure clears
+    clock.advance(15)
+    recovered = await registry.refresh_once(tracked)
+    assert recovered.valid and recovered.data_age_s == 0 and tracked.refresh_error == ""
+
+
+async def test_a_refresh_failing_from_the_start_is_invalid() -> None:
+    source = FakeMetricSource()
+    source.latest_by_model["llama"] = steady(prompt_for_replicas(6))
+    registry, _ = make_registry(source)
+    registry.engine_for = functools.partial(
+        FailingEngine, fail=lambda: ValueError("shapes (3,) and (4,) not aligned")
+    )
+    decision = await registry.refresh_once(registry.track(target()))
+    assert not decision.valid and math.isinf(decision.data_age_s)
+    assert "ValueError: shapes (3,) and (4,) not aligned" in decision.reason
 
 
 async def test_backfill_loads_history_into_the_window() -> None:
@@ -218,3 +265,19 @@ async def test_a_scaled_object_first_seen_during_a_reload_gets_the_new_profiles(
     assert {t.engine.profile.target_utilisation for t in registry.all()} == {0.5}
     assert during.engine.profile.model == "mistral"
     await registry.close()
+
+
+async def test_a_source_raising_something_unexpected_is_missing_data() -> None:
+    """Not a MetricSourceError (a parsing bug on an odd answer): the sample is missing, so
+    the answer ages and turns invalid as in an outage, instead of freezing."""
+    broken = {"on": False}
+    source = FakeMetricSource(fail=lambda: KeyError("resultType") if broken["on"] else None)
+    source.latest_by_model["llama"] = steady(prompt_for_replicas(6))
+    registry, clock = make_registry(source, staleness={"hold_after_s": 90, "error_after_s": 300})
+    tracked = registry.track(target())
+    assert (await registry.refresh_once(tracked)).valid
+    broken["on"] = True
+    clock.advance(301)
+    stale = await registry.refresh_once(tracked)
+    assert not stale.valid and stale.replicas == 6 and stale.data_age_s == 301
+    assert tracked.last_error == "KeyError: 'resultType'"
