@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pytest
 
 import autoscaler.engine as engine_module
@@ -87,12 +88,13 @@ def test_out_of_order_observation_is_refused() -> None:
 
 
 def _scripted_engine(
-    monkeypatch: pytest.MonkeyPatch, fail: FailFn | None = None
+    monkeypatch: pytest.MonkeyPatch, fail: FailFn | None = None, scale: float = 1.0
 ) -> tuple[ModelEngine, list[ScriptedForecaster]]:
+    """An engine whose (prompt, generation) forecasters answer `scale` x the steady load."""
     made: list[ScriptedForecaster] = []
 
     def build(settings: Any) -> ConformalUpper:
-        scripted = ScriptedForecaster(PROMPT if not made else GENERATION, fail=fail)
+        scripted = ScriptedForecaster(scale * (PROMPT if not made else GENERATION), fail=fail)
         made.append(scripted)
         return ConformalUpper(
             scripted,
@@ -114,14 +116,32 @@ def test_forecasts_are_made_once_per_completed_bucket(monkeypatch: pytest.Monkey
         assert all(steps == math.ceil(315 / 60) + 1 for _, _, steps in scripted.calls)
 
 
-def test_failing_forecaster_falls_back_to_the_reactive_floor(
+def test_failing_forecaster_falls_back_to_the_last_value_above_the_reactive_floor(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    engine, _ = _scripted_engine(monkeypatch, fail=fails_from_call(6, RuntimeError("fit failed")))
-    clock = ManualClock(0.0)
-    decisions = _drive(engine, clock, 10 * 60)  # the 4th bucket's forecasts start failing
-    assert all(d.replicas >= NEEDED for d in decisions.values())
-    assert decisions[10 * 60].reactive_replicas == NEEDED
+    """The forecasters answer twice the steady load, then fail from the 4th bucket (240 s):
+    the decision must leave their last answer and rest on the held last observation. Until
+    errors calibrate it the upper is 10 % x sqrt(step) over the mean, 1.245 x at step 6."""
+    fail = fails_from_call(6, RuntimeError("fit failed"))  # 3 buckets x 2 series succeed
+    engine, made = _scripted_engine(monkeypatch, fail=fail, scale=2.0)
+    decisions = _drive(engine, ManualClock(0.0), 10 * 60)
+    assert all(d.replicas >= d.reactive_replicas == NEEDED for d in decisions.values())
+    # Working: 2 x 2.9 replicas of load x 1.245 / 0.8 = 9.03 -> 10, above the floor of 4.
+    working = [decisions[t] for t in (60.0, 120.0, 180.0, 225.0)]
+    assert all((d.forecast_replicas, d.replicas) == (10, 10) for d in working)
+    assert all("failed" not in d.reason for d in working)
+    # Failed: each series holds its last value, 2.9 x 1.245 / 0.8 = 4.51 -> 5, and says so.
+    assert all(len(m.calls) == 10 for m in made)  # still asked every bucket, failing
+    assert engine.last_forecasts is not None
+    prompt, generation = engine.last_forecasts
+    assert (prompt.method, generation.method) == ("last-value", "last-value")
+    np.testing.assert_array_equal(prompt.mean, PROMPT)
+    np.testing.assert_array_equal(generation.mean, GENERATION)
+    failed = [d for t, d in decisions.items() if t >= 240.0]
+    assert all(d.forecast_replicas == 5 for d in failed)
+    assert all("forecaster failed (RuntimeError: fit failed)" in d.reason for d in failed)
+    # The scale-down delay holds the last 10 (225 s) for 300 s; then down, 25 % a step.
+    assert [decisions[t].replicas for t in (510.0, 525.0, 540.0, 600.0)] == [10, 7, 5, 5]
 
 
 def test_a_restarted_engine_starts_from_the_replicas_already_serving() -> None:

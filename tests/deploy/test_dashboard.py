@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from autoscaler.scaler.exported_metrics import DecisionMetrics
-from tests.deploy.manifests import DEPLOY, REPO
+from tests.deploy.manifests import DEPLOY, REPO, missing
 
 DASHBOARD = DEPLOY / "dashboards" / "prewarm.json"
 SHARED_VLLM_EXAMPLE = REPO.parent / "shared" / "reference" / "vllm_metrics_example.txt"
@@ -164,9 +164,9 @@ def test_variables_used_are_defined(dashboard: dict[str, Any]) -> None:
 
 
 def test_vllm_names_match_the_reference_exposition() -> None:
-    """Optional cross-check against ../shared (absent outside this workspace: skip)."""
+    """Cross-check against ../shared: absent outside this workspace, skip; under CI=true, fail."""
     if not SHARED_VLLM_EXAMPLE.is_file():
-        pytest.skip(f"{SHARED_VLLM_EXAMPLE} is absent")
+        missing(f"{SHARED_VLLM_EXAMPLE} is absent")
     exposed = {
         line.split("{")[0].split()[0]
         for line in Path(SHARED_VLLM_EXAMPLE).read_text().splitlines()

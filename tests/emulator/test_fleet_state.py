@@ -8,8 +8,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+from autoscaler.cli.simulate import BUNDLED_PROFILE
+from autoscaler.clock import ManualClock
+from autoscaler.profile import load_profile
 from simulations.emulator import EmulatedFleet, FleetSnapshot
-from tests.emulator.helpers import START_S, constant_trace, fleet, profile, stepped_trace
+from tests.emulator.helpers import START_S, constant_trace, fleet, stepped_trace
 
 
 def totals(snap: FleetSnapshot) -> tuple[float, float, float]:
@@ -244,4 +247,20 @@ def test_set_replicas_rejects_negative_counts() -> None:
 
 
 def test_the_fleet_accepts_the_bundled_profile_defaults() -> None:
-    EmulatedFleet(constant_trace(duration_s=60), profile(), clock=fleet()[1])
+    """Given only a trace, the bundled profile and a clock, the fleet runs on its defaults:
+    model "demo", one engine per pod, sized to the demand, real time, looping the trace."""
+    clock = ManualClock(START_S)
+    emulated = EmulatedFleet(
+        constant_trace(duration_s=60), load_profile(BUNDLED_PROFILE), clock=clock
+    )
+    clock.advance(90.0)
+    snap = emulated.snapshot()
+    # 10 req/s x (2,000 / 8,000 + 100 / 2,500) = 2.9 replicas of work at the bundled
+    # profile's capacity; / 0.8 target utilisation = 3.625 -> 4.
+    assert snap.model_name == "demo"
+    assert snap.ready_replicas == 4
+    assert [(s.pod, s.engine) for s in snap.series] == [(f"demo-{i}", "0") for i in range(4)]
+    # 90 s into a 60 s trace at speed 1: the second lap, still serving at the trace's rates.
+    assert (snap.trace_s, snap.trace_position_s) == (90, 30)
+    assert snap.prompt_tokens_total == pytest.approx(90 * 10 * 2000)
+    assert emulated.observation().prompt_tokens_per_s == pytest.approx(10 * 2000)

@@ -77,12 +77,18 @@ def test_no_request_is_served_before_a_replica_is_ready() -> None:
 def test_gpu_hours_count_from_request_to_release_including_cold_start() -> None:
     trace = constant_trace(rps=1, duration_s=3600)
     policy = FixedPolicy([(0.0, 4), (1800.0, 1)], interval_s=10.0)
-    _, run = _replay(trace, policy, _physics(), initial=4)
-    # 4 replicas for the first 1,800 s, 1 after: (4 x 1800 + 1 x 1800) s.
+    _, run = _replay(trace, policy, _physics(), initial=1)
+    # The first decision (10 s) asks for 3 more; their 100 s cold start ends at 110 s.
+    assert run.requested_replicas[10] == 4 and run.ready_replicas[10:110].max() == 1
+    assert run.ready_replicas[110] == 4
+    # Billed from the request, cold start included: 1 replica for 10 s, 4 until the
+    # release at 1,800 s, 1 after (1 s ticks). Ready replicas alone would miss 3 x 100 s.
+    assert run.tick_s == 1.0
     ticks = run.t_s.size
-    expected = (4 * 1800 + 1 * (ticks - 1800)) / 3600
+    expected = (1 * 10 + 4 * (1800 - 10) + 1 * (ticks - 1800)) / 3600
     assert run.gpu_hours == pytest.approx(expected)
-    assert run.replica_changes == 1
+    assert run.gpu_hours - run.ready_replicas.sum() / 3600 == pytest.approx(3 * 100 / 3600)
+    assert run.replica_changes == 2
 
 
 def test_cancelled_start_costs_what_it_held() -> None:

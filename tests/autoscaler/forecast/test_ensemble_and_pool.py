@@ -84,15 +84,20 @@ def test_arima_per_interval_default_searches_an_order_and_holds_one_step() -> No
 
 
 @pytest.mark.parametrize(
-    ("history_len", "note_part"),
-    [(3, "needs 5 buckets"), (50, "")],
+    ("history_len", "method", "note"),
+    [
+        (3, "last-value", "arima-per-interval needs 5 buckets, has 3"),
+        (50, "arima-per-interval", "ARIMA(1, 1, 1) with intercept"),  # d = 1 < 2: intercept
+    ],
     ids=["too-short", "enough"],
 )
-def test_arima_per_interval_short_history(history_len: int, note_part: str) -> None:
+def test_arima_per_interval_short_history(history_len: int, method: str, note: str) -> None:
     forecaster = build_forecaster(settings("arima-per-interval", order=(1, 1, 1)))
     point = forecaster.predict(SERIES[:history_len], history_len * BUCKET_S, 2)
-    assert note_part in point.note
+    assert (point.method, point.note) == (method, note)
     assert np.all(np.isfinite(point.mean))
+    if method == "last-value":  # Dynamo answers the last value until it has 5 points
+        np.testing.assert_array_equal(point.mean, SERIES[history_len - 1])
 
 
 def test_seasonal_naive_weekly_season_copies_last_week() -> None:
