@@ -11,10 +11,13 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Query, Response
 
 from autoscaler.http import model_views
+from autoscaler.http.worker_slots import WorkerSlots
 from autoscaler.scaler.metadata import MetadataError
 from autoscaler.scaler.registry import ScalerRegistry
 from autoscaler.scaler.tracked import Tracked
 
+# history.png renders running at once; one more is a 429 (worker_slots.py says why not a queue).
+PNG_RENDER_SLOTS = 2
 NamespaceQuery = Query(None, description="needed when several namespaces serve the model")
 
 
@@ -35,6 +38,7 @@ def find_tracked(registry: ScalerRegistry, model: str, namespace: str | None) ->
 
 def models_router(registry: ScalerRegistry) -> APIRouter:
     router = APIRouter(tags=["models"])
+    renders = WorkerSlots(PNG_RENDER_SLOTS, "history.png renders")
 
     def profile_name(tracked: Tracked) -> str | None:
         """The name of the profile in force (what metadata `profile:` would name)."""
@@ -73,7 +77,10 @@ def models_router(registry: ScalerRegistry) -> APIRouter:
     @router.get(
         "/models/{model:path}/history.png",
         response_class=Response,
-        responses={200: {"content": {"image/png": {}}}},
+        responses={
+            200: {"content": {"image/png": {}}},
+            429: {"description": f"{PNG_RENDER_SLOTS} renders already running; see Retry-After"},
+        },
     )
     async def model_history_png(
         model: str,
@@ -82,7 +89,9 @@ def models_router(registry: ScalerRegistry) -> APIRouter:
     ) -> Response:
         """The same as /history, drawn."""
         payload = await history(model, namespace, hours)
-        png = model_views.history_png(payload, f"{model}: token demand and forecast")
+        title = f"{model}: token demand and forecast"
+        # Off the event loop: a render is ~0.1-0.2 s of CPU, and probes queue behind it.
+        png = await renders.run(lambda: model_views.history_png(payload, title))
         return Response(png, media_type="image/png")
 
     @router.get("/models/{model:path}/profile")

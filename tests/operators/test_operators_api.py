@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ import numpy as np
 import pytest
 import yaml
 
+from autoscaler.http import model_views, models_api
 from autoscaler.observation import Observation
 from autoscaler.profile import load_profile
 from autoscaler.scaler.app import ScalerApp
@@ -298,3 +300,40 @@ async def test_reload_of_an_unreadable_profile_file_is_rejected_naming_it(
     assert body["errors"][0].startswith(f"{server.profile_file}: {said}")
     profile = await server.client.get(f"/models/{MODEL}/profile")
     assert profile.json()["cold_start_s"] == 300.0  # the old profile stays in force
+
+
+async def test_history_png_renders_off_the_event_loop_a_few_at_a_time(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entered, release = threading.Semaphore(0), threading.Event()
+    on_loop: list[bool] = []
+    real = model_views.history_png
+
+    def held(payload: dict[str, Any], title: str) -> bytes:
+        try:
+            asyncio.get_running_loop()
+            on_loop.append(True)
+        except RuntimeError:  # a worker thread has no running loop
+            on_loop.append(False)
+        entered.release()
+        release.wait(10)  # bounded: a render on the loop's thread freezes this test as well
+        return real(payload, title)
+
+    monkeypatch.setattr(model_views, "history_png", held)
+    url = f"/models/{MODEL}/history.png"
+    slots = models_api.PNG_RENDER_SLOTS
+    renders = [asyncio.create_task(server.client.get(url, timeout=60)) for _ in range(slots)]
+    try:
+        for _ in range(slots):
+            assert await asyncio.to_thread(entered.acquire, timeout=30)
+        assert on_loop == [False] * slots  # drawn in worker threads, never on the event loop
+        ready = await server.client.get("/readyz", timeout=5)
+        assert ready.status_code == 200  # the kubelet's probe answers while they draw
+        busy = await server.client.get(url)
+        assert busy.status_code == 429 and busy.headers["retry-after"] == "1"
+        assert "already running" in busy.json()["detail"]
+    finally:
+        release.set()
+    assert [(await r).status_code for r in renders] == [200] * slots
+    again = await server.client.get(url)
+    assert again.status_code == 200  # the slots are free again
