@@ -14,8 +14,8 @@ from autoscaler.backtest.prometheus import series_from_observations
 from autoscaler.backtest.rolling import SLOW_KINDS, default_kinds, horizon_steps
 from autoscaler.backtest.run import backtest_document
 from autoscaler.forecast.registry import FORECASTERS
-from autoscaler.http.auth import require_token
-from autoscaler.http.models_api import NamespaceQuery, find_tracked
+from autoscaler.http.auth import AUTH_RESPONSES, require_token
+from autoscaler.http.models_api import LOOKUP_RESPONSES, NamespaceQuery, find_tracked
 from autoscaler.metrics.source import MetricSourceError
 from autoscaler.scaler.profile_reloader import ProfileReloader
 from autoscaler.scaler.registry import ScalerRegistry
@@ -88,11 +88,14 @@ class BacktestRequest(BaseModel):
 def admin_router(
     registry: ScalerRegistry, reloader: ProfileReloader | None, token: str | None
 ) -> APIRouter:
-    router = APIRouter(tags=["admin"], dependencies=[Depends(require_token(token))])
+    router = APIRouter(
+        tags=["admin"], dependencies=[Depends(require_token(token))], responses=AUTH_RESPONSES
+    )
     running = asyncio.Lock()  # held by the one backtest allowed at a time
 
     rejected: dict[int | str, dict[str, Any]] = {
-        422: {"description": "rejected with its errors; the old profiles stay"}
+        409: {"description": "this server has no profile files to reload"},
+        422: {"description": "rejected with its errors; the old profiles stay"},
     }
 
     @router.post("/profiles/reload", responses=rejected)
@@ -113,6 +116,7 @@ def admin_router(
     @router.post(
         "/models/{model:path}/backtest",
         responses={
+            **LOOKUP_RESPONSES,
             422: {"description": "bad request"},
             429: {"description": "another backtest is running"},
             502: {"description": "source failed"},

@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 Credentials = HTTPAuthorizationCredentials
 _bearer = HTTPBearer(auto_error=False, description="token from http.api_token_file")
+
+# What the guard answers, for the OpenAPI schema of every operation behind it.
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "missing or wrong bearer token"},
+    403: {"description": "mutating endpoints are disabled: no http.api_token_file configured"},
+}
 
 
 def require_token(token: str | None) -> Callable[..., None]:

@@ -19,6 +19,11 @@ from autoscaler.scaler.tracked import Tracked
 # history.png renders running at once; one more is a 429 (worker_slots.py says why not a queue).
 PNG_RENDER_SLOTS = 2
 NamespaceQuery = Query(None, description="needed when several namespaces serve the model")
+# What find_tracked answers, for the OpenAPI schema of every operation that names a model.
+LOOKUP_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"description": "no ScaledObject asks about this model"},
+    409: {"description": "several namespaces serve the model: pass ?namespace="},
+}
 
 
 def find_tracked(registry: ScalerRegistry, model: str, namespace: str | None) -> Tracked:
@@ -65,7 +70,7 @@ def models_router(registry: ScalerRegistry) -> APIRouter:
 
         return await registry.on_decider(read)
 
-    @router.get("/models/{model:path}/history")
+    @router.get("/models/{model:path}/history", responses=LOOKUP_RESPONSES)
     async def model_history(
         model: str,
         namespace: str | None = NamespaceQuery,
@@ -79,6 +84,7 @@ def models_router(registry: ScalerRegistry) -> APIRouter:
         response_class=Response,
         responses={
             200: {"content": {"image/png": {}}},
+            **LOOKUP_RESPONSES,
             429: {"description": f"{PNG_RENDER_SLOTS} renders already running; see Retry-After"},
         },
     )
@@ -94,12 +100,12 @@ def models_router(registry: ScalerRegistry) -> APIRouter:
         png = await renders.run(lambda: model_views.history_png(payload, title))
         return Response(png, media_type="image/png")
 
-    @router.get("/models/{model:path}/profile")
+    @router.get("/models/{model:path}/profile", responses=LOOKUP_RESPONSES)
     def model_profile(model: str, namespace: str | None = NamespaceQuery) -> dict[str, Any]:
         """The profile in force for this model, defaults filled in."""
         return find_tracked(registry, model, namespace).engine.profile.model_dump(mode="json")
 
-    @router.get("/models/{model:path}")
+    @router.get("/models/{model:path}", responses=LOOKUP_RESPONSES)
     def model_detail(model: str, namespace: str | None = NamespaceQuery) -> dict[str, Any]:
         tracked = find_tracked(registry, model, namespace)
         return model_views.summary(tracked, profile_name(tracked))

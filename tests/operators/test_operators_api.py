@@ -337,3 +337,49 @@ async def test_history_png_renders_off_the_event_loop_a_few_at_a_time(
     assert [(await r).status_code for r in renders] == [200] * slots
     again = await server.client.get(url)
     assert again.status_code == 200  # the slots are free again
+
+
+LOOKUP = {"404", "409"}  # find_tracked: unknown model, or several namespaces serve it
+AUTH = {"401", "403"}  # require_token: no/wrong bearer, or no token configured
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "codes"),
+    [
+        ("post", "/profiles/reload", {"200", "409", "422"} | AUTH),
+        ("post", "/models/{model}/backtest", {"200", "422", "429", "502"} | LOOKUP | AUTH),
+        ("get", "/models/{model}/gpu", {"200", "422", "502"} | LOOKUP),
+        ("get", "/models/{model}/history", {"200", "422"} | LOOKUP),
+        ("get", "/models/{model}/history.png", {"200", "422", "429"} | LOOKUP),
+        ("get", "/models/{model}/profile", {"200", "422"} | LOOKUP),
+        ("get", "/models/{model}", {"200", "422"} | LOOKUP),
+        ("get", "/readyz", {"200", "503"}),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+async def test_openapi_documents_every_status_an_operation_gives(
+    server: Server, method: str, path: str, codes: set[str]
+) -> None:
+    schema = (await server.client.get("/openapi.json")).json()
+    documented = set(schema["paths"][path][method]["responses"])
+    assert codes <= documented, f"undocumented: {sorted(codes - documented)}"
+
+
+async def test_openapi_bounds_every_number_a_client_sends(server: Server) -> None:
+    """A client (or a schema-driven probe) can tell a valid number from the schema alone."""
+    schema = (await server.client.get("/openapi.json")).json()
+    numbers: dict[str, dict[str, Any]] = {}
+    for path, operations in schema["paths"].items():
+        for method, op in operations.items():
+            for param in op.get("parameters", []):
+                if param["schema"].get("type") in ("number", "integer"):
+                    numbers[f"{method} {path} ?{param['name']}"] = param["schema"]
+    for name, model in schema["components"]["schemas"].items():
+        if name.endswith("Request"):
+            for field, prop in model["properties"].items():
+                if prop.get("type") in ("number", "integer"):
+                    numbers[f"{name}.{field}"] = prop
+    assert "BacktestRequest.horizon_s" in numbers and "get /models/{model}/history ?hours" in numbers
+    for where, prop in numbers.items():
+        assert {"minimum", "exclusiveMinimum"} & set(prop), f"{where} has no lower bound"
+        assert {"maximum", "exclusiveMaximum"} & set(prop), f"{where} has no upper bound"
