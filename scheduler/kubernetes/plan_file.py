@@ -82,11 +82,15 @@ def plan_from_json(data: Any) -> Plan:
 def load_plan(path: Path) -> tuple[Plan, dict[str, ModelPlacement]]:
     """The plan in `path` and its placements by model; PlanFileError names what is wrong."""
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise PlanFileError(f"{path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:  # `prewarm place` writes UTF-8, as JSON must be
+        raise PlanFileError(f"{path}: not UTF-8 text ({exc.reason})") from None
     except json.JSONDecodeError as exc:
         raise PlanFileError(f"{path}: not JSON: {exc}") from None
+    except RecursionError:  # json decodes arrays and objects recursively
+        raise PlanFileError(f"{path}: not JSON: nested too deeply") from None
     try:
         plan = plan_from_json(data)
         return plan, model_placements(plan)

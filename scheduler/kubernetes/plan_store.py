@@ -53,8 +53,12 @@ class PlanStore:
         self._fingerprint = fingerprint
         try:
             _, placements = load_plan(self.path)
-        except PlanFileError as exc:
-            self.last_error = str(exc)
+        except Exception as exc:
+            if isinstance(exc, PlanFileError):
+                self.last_error = str(exc)
+            else:  # load_plan should have named it; /healthz must say so all the same
+                log.exception("plan load failed unexpectedly")
+                self.last_error = f"{self.path}: {type(exc).__name__}: {exc}"
             kept = self.current.generation if self.current else None
             log.warning(
                 "plan rejected; keeping the previous one",

@@ -7,6 +7,9 @@ GET /healthz says which plan generation is in force and the last reload error.
 
 The AdmissionReview is parsed leniently where the API server owns the shape (unknown fields are
 ignored: a newer API server adds some), strictly where we depend on it (apiVersion, kind, uid).
+Once the uid is read there is always an AdmissionReview to answer: a request kind, operation
+or object of an unexpected shape is not a pod to place, and is allowed unchanged. A 400 or a
+500 would fail the call, leaving the pod to the webhook's failurePolicy.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any, Literal
 from fastapi import FastAPI, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from scheduler.kubernetes.admission import mutate_pod
+from scheduler.kubernetes.admission import Mutation, mutate_pod
 from scheduler.kubernetes.plan_store import PlanStore
 
 log = logging.getLogger("prewarm.placement")
@@ -30,20 +33,14 @@ log = logging.getLogger("prewarm.placement")
 ADMISSION_API = "admission.k8s.io/v1"
 
 
-class _GroupVersionKind(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    group: str = ""
-    version: str = ""
-    kind: str
-
-
 class _Request(BaseModel):
     model_config = ConfigDict(extra="ignore")
     uid: str = Field(min_length=1)
-    kind: _GroupVersionKind
-    operation: str = "CREATE"
-    namespace: str = ""
-    object: dict[str, Any] | None = None
+    # Any: read in `_pod_to_create`, so a surprising shape is a pod left alone, not a 400.
+    kind: Any = None
+    operation: Any = "CREATE"
+    namespace: Any = ""
+    object: Any = None
 
 
 class AdmissionReview(BaseModel):
@@ -61,6 +58,14 @@ def review_response(uid: str, patch: list[dict[str, Any]], warnings: list[str]) 
     if warnings:
         response["warnings"] = warnings
     return {"apiVersion": ADMISSION_API, "kind": "AdmissionReview", "response": response}
+
+
+def _pod_to_create(request: _Request) -> dict[str, Any] | None:
+    """The pod, when this is the creation of one."""
+    kind = request.kind.get("kind") if isinstance(request.kind, dict) else None
+    if kind != "Pod" or request.operation != "CREATE" or not isinstance(request.object, dict):
+        return None
+    return request.object
 
 
 def build_webhook_app(store: PlanStore, *, watch_interval_s: float = 2.0) -> FastAPI:
@@ -93,7 +98,7 @@ def build_webhook_app(store: PlanStore, *, watch_interval_s: float = 2.0) -> Fas
     async def mutate(request: Request) -> dict[str, Any]:
         try:
             body = await request.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested past json's stack
             raise HTTPException(400, "body is not JSON: expected an AdmissionReview") from None
         try:
             review = AdmissionReview.model_validate(body)
@@ -106,16 +111,22 @@ def build_webhook_app(store: PlanStore, *, watch_interval_s: float = 2.0) -> Fas
                 400, "not an admission.k8s.io/v1 AdmissionReview: " + "; ".join(problems)
             ) from None
         req = review.request
-        if req.kind.kind != "Pod" or req.operation != "CREATE" or req.object is None:
+        pod = _pod_to_create(req)
+        if pod is None:
             return review_response(req.uid, [], [])
-        mutation = mutate_pod(req.object, store.current)
+        try:
+            mutation = mutate_pod(pod, store.current)
+        except Exception as exc:  # a bug must cost this pod its placement, not its creation
+            log.exception("pod placement failed; admitting it unplaced")
+            mutation = Mutation(warnings=(f"prewarm: pod not placed: {type(exc).__name__}",))
         if mutation.patch or mutation.warnings:
-            meta = req.object.get("metadata") or {}
+            meta = pod.get("metadata")
+            meta = meta if isinstance(meta, dict) else {}
             log.info(
                 "pod admitted",
                 extra={
-                    "namespace": req.namespace,
-                    "pod": meta.get("name") or meta.get("generateName"),
+                    "namespace": str(req.namespace),
+                    "pod": str(meta.get("name") or meta.get("generateName")),
                     "patched": bool(mutation.patch),
                     "warnings": list(mutation.warnings),
                 },

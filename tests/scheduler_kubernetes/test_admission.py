@@ -168,3 +168,32 @@ def test_conflicts_with_the_plan_are_warned_not_fixed(plan: LoadedPlan) -> None:
     assert any("also requests nvidia.com/gpu" in w for w in warnings)
     assert any("p4d.24xlarge but the plan chose p5.48xlarge" in w for w in warnings)
     assert patched["spec"]["nodeSelector"] == obj["spec"]["nodeSelector"]
+
+
+@pytest.mark.parametrize(
+    "index",
+    ["²", "١", "5" * 5000, "1e3", "-1", " 1", "0x1", "+1", "1234567890", ""],
+    ids=[
+        "superscript",
+        "arabic-indic",
+        "5000-digits",
+        "exponent",
+        "negative",
+        "space",
+        "hex",
+        "plus",
+        "ten-digits",
+        "empty",
+    ],
+)
+def test_an_index_label_that_is_not_a_plain_number_is_no_index(
+    plan: LoadedPlan, index: str
+) -> None:
+    # The API server validates labels after mutating admission, so values like these reach
+    # the webhook; str.isdigit() took "²" (and int() then raised) and int() took "١" as 1.
+    shared = plan.placements[LLAMA_8B].single[0].template
+    for key in ("apps.kubernetes.io/pod-index", LWS_GROUP):
+        patched, warnings = applied(pod(LLAMA_8B, labels={key: index}), plan)
+        assert warnings == ()
+        assert patched["spec"]["resourceClaims"][0]["resourceClaimTemplateName"] == shared
+        assert "annotations" not in patched["metadata"]  # no replica named after it

@@ -168,8 +168,9 @@ async def test_other_kinds_and_operations_pass_through(webhook: Webhook) -> None
             ).encode(),
             "request.uid",
         ),
+        (b'{"request": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "body is not JSON"),
     ],
-    ids=["not-json", "no-request", "v1beta1", "wrong-kind", "no-uid"],
+    ids=["not-json", "no-request", "v1beta1", "wrong-kind", "no-uid", "nested-past-json"],
 )
 async def test_malformed_review_is_a_400_naming_the_problem(
     webhook: Webhook, body: bytes, said: str
@@ -294,8 +295,20 @@ def test_a_swapped_certificate_and_key_exit_2_naming_the_files(tmp_path: Path) -
     assert "cannot load the TLS pair" in result.output and str(pki.server_key) in result.output
 
 
-@pytest.mark.parametrize("content", [None, "{}"], ids=["missing", "invalid"])
-def test_a_plan_unreadable_at_start_exits_2_naming_it(tmp_path: Path, content: str | None) -> None:
+JUNK_PLANS = {
+    "binary": bytes(range(256)),
+    "utf-16": json.dumps({"gpus_used": 0}).encode("utf-16"),
+    "deeply-nested": b"[" * 100_000 + b"]" * 100_000,
+    "not-an-object": b"[1, 2]",
+}
+
+
+@pytest.mark.parametrize(
+    "content", [None, b"{}", *JUNK_PLANS.values()], ids=["missing", "invalid", *JUNK_PLANS]
+)
+def test_a_plan_unreadable_at_start_exits_2_naming_it(
+    tmp_path: Path, content: bytes | None
+) -> None:
     # A wrong --plan would otherwise serve no plan, admitting pods unpatched with /healthz ok.
     from typer.testing import CliRunner
 
@@ -304,9 +317,81 @@ def test_a_plan_unreadable_at_start_exits_2_naming_it(tmp_path: Path, content: s
     pki = make_pki(tmp_path)
     plan_path = tmp_path / "plan.json"
     if content is not None:
-        plan_path.write_text(content)
+        plan_path.write_bytes(content)
     argv = ["webhook", "--plan", str(plan_path)]
     argv += ["--cert-file", str(pki.server_cert), "--key-file", str(pki.server_key)]
     result = CliRunner().invoke(app, argv, env={"COLUMNS": "300"})
     assert result.exit_code == 2, result.output
     assert str(plan_path) in result.output
+
+
+def _hostile(change: Callable[[dict[str, Any]], object]) -> dict[str, Any]:
+    """A review of an opted-in LLAMA_8B pod with one part of its object made hostile."""
+    body = review(pod(LLAMA_8B))
+    change(body["request"])
+    return body
+
+
+def _set(path: tuple[str, ...], value: Any) -> Callable[[dict[str, Any]], None]:
+    """Sets the request's value at `path` (keys, since label keys hold '.' and '/')."""
+
+    def change(request: dict[str, Any]) -> None:
+        *parents, last = path
+        node = request
+        for key in parents:
+            node = node[key]
+        node[last] = value
+
+    return change
+
+
+POD_INDEX = "apps.kubernetes.io/pod-index"
+LABELS = ("object", "metadata", "labels")
+HOSTILE = {
+    # Label values the API server validates only after mutating admission.
+    "superscript-index": _set((*LABELS, POD_INDEX), "²"),
+    "5000-digit-index": _set((*LABELS, POD_INDEX), "7" * 5000),
+    # Shapes no API server sends, which must still not crash the webhook.
+    "index-not-a-string": _set((*LABELS, POD_INDEX), 3),
+    "metadata-a-list": _set(("object", "metadata"), ["labels"]),
+    "labels-a-string": _set(("object", "metadata", "labels"), "prewarm.dev/placement=enabled"),
+    "annotations-a-list": _set(("object", "metadata", "annotations"), ["prewarm.dev/model"]),
+    "model-annotation-a-list": _set(
+        ("object", "metadata", "annotations"), {"prewarm.dev/model": [1]}
+    ),
+    "spec-a-string": _set(("object", "spec"), "containers"),
+    "containers-of-strings": _set(("object", "spec", "containers"), ["vllm"]),
+    "container-resources-a-list": _set(("object", "spec", "containers"), [{"resources": []}]),
+    "resource-claims-a-string": _set(("object", "spec", "resourceClaims"), "claims"),
+    "affinity-a-list": _set(("object", "spec", "affinity"), [1]),
+    "object-a-list": _set(("object",), [1, 2]),
+    "request-kind-a-string": _set(("kind",), "Pod"),
+    "operation-a-number": _set(("operation",), 7),
+}
+
+
+@pytest.mark.parametrize("change", HOSTILE.values(), ids=HOSTILE.keys())
+async def test_a_malformed_review_with_a_uid_is_allowed_never_a_500(
+    webhook: Webhook, change: Callable[[dict[str, Any]], object]
+) -> None:
+    await webhook.until(lambda h: h["plan_generation"] == 1)
+    body = _hostile(change)
+    response = await webhook.admit(body)  # 200, allowed, the same uid
+    if "patch" in response:  # where the pod still reads as a placeable one: a patch that applies
+        jsonpatch.apply_patch(copy.deepcopy(body["request"]["object"]), patch_of(response))
+    else:  # pods not opted in or not pods get no warning; the others say why they are unplaced
+        assert all(w.startswith("prewarm: ") for w in response.get("warnings", []))
+
+
+@pytest.mark.parametrize("content", JUNK_PLANS.values(), ids=JUNK_PLANS.keys())
+async def test_a_junk_plan_reload_keeps_the_plan_and_says_why_on_healthz(
+    webhook: Webhook, content: bytes
+) -> None:
+    await webhook.until(lambda h: h["plan_generation"] == 1)
+    tmp = webhook.plan_path.with_suffix(".tmp")
+    tmp.write_bytes(content)
+    os.replace(tmp, webhook.plan_path)
+    health = await webhook.until(lambda h: h["last_error"] is not None)
+    assert health["last_error"].startswith(f"{webhook.plan_path}: ")
+    assert health["plan_generation"] == 1 and LLAMA_8B in health["models"]
+    assert "patch" in await webhook.admit(review(pod(LLAMA_8B)))  # the old plan still serves
