@@ -3,13 +3,18 @@ restart (a restart would drop every model's history and force a back-fill).
 
 cert-manager renews the Secret, the kubelet swaps the mounted files, and the next TLS
 handshake picks the new pair up: gRPC asks `_Rotation.fetch` on every handshake, which
-only stats the files unless they changed. A half-written or unreadable renewal keeps the
-pair in force and is logged, so a bad rotation never takes the scaler off the air.
+only stats the files unless they changed. A half-written, unreadable or inconsistent renewal
+(an empty client CA, a key that is not the certificate's) keeps the material in force and is
+logged as a warning naming the file, so a bad rotation never takes the scaler off the air.
+gRPC itself would take an empty client CA and refuse every client, so the material is
+checked here, with OpenSSL, before gRPC sees it; "TLS certificate reloaded" means adopted.
 """
 
 from __future__ import annotations
 
 import logging
+import ssl
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +46,33 @@ class TlsFiles:
             client_ca = self.client_ca_file.read_bytes() if self.client_ca_file else None
         except OSError as exc:
             raise ValueError(f"cannot read TLS file {exc.filename}: {exc.strerror}") from None
+        self._check_pair(cert, key)
+        if self.client_ca_file is not None and client_ca is not None:
+            self._check_client_ca(client_ca)
         return grpc.ssl_server_certificate_configuration([(key, cert)], root_certificates=client_ca)
+
+    def _check_pair(self, cert: bytes, key: bytes) -> None:
+        """The bytes read, not the paths: the files may change again between two reads."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        with tempfile.TemporaryDirectory(prefix="prewarm-tls-") as folder:  # mode 0700
+            cert_copy, key_copy = Path(folder) / "cert.pem", Path(folder) / "key.pem"
+            cert_copy.write_bytes(cert)
+            key_copy.write_bytes(key)
+            try:
+                context.load_cert_chain(cert_copy, key_copy)
+            except (OSError, ssl.SSLError) as exc:
+                raise ValueError(
+                    f"cannot load the TLS pair {self.cert_file} / {self.key_file}: {exc}"
+                ) from None
+
+    def _check_client_ca(self, client_ca: bytes) -> None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        try:
+            context.load_verify_locations(cadata=client_ca.decode("ascii"))
+        except (ValueError, ssl.SSLError) as exc:  # ValueError: empty, or not ASCII PEM
+            raise ValueError(
+                f"client CA file {self.client_ca_file} holds no certificate: {exc}"
+            ) from None
 
     def credentials(self) -> grpc.ServerCredentials:
         import grpc
@@ -70,8 +101,8 @@ class _Rotation:
             self._stamp = stamp
         try:
             config = self.files.read()
-        except ValueError as exc:
-            log.warning("TLS files changed but cannot be read; keeping the old ones: %s", exc)
+        except ValueError as exc:  # the message names the file
+            log.warning("TLS files changed but cannot be used; keeping the old ones: %s", exc)
             return None
         log.info("TLS certificate reloaded", extra={"cert_file": str(self.files.cert_file)})
         return config
