@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from autoscaler.metrics.prometheus_url import url_problem
 from autoscaler.profile import (
     ModelProfile,
     ProfileError,
@@ -45,8 +47,23 @@ class HttpConfig(_Strict):
     )
 
 
+def _prometheus_url(url: str) -> str:
+    if (why := url_problem(url)) is not None:
+        raise ValueError(f"not a Prometheus address: {why}")
+    return url
+
+
+PrometheusUrl = Annotated[str, AfterValidator(_prometheus_url)]
+
+
 class PrometheusConfig(_Strict):
-    url: str = "http://prometheus-operated.monitoring:9090"
+    url: PrometheusUrl = "http://prometheus-operated.monitoring:9090"
+    allowed_addresses: tuple[PrometheusUrl, ...] = Field(
+        (),
+        description="Prometheus addresses a ScaledObject's `prometheusAddress` may name, "
+        "besides `url`; any other is refused (INVALID_ARGUMENT), so ScaledObject authors "
+        "cannot make the scaler fetch URLs of their choice",
+    )
     legacy_metric_names: bool = Field(False, description="vLLM < 0.12 metric names")
     timeout_s: float = Field(2.0, gt=0)
     rate_window_s: float = Field(60.0, gt=0)

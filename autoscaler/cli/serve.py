@@ -118,6 +118,7 @@ async def _serve(  # type: ignore[no-untyped-def]
     from autoscaler.scaler.latency_tuning import tune_for_latency
     from autoscaler.scaler.profile_book import ProfileBook
     from autoscaler.scaler.profile_reloader import ProfileReloader
+    from autoscaler.scaler.prometheus_addresses import PrometheusAddresses
     from autoscaler.scaler.registry import ScalerRegistry
     from autoscaler.scaler.tls import TlsFiles
 
@@ -133,6 +134,9 @@ async def _serve(  # type: ignore[no-untyped-def]
         listeners=(metrics,),
         on_drop=(metrics.forget,),
         engine_for=functools.partial(ModelEngine, inline_refits=config.refits.workers == 0),
+        prometheus_addresses=PrometheusAddresses(
+            config.prometheus.url, frozenset(config.prometheus.allowed_addresses)
+        ),
     )
     refits = None
     if config.refits.workers > 0:

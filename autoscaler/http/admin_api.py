@@ -17,6 +17,7 @@ from autoscaler.forecast.registry import FORECASTERS
 from autoscaler.http.auth import AUTH_RESPONSES, require_token
 from autoscaler.http.models_api import LOOKUP_RESPONSES, NamespaceQuery, find_tracked
 from autoscaler.metrics.source import MetricSourceError
+from autoscaler.scaler.error_text import bounded, listed
 from autoscaler.scaler.profile_reloader import ProfileReloader
 from autoscaler.scaler.registry import ScalerRegistry
 from autoscaler.scaler.tracked import Tracked
@@ -109,7 +110,8 @@ def admin_router(
             "applied": result.applied,
             "profiles": list(result.profiles),
             "changed": list(result.changed),
-            "errors": list(result.errors),
+            # One per ScaledObject a removed profile leaves behind: the first few, counted.
+            "errors": listed([bounded(e) for e in result.errors]),
         }
         return JSONResponse(body, 200 if result.applied else 422)
 

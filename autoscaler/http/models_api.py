@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 
 from autoscaler.http import model_views
 from autoscaler.http.worker_slots import WorkerSlots
+from autoscaler.scaler.error_text import listed, quoted
 from autoscaler.scaler.metadata import MetadataError
 from autoscaler.scaler.registry import ScalerRegistry
 from autoscaler.scaler.tracked import Tracked
@@ -34,10 +35,10 @@ def find_tracked(registry: ScalerRegistry, model: str, namespace: str | None) ->
         if t.target.model == model and (namespace is None or t.target.namespace == namespace)
     ]
     if not matches:
-        raise HTTPException(404, f"no ScaledObject asks about model {model!r}")
+        raise HTTPException(404, f"no ScaledObject asks about model {quoted(model)}")
     if len(matches) > 1:
-        names = ", ".join(sorted(t.target.scaled_object for t in matches))
-        raise HTTPException(409, f"model {model!r} is scaled by {names}: pass ?namespace=")
+        names = ", ".join(listed(sorted(t.target.scaled_object for t in matches)))
+        raise HTTPException(409, f"model {quoted(model)} is scaled by {names}: pass ?namespace=")
     return matches[0]
 
 

@@ -8,11 +8,16 @@ series in one range query).
 
 Retries are off: a refresher calls again on its next tick, and a retry inside a call would
 only hold a worker thread (urllib3's default backoff waits 0 + 2 + 4 s on a dead host).
+
+Errors say what went wrong (a status code and its reason, "not a vector") and never quote
+what the server answered: the error reaches KEDA's events and the unauthenticated `/models`,
+and the server may be anything a ScaledObject's `prometheusAddress` named.
 """
 
 from __future__ import annotations
 
 import asyncio
+import http
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -162,33 +167,45 @@ class PrometheusSource:
             raise self._error(f"no answer within {self.timeout_s} s") from None
         except requests.ConnectionError as exc:
             raise self._error(f"cannot connect ({_errno(exc)})") from exc
-        except (requests.RequestException, PrometheusApiClientException) as exc:
-            raise self._error(_shorten(str(exc))) from exc
-        except (ValueError, KeyError, TypeError) as exc:  # a 200 that is not JSON / the API's
-            raise self._error(f"not a Prometheus API answer ({_shorten(repr(exc))})") from exc
+        except PrometheusApiClientException as exc:  # its message quotes the whole body
+            raise self._error(_status(str(exc))) from None
+        except requests.JSONDecodeError:  # a RequestException too: a 200 that is not JSON
+            raise self._error("not a Prometheus API answer (not JSON)") from None
+        except requests.RequestException as exc:  # redirects, a broken stream: no body quoted
+            raise self._error(f"request failed ({type(exc).__name__})") from None
+        except (ValueError, KeyError, TypeError) as exc:  # JSON, but not the API's
+            raise self._error(f"not a Prometheus API answer ({type(exc).__name__})") from None
 
     def _checked(self, fn: Callable[..., T], *args: Any) -> T:
-        """`fn(*args)`, with a parse or value error turned into MetricSourceError."""
+        """`fn(*args)`, with a parse or value error turned into MetricSourceError. Only our
+        own `BadAnswer` messages are kept: Python's quote the answer ("could not convert
+        string to float: '...'")."""
         try:
             return fn(*args)
-        except (KeyError, IndexError, TypeError, ValueError) as exc:
-            raise self._error(_shorten(str(exc) or repr(exc))) from exc
+        except BadAnswer as exc:
+            raise self._error(str(exc)) from None
+        except (KeyError, IndexError, TypeError, ValueError, OverflowError) as exc:
+            raise self._error(f"not a Prometheus API answer ({type(exc).__name__})") from None
 
     def _error(self, reason: str) -> MetricSourceError:
         return MetricSourceError(f"Prometheus at {redact(self.url)}: {reason}")
 
 
+class BadAnswer(ValueError):
+    """An answer of the wrong shape; its message names the shape, never the content."""
+
+
 def _parse_instant(result: Any) -> Signals:
     """`[{"metric": {"prewarm_signal": name}, "value": [t, "1.5"]}, ...]` -> {name: 1.5}."""
     if not isinstance(result, list):
-        raise ValueError(f"expected a vector, got {result!r}")
+        raise BadAnswer(f"expected a vector, got a {type(result).__name__}")
     return {s["metric"][SIGNAL_LABEL]: float(s["value"][1]) for s in result}
 
 
 def _parse_range(result: Any) -> dict[float, Signals]:
     """`[{"metric": {...}, "values": [[t, "1.5"], ...]}, ...]` -> {t: {name: 1.5}}."""
     if not isinstance(result, list):
-        raise ValueError(f"expected a matrix, got {result!r}")
+        raise BadAnswer(f"expected a matrix, got a {type(result).__name__}")
     by_time: dict[float, Signals] = {}
     for series in result:
         name = series["metric"][SIGNAL_LABEL]
@@ -215,8 +232,8 @@ def _observation(t_s: float, signals: Signals) -> Observation:
 
     def value(name: str) -> float:
         v = signals.get(name, 0.0)
-        if not (math.isfinite(v) and v >= 0):
-            raise ValueError(f"{name} at t={t_s} is {v!r}, expected a number >= 0")
+        if not (math.isfinite(v) and v >= 0):  # v is a float: quoting it quotes no text
+            raise BadAnswer(f"{name} at t={t_s} is {v!r}, expected a number >= 0")
         return v
 
     ttft = signals.get("ttft_p95_s")
@@ -238,6 +255,19 @@ def _errno(exc: BaseException) -> str:
     text = str(exc)
     found = re.search(r"\[Errno -?\d+\][^'\")]*", text)
     return found.group(0).strip() if found else _shorten(text)
+
+
+def _status(message: str) -> str:
+    """'HTTP 404 Not Found' out of prometheus-api-client's "HTTP Status Code 404 (b'...')",
+    leaving the body out."""
+    found = re.match(r"HTTP Status Code (\d{3})\b", message)
+    if found is None:
+        return "error answer"
+    code = int(found.group(1))
+    try:
+        return f"HTTP {code} {http.HTTPStatus(code).phrase}"
+    except ValueError:  # a code without a standard reason
+        return f"HTTP {code}"
 
 
 def _shorten(text: str, limit: int = 300) -> str:

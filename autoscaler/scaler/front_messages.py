@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from autoscaler.decision import Decision
 from autoscaler.scaler.metadata import ScalerTarget
 from autoscaler.scaler.profile_choice import ProfileChoice
+from autoscaler.scaler.prometheus_addresses import PrometheusAddresses
 from autoscaler.scaler.tls import TlsFiles
 
 
@@ -23,6 +24,7 @@ class FrontSettings:
     port: int  # 0: any free port (the front says which in `Listening`)
     tls: TlsFiles | None
     profiles: ProfileChoice
+    prometheus_addresses: PrometheusAddresses  # fixed for the process's life, unlike profiles
     log_level: str
     # The back sends `Alive` every `alive_every_s`; after `silence_limit_s` without a word
     # the front stops, so KEDA's fallback takes over from a hung scaler process.

@@ -62,7 +62,7 @@ async def serve_front(sock: socket.socket) -> None:
     if not isinstance(settings, FrontSettings):
         raise TypeError(f"expected FrontSettings first, got {settings!r}")
     logs.configure(settings.log_level)
-    board = MirrorBoard(settings.profiles, back.send)
+    board = MirrorBoard(settings.profiles, back.send, settings.prometheus_addresses)
     try:
         server = await start_grpc(board, settings.host, settings.port, settings.tls)
     except (OSError, ValueError, RuntimeError) as exc:

@@ -114,6 +114,7 @@ class GrpcFrontProcess:
             port,
             tls,
             self.registry.profiles.choice,
+            self.registry.prometheus_addresses,
             log_level,
             self.alive_every_s,
             self.silence_limit_s,

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import urlparse
+
+from autoscaler.metrics.prometheus_url import url_problem
+from autoscaler.scaler.error_text import problems_message, quoted
 
 # Keys KEDA itself puts into or reads from the trigger metadata; they carry nothing for us.
 KEDA_KEYS = frozenset({"scalerAddress", "enableTLS", "unsafeSsl", "useCachedMetrics"})
@@ -19,10 +21,11 @@ _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")  # a Kubernetes
 
 
 class MetadataError(ValueError):
-    """Every problem with one metadata map, each naming its key."""
+    """Every problem with one metadata map, each naming its key. `problems` keeps them all;
+    the message lists the first few and stays small (`error_text.py` says why)."""
 
     def __init__(self, problems: list[str]) -> None:
-        super().__init__("invalid scaler metadata: " + "; ".join(problems))
+        super().__init__(problems_message("invalid scaler metadata: ", problems))
         self.problems = problems
 
 
@@ -45,7 +48,7 @@ class ScalerTarget:
 def parse_metadata(name: str, namespace: str, metadata: dict[str, str]) -> ScalerTarget:
     metadata, problems = _resolve_from_env(metadata)
     problems += [
-        f"unknown key {key!r} (known: {', '.join(sorted(OUR_KEYS))})"
+        f"unknown key {quoted(key)} (known: {', '.join(sorted(OUR_KEYS))})"
         for key in sorted(metadata)
         if key not in OUR_KEYS and key not in KEDA_KEYS
     ]
@@ -56,15 +59,15 @@ def parse_metadata(name: str, namespace: str, metadata: dict[str, str]) -> Scale
         problems.append("key 'model' must be one line of at most 512 characters")
     target_namespace = metadata.get("namespace", namespace).strip()
     if target_namespace and not _NAMESPACE.match(target_namespace):
-        problems.append(f"key 'namespace' is not a Kubernetes namespace: {target_namespace!r}")
+        problems.append(
+            f"key 'namespace' is not a Kubernetes namespace: {quoted(target_namespace)}"
+        )
     profile = metadata.get("profile")
     if profile is not None and not _PROFILE_NAME.match(profile):
-        problems.append(f"key 'profile' is not a profile name: {profile!r}")
+        problems.append(f"key 'profile' is not a profile name: {quoted(profile)}")
     url = metadata.get("prometheusAddress")
-    if url is not None:
-        parsed = urlparse(url)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            problems.append(f"key 'prometheusAddress' must be an http(s) URL, got {url!r}")
+    if url is not None and (why := url_problem(url)) is not None:
+        problems.append(f"key 'prometheusAddress' {why}: {quoted(url)}")
     if not name:
         problems.append("the ScaledObject reference has no name")
     if problems:

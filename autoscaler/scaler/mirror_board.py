@@ -1,7 +1,8 @@
 """The gRPC front process's copy of the decisions, kept current by the scaler process.
 
-The front answers KEDA from these cells. It resolves profiles itself, so a bad `profile`
-key is INVALID_ARGUMENT at once, exactly as the registry would say it, and it tells the
+The front answers KEDA from these cells. It resolves profiles and checks `prometheusAddress`
+against the allowed ones itself, so a bad `profile` or address is INVALID_ARGUMENT at once,
+exactly as the registry would say it, and it tells the
 back which ScaledObjects KEDA asks about: at first sight at once (their refreshers start),
 then in batches (so the back does not drop them as idle). A target the back drops or
 rejects, or that a profile reload leaves without a profile, is forgotten here too, so the
@@ -16,14 +17,21 @@ from autoscaler.scaler.decision_cell import DecisionCell
 from autoscaler.scaler.front_messages import Dropped, Profiles, Published, Seen
 from autoscaler.scaler.metadata import MetadataError, ScalerTarget
 from autoscaler.scaler.profile_choice import ProfileChoice
+from autoscaler.scaler.prometheus_addresses import NO_OVERRIDES, PrometheusAddresses
 
 BackMessage = Published | Dropped | Profiles
 
 
 class MirrorBoard:
-    def __init__(self, profiles: ProfileChoice, tell_back: Callable[[Seen], None]) -> None:
+    def __init__(
+        self,
+        profiles: ProfileChoice,
+        tell_back: Callable[[Seen], None],
+        prometheus_addresses: PrometheusAddresses = NO_OVERRIDES,
+    ) -> None:
         self.profiles = profiles
         self.tell_back = tell_back
+        self.prometheus_addresses = prometheus_addresses
         self._cells: dict[ScalerTarget, DecisionCell] = {}
         self._seen_since_report: set[ScalerTarget] = set()
 
@@ -33,7 +41,8 @@ class MirrorBoard:
     def track(self, target: ScalerTarget) -> DecisionCell:
         cell = self._cells.get(target)
         if cell is None:
-            self.profiles.choose(target)  # raises MetadataError naming the key
+            self.prometheus_addresses.check(target.prometheus_url)  # MetadataError naming the key
+            self.profiles.choose(target)  # likewise
             cell = self._cells[target] = DecisionCell(target)
             self.tell_back(Seen((target,)))
         else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from autoscaler.scaler.error_text import listed, quoted
 from autoscaler.scaler.metadata import MetadataError, ScalerTarget
 
 DEFAULT = "default"
@@ -24,9 +25,9 @@ class ProfileChoice:
         if target.profile is not None:
             if target.profile in self.models:
                 return target.profile
-            known = ", ".join(sorted(self.models)) or "none"
+            known = ", ".join(listed([quoted(n) for n in sorted(self.models)])) or "none"
             raise MetadataError(
-                [f"key 'profile': no profile named {target.profile!r} (known: {known})"]
+                [f"key 'profile': no profile named {quoted(target.profile)} (known: {known})"]
             )
         for name, model in self.models.items():
             if model == target.model:
@@ -34,5 +35,5 @@ class ProfileChoice:
         if DEFAULT in self.models:
             return DEFAULT
         raise MetadataError(
-            [f"key 'profile' is needed: no profile for model {target.model!r} and no default"]
+            [f"key 'profile' is needed: no profile for model {quoted(target.model)} and no default"]
         )

@@ -23,6 +23,7 @@ from autoscaler.metrics.source import MetricSource, MetricSourceError
 from autoscaler.profile import ModelProfile
 from autoscaler.scaler.metadata import MetadataError, ScalerTarget
 from autoscaler.scaler.profile_book import ProfileBook
+from autoscaler.scaler.prometheus_addresses import NO_OVERRIDES, PrometheusAddresses
 from autoscaler.scaler.tracked import Tracked
 
 log = logging.getLogger("prewarm.decisions")
@@ -47,6 +48,7 @@ class ScalerRegistry:
         engine_for: EngineFor = ModelEngine,
         on_drop: tuple[Callable[[Tracked], None], ...] = (),
         on_profiles: tuple[Callable[[ProfileBook], None], ...] = (),
+        prometheus_addresses: PrometheusAddresses = NO_OVERRIDES,
     ) -> None:
         self.profiles = profiles
         self.source_for = source_for
@@ -58,6 +60,8 @@ class ScalerRegistry:
         self.engine_for = engine_for
         self.on_drop = on_drop  # told when an idle ScaledObject is dropped (its gauges go)
         self.on_profiles = on_profiles  # told the new book when a reload swaps it in
+        # The `prometheusAddress` values honoured (from the serve config).
+        self.prometheus_addresses = prometheus_addresses
         self._tracked: dict[ScalerTarget, Tracked] = {}
         self._running = False
         # Back-fills are big range queries plus thousands of window inserts: a few at a time,
@@ -75,10 +79,11 @@ class ScalerRegistry:
 
     def track(self, target: ScalerTarget) -> Tracked:
         """The entry for `target`, created (and its refresher started) on first sight.
-        Raises MetadataError when no profile fits."""
+        Raises MetadataError when its Prometheus is not allowed or no profile fits."""
         tracked = self._tracked.get(target)
         now_s = self.clock.now_s()
         if tracked is None:
+            self.prometheus_addresses.check(target.prometheus_url)
             profile = self.profiles.resolve(target)
             tracked = Tracked(
                 target,

@@ -17,6 +17,7 @@ import grpc
 
 from autoscaler.decision import Decision
 from autoscaler.scaler.decision_cell import DecisionCell
+from autoscaler.scaler.error_text import bounded
 from autoscaler.scaler.metadata import MetadataError, ScalerTarget, parse_metadata
 from external_scaler_proto import externalscaler_pb2 as pb
 from external_scaler_proto import externalscaler_pb2_grpc as pb_grpc
@@ -139,10 +140,13 @@ async def _valid_decision(tracked: DecisionCell, context: grpc.aio.ServicerConte
         raise AssertionError("unreachable")
     if not decision.valid:
         # Past the staleness bound: an error lets KEDA's fallback take over.
+        # Bounded: a status message past gRPC's 16 kB trailer limit never reaches KEDA.
         await context.abort(
             grpc.StatusCode.UNAVAILABLE,
-            f"{tracked.target.scaled_object}: {decision.reason}"
-            + (f"; source: {tracked.last_error}" if tracked.last_error else ""),
+            bounded(
+                f"{tracked.target.scaled_object}: {decision.reason}"
+                + (f"; source: {tracked.last_error}" if tracked.last_error else "")
+            ),
         )
         raise AssertionError("unreachable")
     return decision

@@ -25,6 +25,7 @@ from autoscaler.cli.serve import _prometheus_sources
 from autoscaler.clock import ManualClock
 from autoscaler.scaler.metadata import parse_metadata
 from autoscaler.scaler.profile_book import ProfileBook
+from autoscaler.scaler.prometheus_addresses import PrometheusAddresses
 from autoscaler.scaler.registry import ScalerRegistry
 from autoscaler.serve_config import ServeConfig
 from tests.fakes import make_profile
@@ -113,10 +114,12 @@ async def client(prometheus: PrometheusServer) -> AsyncIterator[httpx.AsyncClien
     dead = f"http://127.0.0.1:{free_port()}"
     registry.track(parse_metadata("llama", NS, {"model": LLAMA}))
     registry.track(parse_metadata("qwen", NS, {"model": QWEN}))
-    registry.track(parse_metadata("down", NS, {"model": "down", "prometheusAddress": dead}))
     # Listening, never answering: the kernel completes the handshake, nobody reads.
     with socket.create_server(("127.0.0.1", 0)) as stuck:
         url = f"http://127.0.0.1:{stuck.getsockname()[1]}"
+        # Both listed, as the serve config's prometheus.allowed_addresses would.
+        registry.prometheus_addresses = PrometheusAddresses(prometheus.url, frozenset({dead, url}))
+        registry.track(parse_metadata("down", NS, {"model": "down", "prometheusAddress": dead}))
         registry.track(parse_metadata("stuck", NS, {"model": "stuck", "prometheusAddress": url}))
         async with serving(registry) as http:
             yield http

@@ -28,13 +28,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import get_type_hints
 
+import httpx
 import pytest
 
 from autoscaler.clock import ManualClock
+from autoscaler.http.app import build_app
 from autoscaler.metrics import prometheus_source
 from autoscaler.metrics.prometheus_source import PrometheusSource
 from autoscaler.metrics.promql import MetricNames
 from autoscaler.metrics.source import MetricSource, MetricSourceError, ModelQuery
+from autoscaler.scaler.exported_metrics import DecisionMetrics
 from autoscaler.scaler.metadata import parse_metadata
 from autoscaler.scaler.profile_book import ProfileBook
 from autoscaler.scaler.registry import ScalerRegistry
@@ -270,8 +273,78 @@ async def test_an_unreachable_prometheus_is_an_error_naming_the_url() -> None:
 
 async def test_a_wrong_path_is_an_error_with_the_status(loaded: PrometheusServer) -> None:
     src = PrometheusSource(loaded.url + "/nope")
-    with pytest.raises(MetricSourceError, match=r"/nope: HTTP Status Code 404"):
+    with pytest.raises(MetricSourceError, match=r"/nope: HTTP 404 Not Found$"):
         await src.latest(ModelQuery("llama"), T0)
+
+
+SECRET = "s3cret-body-of-the-answer"
+
+
+class _NotPrometheus(BaseHTTPRequestHandler):
+    """Answers every GET with the (status, body) the test set: whatever a URL a
+    ScaledObject names might answer. Its body must never come back in an error."""
+
+    answer: tuple[int, bytes] = (200, b"")
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        status, body = self.answer
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:  # quiet
+        pass
+
+
+@pytest.fixture
+def not_prometheus() -> Iterator[tuple[str, type[_NotPrometheus]]]:
+    handler = type("Handler", (_NotPrometheus,), {})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", handler
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+BODIES = [
+    (500, f"internal error: {SECRET}".encode(), "HTTP 500 Internal Server Error"),
+    (403, SECRET.encode() * 100, "HTTP 403 Forbidden"),
+    (200, f"<html>{SECRET}</html>".encode(), "not a Prometheus API answer"),
+    (200, b'{"status":"success","data":{"result":"' + SECRET.encode() + b'"}}', "got a str"),
+    (
+        200,
+        b'{"status":"success","data":{"result":[{"metric":{"prewarm_signal":"x"},'
+        b'"value":[1,"' + SECRET.encode() + b'"]}]}}',
+        "not a Prometheus API answer",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "words"),
+    BODIES,
+    ids=["500", "403-long", "html", "not-a-vector", "not-a-number"],
+)
+async def test_an_answers_body_never_comes_back_in_the_error(
+    not_prometheus: tuple[str, type[_NotPrometheus]], status: int, body: bytes, words: str
+) -> None:
+    url, handler = not_prometheus
+    handler.answer = (status, body)
+    src = PrometheusSource(url, timeout_s=2.0)
+    reads = (
+        lambda: src.latest(ModelQuery("llama"), T0),
+        lambda: src.history(ModelQuery("llama"), T0, T0 + 60, 15),
+    )
+    for read in reads:
+        with pytest.raises(MetricSourceError) as caught:
+            await read()
+        message = str(caught.value)
+        assert words in message and url in message
+        assert SECRET not in message and len(message) < 200
 
 
 async def test_credentials_stay_out_of_errors() -> None:
@@ -297,6 +370,25 @@ async def test_an_outage_mid_test_errors_then_recovers(
     server.start()  # same port, same data dir
     assert await src.latest(ModelQuery("m"), T0 + 200) == before
     assert before is not None and before.prompt_tokens_per_s == pytest.approx(10.0)
+
+
+async def test_models_and_grpc_errors_show_the_status_not_the_body(
+    not_prometheus: tuple[str, type[_NotPrometheus]],
+) -> None:
+    """`/models` (unauthenticated) shows each source's last error, and KEDA's UNAVAILABLE
+    quotes the same `last_error`."""
+    url, handler = not_prometheus
+    handler.answer = (502, f"upstream said: {SECRET}".encode())
+    registry = _registry_over(url, T0)
+    tracked = registry.track(parse_metadata("chat", NS, {"model": "llama"}))
+    await registry.refresh_once(tracked)
+    app = build_app(registry, DecisionMetrics())
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://prewarm"
+    ) as client:
+        models = (await client.get("/models")).json()
+    assert models[0]["source_error"] == f"Prometheus at {url}: HTTP 502 Bad Gateway"
+    assert SECRET not in tracked.last_error
 
 
 # --- live scrape ---

@@ -18,6 +18,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from autoscaler.scaler.grpc_front_process import GrpcFrontProcess
+from autoscaler.scaler.prometheus_addresses import PrometheusAddresses
 from autoscaler.scaler.registry import ScalerRegistry
 from autoscaler.scaler.server import RunningServer, TlsFiles, start_grpc
 from external_scaler_proto import externalscaler_pb2 as pb
@@ -127,6 +128,59 @@ async def test_bad_metadata_is_invalid_argument_naming_the_key(scaler, metadata,
             await call()
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert f"'{key}'" in (caught.value.details() or "")
+
+
+OVERSIZED = [
+    ({"model": "llama", "prometheusAddress": "http://[::1"}, "prometheusAddress"),
+    ({"model": "llama", "prometheusAddress": "http://prom:99999"}, "prometheusAddress"),
+    ({"model": "llama", "profile": "p" * 20_000}, "profile"),
+    ({"model": "llama", "profile": "\u00e9" * 5000}, "profile"),
+    ({"model": "llama"} | {f"k{i}" * 40: "v" for i in range(500)}, "k0"),
+]
+
+
+@pytest.mark.parametrize(
+    ("metadata", "key"),
+    OVERSIZED,
+    ids=["unparsable-url", "port-out-of-range", "20kB-profile", "unicode", "500-unknown-keys"],
+)
+async def test_any_bad_metadata_is_a_small_invalid_argument(scaler, metadata, key) -> None:  # type: ignore[no-untyped-def]
+    """Not UNKNOWN (an exception outside the metadata errors), nor RESOURCE_EXHAUSTED (a
+    status message past gRPC's 16 kB metadata limit)."""
+    stub, _, _ = scaler
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.GetMetricSpec(ref(metadata), timeout=3)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    details = caught.value.details() or ""
+    assert f"'{key}" in details and len(details.encode()) < 4096
+
+
+@pytest.mark.parametrize("mode", ["in-process", "front-process"])
+async def test_only_the_prometheus_addresses_the_config_lists_are_used(mode: str) -> None:
+    source = FakeMetricSource()
+    registry, _ = make_registry(source)
+    registry.prometheus_addresses = PrometheusAddresses(
+        "http://prom.monitoring:9090", frozenset({"http://other.monitoring:9090"})
+    )
+    server = await serve(registry, mode)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            stub = pb_grpc.ExternalScalerStub(channel)
+            for allowed in ("http://prom.monitoring:9090", "http://Other.monitoring:9090/"):
+                address = METADATA | {"prometheusAddress": allowed}
+                assert (await stub.GetMetricSpec(ref(address), timeout=3)).metricSpecs
+            elsewhere = METADATA | {"prometheusAddress": "http://attacker.example:80"}
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await stub.GetMetricSpec(ref(elsewhere), timeout=3)
+            assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            details = caught.value.details() or ""
+            assert "'prometheusAddress'" in details and "prometheus.allowed_addresses" in details
+        assert [t.target.prometheus_url for t in registry.all()] == [
+            "http://prom.monitoring:9090",
+            "http://Other.monitoring:9090/",
+        ]
+    finally:
+        await server.stop(0)
 
 
 async def test_stale_data_turns_unavailable_past_the_bound(scaler) -> None:  # type: ignore[no-untyped-def]

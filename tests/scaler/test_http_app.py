@@ -9,9 +9,12 @@ import socket
 import httpx
 import pytest
 
+from autoscaler.http.app import build_app
 from autoscaler.scaler.app import ScalerApp
 from autoscaler.scaler.exported_metrics import DecisionMetrics
-from tests.fakes import FakeMetricSource, fails_from_call, prompt_for_replicas
+from autoscaler.scaler.metadata import parse_metadata
+from autoscaler.scaler.profile_reloader import ProfileReloader
+from tests.fakes import FakeMetricSource, fails_from_call, make_profile, prompt_for_replicas
 from tests.scaler.scaler_helpers import FailingEngine, make_registry, steady, target
 
 
@@ -115,3 +118,23 @@ async def test_a_failing_refresh_shows_as_invalid_on_models_and_metrics() -> Non
     finally:
         stop.set()
         await running
+
+
+async def test_http_errors_quote_little_of_what_they_were_sent() -> None:
+    registry, _ = make_registry(FakeMetricSource())
+    for i in range(50):
+        metadata = {"model": f"m{i}", "profile": "default"}
+        registry.track(parse_metadata(f"so{i}", "serving", metadata))
+    # A reload that drops the profile all 50 use: 50 problems, one per ScaledObject.
+    reloader = ProfileReloader(registry, lambda: {"other": make_profile()})
+    app = build_app(registry, DecisionMetrics(), reloader=reloader, api_token="t")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://prewarm") as client:
+        missing = await client.get("/models/" + "m" * 20_000)
+        assert missing.status_code == 404
+        assert "(20000 chars)" in missing.text and len(missing.text) < 300
+        reload = await client.post("/profiles/reload", headers={"Authorization": "Bearer t"})
+        assert reload.status_code == 422
+        errors = reload.json()["errors"]
+        assert len(errors) == 11 and errors[-1] == "and 40 more"
+        assert "no profile named 'default'" in errors[0]

@@ -64,3 +64,72 @@ def test_all_problems_are_reported_at_once() -> None:
     with pytest.raises(MetadataError) as caught:
         parse_metadata("so", "ns", {"typo1": "a", "typo2": "b", "namespace": "BAD"})
     assert len(caught.value.problems) == 4  # two unknown keys, no model, bad namespace
+
+
+# --- prometheusAddress: checked whole at parse time ---
+
+BAD_ADDRESSES = [
+    ("http://[::1", "unbalanced-ipv6"),
+    ("http://prom:99999", "port-out-of-range"),
+    ("http://prom:0", "port-zero"),
+    ("http://prom:nine", "port-not-a-number"),
+    ("http://:9090", "no-host"),
+    ("ftp://prom:9090", "not-http"),
+    ("http://prom :9090", "space-in-host"),
+    ("http://pr\u00f6m:9090", "not-ascii"),
+    ("http://prom:9090/api?x=1", "query"),
+    ("http://prom:9090/#top", "fragment"),
+    ("http://" + "p" * 3000 + ":9090", "too-long"),
+]
+
+
+@pytest.mark.parametrize("url", [u for u, _ in BAD_ADDRESSES], ids=[i for _, i in BAD_ADDRESSES])
+def test_a_bad_prometheus_address_is_a_metadata_error_naming_the_key(url: str) -> None:
+    with pytest.raises(MetadataError) as caught:
+        parse_metadata("so", "ns", {"model": "m", "prometheusAddress": url})
+    assert caught.value.problems[0].startswith("key 'prometheusAddress'")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://prom:9090",
+        "https://prom.monitoring.svc.cluster.local",
+        "http://[::1]:9090/prefix/",
+        "http://10.0.0.7:65535",
+        "http://user:pass@prom:1",
+    ],
+)
+def test_good_prometheus_addresses_parse(url: str) -> None:
+    assert (
+        parse_metadata("so", "ns", {"model": "m", "prometheusAddress": url}).prometheus_url == url
+    )
+
+
+# --- errors stay small, whatever they were sent ---
+
+
+def test_a_huge_value_is_quoted_cut_with_its_length() -> None:
+    with pytest.raises(MetadataError) as caught:
+        parse_metadata("so", "ns", {"model": "m", "profile": "x" * 20_000})
+    message = str(caught.value)
+    assert "key 'profile'" in message and "(20000 chars)" in message
+    assert len(message) < 300
+
+
+def test_many_problems_are_counted_past_the_first_few() -> None:
+    metadata = {f"unknown{i:03}": "v" for i in range(500)} | {"model": "m"}
+    with pytest.raises(MetadataError) as caught:
+        parse_metadata("so", "ns", metadata)
+    message = str(caught.value)
+    assert len(caught.value.problems) == 500  # all kept, for callers that count them
+    assert "'unknown000'" in message and "and 490 more" in message
+    assert len(message) <= 2000
+
+
+def test_unicode_is_escaped_so_the_message_stays_small_on_the_wire() -> None:
+    # gRPC percent-encodes each non-ASCII byte of a status message: 3 wire bytes per byte.
+    with pytest.raises(MetadataError) as caught:
+        parse_metadata("so", "ns", {"model": "m", "\U0001f600" * 5000: "v"})
+    message = str(caught.value)
+    assert message.isascii() and "\\U0001f600" in message and len(message) < 1000

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import typing
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from autoscaler.profile import ProfileError
-from autoscaler.serve_config import load_serve_config
+from autoscaler.serve_config import ServeConfig, load_serve_config
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "config" / "prewarm.yaml"
 
@@ -31,6 +34,12 @@ def test_the_shipped_example_loads_with_its_profiles() -> None:
         ("refits: {workers: -1}\n", "refits.workers"),
         ("refits: {every_s: 0}\n", "refits.every_s"),
         ("idle_after_s: 30\n", "idle_after_s.*300"),
+        ("prometheus: {url: 'http://prom:99999'}\n", "prometheus.url: .*port"),
+        (
+            "prometheus: {allowed_addresses: ['http://ok:9090', 'http://[::1']}\n",
+            "prometheus.allowed_addresses.1: .*brackets",
+        ),
+        ("prometheus: {allowed_addresses: http://ok:9090}\n", "prometheus.allowed_addresses"),
     ],
     ids=[
         "unknown-key",
@@ -41,6 +50,9 @@ def test_the_shipped_example_loads_with_its_profiles() -> None:
         "bad-workers",
         "bad-refit-cadence",
         "idle-shorter-than-keda-polls",
+        "bad-prometheus-url",
+        "bad-allowed-address",
+        "allowed-addresses-not-a-list",
     ],
 )
 def test_bad_config_names_the_problem(tmp_path: Path, text: str, words: str) -> None:
@@ -99,3 +111,45 @@ def test_an_unreadable_config_is_a_profile_error_naming_it(
     path.write_bytes(content)
     with pytest.raises(ProfileError, match=f"{path}: {words}"):
         load_serve_config(path)
+
+
+def test_allowed_prometheus_addresses_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "prewarm.yaml"
+    path.write_text(
+        "prometheus:\n"
+        "  url: http://prom.monitoring:9090\n"
+        "  allowed_addresses: [http://thanos.monitoring:10902, https://prom.eu.example/]\n"
+    )
+    config, _ = load_serve_config(path)
+    assert config.prometheus.allowed_addresses == (
+        "http://thanos.monitoring:10902",
+        "https://prom.eu.example/",
+    )
+    assert ServeConfig().prometheus.allowed_addresses == ()  # none besides prometheus.url
+
+
+def _keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+    """Every key a serve config may have, dotted (`prometheus.allowed_addresses`)."""
+    keys = []
+    for name, field in model.model_fields.items():
+        keys.append(prefix + name)
+        inner = field.annotation
+        for candidate in (inner, *typing.get_args(inner)):
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                keys += _keys(candidate, f"{prefix}{name}.")
+    return keys
+
+
+def test_the_shipped_example_documents_every_key() -> None:
+    """Each key appears, set or commented out, within its top-level section's lines."""
+    sections: dict[str, str] = {}
+    for block in re.split(r"(?m)^(?=#? ?[a-z_]+:)", EXAMPLE.read_text()):
+        name = re.match(r"#? ?([a-z_]+):", block)
+        if name:
+            sections[name.group(1)] = block
+    undocumented = [
+        key
+        for key in _keys(ServeConfig)
+        if not re.search(rf"(?m)^[ #]*{key.split('.')[-1]}:", sections.get(key.split(".")[0], ""))
+    ]
+    assert undocumented == []
