@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from autoscaler.forecast.holt_winters import HoltWintersSettings
 from autoscaler.forecast.registry import FORECASTERS, ForecastSettings
+from autoscaler.yaml_files import YamlFileError, read_yaml_file
 
 DEFAULT_FORECAST_KIND = "holt-winters"
 
@@ -138,21 +138,12 @@ def load_profile(path: str | Path) -> ModelProfile:
 
 def read_yaml(path: Path, what: str) -> object:
     """The YAML document in `path`. Anything an operator's file can be (missing, a folder,
-    binary, UTF-16, nested past the parser's recursion) is a ProfileError naming the file:
-    a reload must reject it, not crash on it."""
+    binary, UTF-16, nested past the parser's recursion, a key given twice, too large) is a
+    ProfileError naming the file: a reload must reject it, not crash on it."""
     try:
-        with path.open(encoding="utf-8") as stream:  # read from the file, so YAML errors name it
-            return yaml.safe_load(stream)
-    except FileNotFoundError:
-        raise ProfileError(f"{path}: {what} not found") from None
-    except OSError as exc:  # a directory, no permission
-        raise ProfileError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:  # ConfigMaps and editors write UTF-8; UTF-16 is a mistake
-        raise ProfileError(f"{path}: not UTF-8 text ({exc.reason})") from None
-    except yaml.YAMLError as exc:
-        raise ProfileError(f"{path}: not valid YAML: {exc}") from None
-    except RecursionError:  # PyYAML composes recursively: ~500 levels exhaust the stack
-        raise ProfileError(f"{path}: not valid YAML: nested too deeply") from None
+        return read_yaml_file(path, what)
+    except YamlFileError as exc:
+        raise ProfileError(str(exc)) from None
 
 
 def format_errors(exc: ValidationError) -> str:

@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+from autoscaler.yaml_files import YamlFileError, read_yaml_file
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -41,13 +42,12 @@ def dotted(loc: Sequence[str | int]) -> str:
 
 
 def read_yaml(path: Path) -> Any:
+    """The file's mapping. A file that is no YAML document (binary, UTF-16, nested past the
+    parser, a key given twice, too large) is a PlacementInputError naming it."""
     try:
-        with path.open() as stream:  # read from the file, so YAML errors name it
-            data = yaml.safe_load(stream)
-    except OSError as exc:
-        raise PlacementInputError(str(path), [f"cannot read: {exc.strerror or exc}"]) from None
-    except yaml.YAMLError as exc:
-        raise PlacementInputError(str(path), [f"not valid YAML: {exc}"]) from None
+        data = read_yaml_file(path)
+    except YamlFileError as exc:
+        raise PlacementInputError(exc.path, [exc.problem]) from None
     if not isinstance(data, dict):
         raise PlacementInputError(str(path), ["<root>: expected a mapping"])
     return data

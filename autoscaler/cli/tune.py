@@ -149,7 +149,13 @@ def tune_command(
     from autoscaler.backtest.evaluate import check_scorable, default_warmup_s
     from autoscaler.backtest.rolling import horizon_steps
     from autoscaler.backtest.tuning import candidates, ranked, run_trial
-    from autoscaler.profile import ModelProfile, ProfileError, load_profile, parse_profile
+    from autoscaler.profile import (
+        ModelProfile,
+        ProfileError,
+        load_profile,
+        parse_profile,
+        read_yaml,
+    )
 
     console = Console(stderr=json_out)
     spec = source_spec(
@@ -245,10 +251,13 @@ def tune_command(
     (out / "tune.json").write_text(json.dumps(doc, indent=2) + "\n")
     written = [out / "forecast.yaml", out / "tune.json"]
     if profile is not None:
-        raw = yaml.safe_load(profile.read_text())
-        raw["forecast"] = best
         with input_errors(console):
             try:
+                # Read again (loaded above) for the operator's own keys, through the same
+                # loader: duplicate keys and the like were refused the first time.
+                raw = read_yaml(profile, "profile file")
+                assert isinstance(raw, dict)  # it loaded as a profile
+                raw["forecast"] = best
                 parse_profile(raw, str(profile))
             except ProfileError as exc:
                 raise ValueError(f"the tuned profile does not validate: {exc}") from None

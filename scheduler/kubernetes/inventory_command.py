@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 from rich.console import Console
+from rich.markup import escape
 
 
 async def _read(kubeconfig: Path | None, context: str | None) -> dict[str, Any]:
@@ -69,6 +70,7 @@ def inventory_command(
     out: Annotated[Path, typer.Option(help="inventory YAML to write")] = Path("out/inventory.yaml"),
 ) -> None:
     """Read the cluster's GPU inventory (Nodes, DRA ResourceSlices) for `prewarm place`."""
+    from autoscaler.yaml_files import YamlFileError, read_yaml_file
     from scheduler.input_errors import PlacementInputError
     from scheduler.inventory import inventory_from_dict
 
@@ -76,9 +78,9 @@ def inventory_command(
     extra: dict[str, Any] = {}
     if instance_types is not None:
         try:
-            extra = yaml.safe_load(instance_types.read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            console.print(f"[red]error:[/red] {instance_types}: {exc}", highlight=False)
+            extra = read_yaml_file(instance_types) or {}
+        except YamlFileError as exc:  # names the file: missing, binary, a key given twice...
+            console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
             raise typer.Exit(2) from None
         if not isinstance(extra, dict) or set(extra) - {"instance_types"}:
             console.print(

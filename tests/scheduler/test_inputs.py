@@ -153,7 +153,7 @@ def test_not_yaml_and_missing_file(tmp_path: Path) -> None:
     bad.write_text("nodes: [\n")
     with pytest.raises(PlacementInputError, match="not valid YAML"):
         load_inventory(bad)
-    with pytest.raises(PlacementInputError, match="cannot read"):
+    with pytest.raises(PlacementInputError, match="absent.yaml: 1 problem\n  file not found"):
         load_inventory(tmp_path / "absent.yaml")
 
 
