@@ -15,6 +15,7 @@ from autoscaler.profile import (
     load_profile,
     read_yaml,
 )
+from autoscaler.scaler.tracking_limit import DEFAULT_MAX_SCALED_OBJECTS
 
 
 class _Strict(BaseModel):
@@ -92,6 +93,13 @@ class ServeConfig(_Strict):
     # is re-tracked with a fresh Prometheus back-fill.
     idle_after_s: float = Field(
         3600.0, ge=300, description="forget a ScaledObject KEDA has not asked about for this long"
+    )
+    # Sized with the pod's memory limit (deploy/base/deployment.yaml has the arithmetic).
+    max_scaled_objects: int = Field(
+        DEFAULT_MAX_SCALED_OBJECTS,
+        ge=1,
+        description="ScaledObjects tracked at most; a new one past this is refused "
+        "(gRPC RESOURCE_EXHAUSTED) so the pod stays within its memory limit",
     )
     profiles_watch_s: float = Field(
         10.0, ge=0, description="check profile files for changes this often; 0 turns it off"

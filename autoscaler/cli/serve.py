@@ -131,8 +131,10 @@ async def _serve(  # type: ignore[no-untyped-def]
         clock,
         source_timeout_s=config.prometheus.timeout_s,
         idle_after_s=config.idle_after_s,
+        max_tracked=config.max_scaled_objects,
         listeners=(metrics,),
         on_drop=(metrics.forget,),
+        on_refused=(metrics.count_refused,),
         engine_for=functools.partial(ModelEngine, inline_refits=config.refits.workers == 0),
         prometheus_addresses=PrometheusAddresses(
             config.prometheus.url, frozenset(config.prometheus.allowed_addresses)

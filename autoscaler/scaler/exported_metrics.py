@@ -70,6 +70,12 @@ class DecisionMetrics:
             LABELS,
             registry=r,
         )
+        # No labels: the refused names are unbounded, which is what is being refused.
+        self.refused = Counter(
+            "prewarm_scaled_objects_refused",
+            "New ScaledObjects refused past the serve config's max_scaled_objects",
+            registry=r,
+        )
 
         # Each ScaledObject's labelled gauges, looked up once: `labels()` takes a lock and
         # validates the labels, and this runs on the RPC loop for every decision.
@@ -95,6 +101,9 @@ class DecisionMetrics:
         if forecasts is not None:
             until = decision.t_s + tracked.engine.profile.horizon_s
             gauges.prompt_forecast.set(forecasts[0].peak_upper(until))
+
+    def count_refused(self, count: int) -> None:
+        self.refused.inc(count)
 
     def forget(self, tracked: Tracked) -> None:
         """A dropped ScaledObject's series stop being exported."""

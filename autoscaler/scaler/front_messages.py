@@ -15,6 +15,7 @@ from autoscaler.scaler.metadata import ScalerTarget
 from autoscaler.scaler.profile_choice import ProfileChoice
 from autoscaler.scaler.prometheus_addresses import PrometheusAddresses
 from autoscaler.scaler.tls import TlsFiles
+from autoscaler.scaler.tracking_limit import DEFAULT_MAX_SCALED_OBJECTS
 
 
 # Back -> front, first
@@ -30,6 +31,8 @@ class FrontSettings:
     # the front stops, so KEDA's fallback takes over from a hung scaler process.
     alive_every_s: float
     silence_limit_s: float
+    # New ScaledObjects past this many are refused by the front itself (tracking_limit.py).
+    max_scaled_objects: int = DEFAULT_MAX_SCALED_OBJECTS
 
 
 # Front -> back
@@ -38,6 +41,13 @@ class Seen:
     """KEDA asked about these ScaledObjects (recently, or for the first time): track them."""
 
     targets: tuple[ScalerTarget, ...]
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The front refused `count` new ScaledObjects past the limit (for the back's metrics)."""
+
+    count: int
 
 
 @dataclass(frozen=True)

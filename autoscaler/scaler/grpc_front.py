@@ -62,7 +62,12 @@ async def serve_front(sock: socket.socket) -> None:
     if not isinstance(settings, FrontSettings):
         raise TypeError(f"expected FrontSettings first, got {settings!r}")
     logs.configure(settings.log_level)
-    board = MirrorBoard(settings.profiles, back.send, settings.prometheus_addresses)
+    board = MirrorBoard(
+        settings.profiles,
+        back.send,
+        settings.prometheus_addresses,
+        max_scaled_objects=settings.max_scaled_objects,
+    )
     try:
         server = await start_grpc(board, settings.host, settings.port, settings.tls)
     except (OSError, ValueError, RuntimeError) as exc:

@@ -26,6 +26,7 @@ from autoscaler.scaler.front_messages import (
     Listening,
     Profiles,
     Published,
+    Refused,
     Seen,
     Stop,
     Sync,
@@ -37,6 +38,7 @@ from autoscaler.scaler.profile_book import ProfileBook
 from autoscaler.scaler.registry import ScalerRegistry
 from autoscaler.scaler.tls import TlsFiles
 from autoscaler.scaler.tracked import Tracked
+from autoscaler.scaler.tracking_limit import TooManyScaledObjects
 
 log = logging.getLogger("prewarm.serve")
 
@@ -118,6 +120,7 @@ class GrpcFrontProcess:
             log_level,
             self.alive_every_s,
             self.silence_limit_s,
+            self.registry.max_tracked,
         )
         self._front.send(settings)
         try:
@@ -181,6 +184,8 @@ class GrpcFrontProcess:
                 message = await self._front.receive()
                 if isinstance(message, Seen):
                     self._track(message.targets)
+                elif isinstance(message, Refused):
+                    self.registry.note_refused(message.count)
                 elif isinstance(message, Synced):
                     waiting = self._syncs.pop(message.token, None)
                     if waiting is not None and not waiting.done():
@@ -195,9 +200,10 @@ class GrpcFrontProcess:
         for target in targets:
             try:
                 self.registry.track(target)
-            except MetadataError as exc:
-                # The front checked against profiles a reload has changed since: it forgets
-                # the target, so KEDA's next call is checked against the new ones.
+            except (MetadataError, TooManyScaledObjects) as exc:
+                # The front checked against profiles a reload has changed since, or counted
+                # room this process no longer has: it forgets the target, so KEDA's next call
+                # is checked afresh.
                 log.warning("not tracking %s: %s", target.scaled_object, exc)
                 self._send(Dropped(target))
             except Exception:  # one ScaledObject's failure must not stop the others

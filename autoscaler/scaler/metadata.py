@@ -70,6 +70,7 @@ def parse_metadata(name: str, namespace: str, metadata: dict[str, str]) -> Scale
         problems.append(f"key 'prometheusAddress' {why}: {quoted(url)}")
     if not name:
         problems.append("the ScaledObject reference has no name")
+    problems += _reference_length_problems(name, namespace)
     if problems:
         raise MetadataError(problems)
     return ScalerTarget(
@@ -79,6 +80,26 @@ def parse_metadata(name: str, namespace: str, metadata: dict[str, str]) -> Scale
         profile=profile,
         prometheus_url=url,
     )
+
+
+# Kubernetes' own limits: a ScaledObject's name is a DNS subdomain, its namespace a DNS label.
+# Anything longer is no ScaledObject's, and each tracked one keeps its name (and /metrics
+# exports it): a 1 MB name made /metrics 12 MB.
+_MAX_NAME_CHARS = 253
+_MAX_NAMESPACE_CHARS = 63
+
+
+def _reference_length_problems(name: str, namespace: str) -> list[str]:
+    """The ScaledObjectRef's `name` and `namespace` past Kubernetes' limits, each named."""
+    return [
+        f"the ScaledObject reference's field {field!r} is {len(value)} characters, more than "
+        f"Kubernetes allows ({limit})"
+        for field, value, limit in (
+            ("name", name, _MAX_NAME_CHARS),
+            ("namespace", namespace, _MAX_NAMESPACE_CHARS),
+        )
+        if len(value) > limit
+    ]
 
 
 def _resolve_from_env(metadata: dict[str, str]) -> tuple[dict[str, str], list[str]]:

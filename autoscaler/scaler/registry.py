@@ -25,6 +25,7 @@ from autoscaler.scaler.metadata import MetadataError, ScalerTarget
 from autoscaler.scaler.profile_book import ProfileBook
 from autoscaler.scaler.prometheus_addresses import NO_OVERRIDES, PrometheusAddresses
 from autoscaler.scaler.tracked import Tracked
+from autoscaler.scaler.tracking_limit import DEFAULT_MAX_SCALED_OBJECTS, TooManyScaledObjects
 
 log = logging.getLogger("prewarm.decisions")
 
@@ -43,10 +44,12 @@ class ScalerRegistry:
         *,
         source_timeout_s: float = 2.0,
         idle_after_s: float = 3600.0,
+        max_tracked: int = DEFAULT_MAX_SCALED_OBJECTS,
         backfill: bool = True,
         listeners: tuple[Listener, ...] = (),
         engine_for: EngineFor = ModelEngine,
         on_drop: tuple[Callable[[Tracked], None], ...] = (),
+        on_refused: tuple[Callable[[int], None], ...] = (),
         on_profiles: tuple[Callable[[ProfileBook], None], ...] = (),
         prometheus_addresses: PrometheusAddresses = NO_OVERRIDES,
     ) -> None:
@@ -55,10 +58,12 @@ class ScalerRegistry:
         self.clock = clock
         self.source_timeout_s = source_timeout_s
         self.idle_after_s = idle_after_s
+        self.max_tracked = max_tracked  # a new ScaledObject past this many is refused
         self.backfill = backfill
         self.listeners = listeners
         self.engine_for = engine_for
         self.on_drop = on_drop  # told when an idle ScaledObject is dropped (its gauges go)
+        self.on_refused = on_refused  # told how many new ScaledObjects were refused
         self.on_profiles = on_profiles  # told the new book when a reload swaps it in
         # The `prometheusAddress` values honoured (from the serve config).
         self.prometheus_addresses = prometheus_addresses
@@ -79,12 +84,16 @@ class ScalerRegistry:
 
     def track(self, target: ScalerTarget) -> Tracked:
         """The entry for `target`, created (and its refresher started) on first sight.
-        Raises MetadataError when its Prometheus is not allowed or no profile fits."""
+        Raises MetadataError when its Prometheus is not allowed or no profile fits, and
+        TooManyScaledObjects when it is new and `max_tracked` are tracked already."""
         tracked = self._tracked.get(target)
         now_s = self.clock.now_s()
         if tracked is None:
             self.prometheus_addresses.check(target.prometheus_url)
             profile = self.profiles.resolve(target)
+            if len(self._tracked) >= self.max_tracked:
+                self.note_refused(1)
+                raise TooManyScaledObjects(self.max_tracked, target.scaled_object)
             tracked = Tracked(
                 target,
                 engine=self.engine_for(profile),
@@ -96,6 +105,12 @@ class ScalerRegistry:
                 tracked.task = asyncio.get_running_loop().create_task(self._run(tracked))
         tracked.last_seen_s = now_s
         return tracked
+
+    def note_refused(self, count: int) -> None:
+        """`count` new ScaledObjects were refused past `max_tracked`, here or by the gRPC
+        front process (which refuses them itself and tells this process how many)."""
+        for notify in self.on_refused:
+            notify(count)
 
     async def replace_profiles(self, book: ProfileBook) -> None:
         """Swaps in a new profile book, all or nothing.

@@ -19,6 +19,7 @@ from autoscaler.decision import Decision
 from autoscaler.scaler.decision_cell import DecisionCell
 from autoscaler.scaler.error_text import bounded
 from autoscaler.scaler.metadata import MetadataError, ScalerTarget, parse_metadata
+from autoscaler.scaler.tracking_limit import TooManyScaledObjects
 from external_scaler_proto import externalscaler_pb2 as pb
 from external_scaler_proto import externalscaler_pb2_grpc as pb_grpc
 
@@ -30,7 +31,8 @@ class DecisionBoard(Protocol):
     process's mirror of it."""
 
     def track(self, target: ScalerTarget) -> DecisionCell:
-        """The target's cell, tracked from now on; MetadataError when no profile fits."""
+        """The target's cell, tracked from now on; MetadataError when no profile fits,
+        TooManyScaledObjects when it is new and the board is full."""
         ...
 
 
@@ -127,6 +129,10 @@ async def _track(
         return board.track(target)
     except MetadataError as exc:
         await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        raise
+    except TooManyScaledObjects as exc:
+        # The server's resource, not the request's fault: KEDA logs it and retries later.
+        await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
         raise
 
 

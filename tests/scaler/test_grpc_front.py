@@ -20,13 +20,14 @@ import pytest
 from autoscaler.decision import Decision
 from autoscaler.scaler.app import ScalerApp
 from autoscaler.scaler.exported_metrics import DecisionMetrics
-from autoscaler.scaler.front_messages import Dropped, Profiles, Published, Seen
+from autoscaler.scaler.front_messages import Dropped, Profiles, Published, Refused, Seen
 from autoscaler.scaler.grpc_front_process import GrpcFrontProcess
 from autoscaler.scaler.metadata import MetadataError, parse_metadata
 from autoscaler.scaler.mirror_board import MirrorBoard
 from autoscaler.scaler.profile_book import ProfileBook
 from autoscaler.scaler.profile_choice import ProfileChoice
 from autoscaler.scaler.registry import ScalerRegistry
+from autoscaler.scaler.tracking_limit import TooManyScaledObjects
 from external_scaler_proto import externalscaler_pb2 as pb
 from external_scaler_proto import externalscaler_pb2_grpc as pb_grpc
 from tests.fakes import FakeMetricSource, make_profile, prompt_for_replicas
@@ -38,7 +39,7 @@ def only_default() -> ProfileChoice:
 
 
 def test_mirror_tells_the_back_at_first_sight_then_in_batches() -> None:
-    told: list[Seen] = []
+    told: list[Seen | Refused] = []
     board = MirrorBoard(only_default(), told.append)
     chat, batch = target(name="chat"), target(name="batch")
     board.track(chat)
@@ -47,7 +48,8 @@ def test_mirror_tells_the_back_at_first_sight_then_in_batches() -> None:
     board.track(batch)
     assert told == [Seen((chat,)), Seen((batch,))]
     board.report_seen()
-    assert len(told) == 3 and set(told[2].targets) == {chat, batch}
+    assert len(told) == 3 and isinstance(told[2], Seen)
+    assert set(told[2].targets) == {chat, batch}
     board.report_seen()  # nothing asked since: nothing to say
     assert len(told) == 3
 
@@ -263,3 +265,26 @@ async def test_a_live_scaler_process_keeps_its_front() -> None:
     finally:
         await front.stop(0)
     assert front.exitcode == 0
+
+
+def test_mirror_refuses_past_the_limit_and_tells_the_back_how_many() -> None:
+    told: list[object] = []
+    board = MirrorBoard(only_default(), told.append, max_scaled_objects=1)
+    board.track(target(name="chat"))
+    for _ in range(3):
+        with pytest.raises(TooManyScaledObjects, match="'max_scaled_objects'"):
+            board.track(target(name="flood"))
+    assert len(board) == 1
+    # The first refusal of a burst at once (the back counts it in its metrics), the rest
+    # with the next report, so a flood of new names is not a flood of messages.
+    assert told == [Seen((target(name="chat"),)), Refused(1)]
+    board.report_seen()
+    assert told[2:] == [Refused(2)]
+    board.report_seen()
+    assert len(told) == 3
+    with pytest.raises(TooManyScaledObjects):
+        board.track(target(name="later"))
+    assert told[3:] == [Refused(1)]
+    board.receive(Dropped(target(name="chat")))  # the back forgot it: room again
+    board.track(target(name="later"))
+    assert len(board) == 1

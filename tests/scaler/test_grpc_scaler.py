@@ -17,6 +17,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from autoscaler.scaler.exported_metrics import DecisionMetrics
 from autoscaler.scaler.grpc_front_process import GrpcFrontProcess
 from autoscaler.scaler.prometheus_addresses import PrometheusAddresses
 from autoscaler.scaler.registry import ScalerRegistry
@@ -237,6 +238,65 @@ async def test_a_refresh_that_keeps_raising_turns_unavailable_past_the_bound(mod
     finally:
         await server.stop(0)
         await registry.close()
+
+
+@pytest.mark.parametrize("mode", ["in-process", "front-process"])
+async def test_past_the_limit_a_new_scaled_object_is_resource_exhausted(mode: str) -> None:
+    """One client creating ScaledObjects without end must not grow the pod past its memory
+    limit: past `max_scaled_objects` a new one is refused, naming the limit and the key, and
+    counted; the ones tracked are still answered."""
+    registry, _ = make_registry(FakeMetricSource())
+    registry.max_tracked = 2
+    metrics = DecisionMetrics()
+    registry.on_refused = (metrics.count_refused,)
+    server = await serve(registry, mode)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            stub = pb_grpc.ExternalScalerStub(channel)
+
+            def named(name: str) -> pb.ScaledObjectRef:
+                return pb.ScaledObjectRef(name=name, namespace="serving", scalerMetadata=METADATA)
+
+            for name in ("a", "b"):
+                assert (await stub.GetMetricSpec(named(name), timeout=3)).metricSpecs
+            for call in (
+                lambda: stub.GetMetricSpec(named("c"), timeout=3),
+                lambda: stub.IsActive(named("c"), timeout=3),
+                lambda: stub.StreamIsActive(named("c"), timeout=3).read(),
+            ):
+                with pytest.raises(grpc.aio.AioRpcError) as caught:
+                    await call()
+                assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+                details = caught.value.details() or ""
+                assert "2 ScaledObjects" in details and "'max_scaled_objects'" in details
+            assert (await stub.GetMetricSpec(named("a"), timeout=3)).metricSpecs
+            await published(server)  # the front's first refusal has reached the back
+            refused = metrics.registry.get_sample_value("prewarm_scaled_objects_refused_total")
+            assert refused is not None and refused >= 1
+            assert sorted(t.target.scaled_object for t in registry.all()) == [
+                "serving/a",
+                "serving/b",
+            ]
+    finally:
+        await server.stop(0)
+        await registry.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "namespace", "field"),
+    [("n" * 1_000_000, "serving", "'name'"), ("chat", "s" * 64, "'namespace'")],
+    ids=["1MB-name", "64-char-namespace"],
+)
+async def test_names_past_kubernetes_limits_are_invalid_argument(  # type: ignore[no-untyped-def]
+    scaler, name: str, namespace: str, field: str
+) -> None:
+    stub, _, (registry, _, _) = scaler
+    oversized = pb.ScaledObjectRef(name=name, namespace=namespace, scalerMetadata=METADATA)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.GetMetricSpec(oversized, timeout=3)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field in (caught.value.details() or "")
+    assert len(registry) == 0
 
 
 async def test_stream_pushes_true_when_the_model_becomes_active(scaler) -> None:  # type: ignore[no-untyped-def]

@@ -133,3 +133,27 @@ def test_unicode_is_escaped_so_the_message_stays_small_on_the_wire() -> None:
         parse_metadata("so", "ns", {"model": "m", "\U0001f600" * 5000: "v"})
     message = str(caught.value)
     assert message.isascii() and "\\U0001f600" in message and len(message) < 1000
+
+
+@pytest.mark.parametrize(
+    ("name", "namespace", "field"),
+    [
+        ("n" * 254, "serving", "'name'"),
+        ("chat", "s" * 64, "'namespace'"),
+        ("n" * 1_000_000, "serving", "'name'"),
+    ],
+    ids=["name-254", "namespace-64", "name-1MB"],
+)
+def test_reference_names_past_kubernetes_limits_name_the_field(
+    name: str, namespace: str, field: str
+) -> None:
+    """Kubernetes itself allows 253 (a DNS subdomain) and 63 (a DNS label): longer ones are
+    not a ScaledObject's, and would be kept per ScaledObject and exported in /metrics."""
+    with pytest.raises(MetadataError) as caught:
+        parse_metadata(name, namespace, {"model": "llama", "namespace": "serving"})
+    assert field in str(caught.value) and len(str(caught.value)) < 4096
+
+
+def test_reference_names_at_kubernetes_limits_parse() -> None:
+    target = parse_metadata("n" * 253, "s" * 63, {"model": "llama"})
+    assert target.scaled_object == "s" * 63 + "/" + "n" * 253

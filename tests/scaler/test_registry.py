@@ -15,6 +15,7 @@ from autoscaler.scaler.exported_metrics import DecisionMetrics
 from autoscaler.scaler.metadata import MetadataError, parse_metadata
 from autoscaler.scaler.profile_book import ProfileBook
 from autoscaler.scaler.registry import ScalerRegistry
+from autoscaler.scaler.tracking_limit import TooManyScaledObjects
 from tests.fakes import FakeMetricSource, fails_from_call, make_profile, prompt_for_replicas
 from tests.scaler.scaler_helpers import START_S, FailingEngine, make_registry, steady, target
 
@@ -156,6 +157,7 @@ async def test_an_idle_scaled_object_is_dropped_and_its_gauges_stop_being_export
             sample.labels["scaled_object"]
             for family in metrics.registry.collect()
             for sample in family.samples
+            if "scaled_object" in sample.labels  # not the process-wide refusal counter
         }
 
     registry.start()
@@ -281,3 +283,16 @@ async def test_a_source_raising_something_unexpected_is_missing_data() -> None:
     stale = await registry.refresh_once(tracked)
     assert not stale.valid and stale.replicas == 6 and stale.data_age_s == 301
     assert tracked.last_error == "KeyError: 'resultType'"
+
+
+async def test_past_the_limit_a_new_scaled_object_is_refused_and_counted() -> None:
+    metrics = DecisionMetrics()
+    registry, _ = make_registry(FakeMetricSource())
+    registry.max_tracked = 2
+    registry.on_refused = (metrics.count_refused,)
+    first, second = registry.track(target(name="a")), registry.track(target(name="b"))
+    with pytest.raises(TooManyScaledObjects, match="2 ScaledObjects.*'max_scaled_objects'"):
+        registry.track(target(name="c"))
+    assert registry.track(target(name="a")) is first  # tracked ones are still answered
+    assert registry.track(target(name="b")) is second and len(registry) == 2
+    assert metrics.registry.get_sample_value("prewarm_scaled_objects_refused_total") == 1

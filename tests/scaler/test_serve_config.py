@@ -153,3 +153,14 @@ def test_the_shipped_example_documents_every_key() -> None:
         if not re.search(rf"(?m)^[ #]*{key.split('.')[-1]}:", sections.get(key.split(".")[0], ""))
     ]
     assert undocumented == []
+
+
+def test_max_scaled_objects_defaults_to_the_sized_bound_and_must_be_positive(
+    tmp_path: Path,
+) -> None:
+    config, _ = load_serve_config(EXAMPLE)
+    assert config.max_scaled_objects == ServeConfig().max_scaled_objects == 2000
+    bad = tmp_path / "prewarm.yaml"
+    bad.write_text("max_scaled_objects: 0\n")
+    with pytest.raises(ProfileError, match="max_scaled_objects"):
+        load_serve_config(bad)
