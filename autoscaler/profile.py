@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from autoscaler.forecast.holt_winters import HoltWintersSettings
+from autoscaler.forecast.memory_limits import memory_problems
 from autoscaler.forecast.registry import FORECASTERS, ForecastSettings
 from autoscaler.yaml_files import YamlFileError, read_yaml_file
 
@@ -112,6 +113,15 @@ class ModelProfile(_Strict):
                 f"decision_interval_s ({self.decision_interval_s:g}) is above forecast.bucket_s "
                 f"({self.forecast.bucket_s:g}): decide at least once per bucket"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _bounded_memory(self) -> ModelProfile:
+        # Every field can be valid alone and the product still ask for gigabytes (1 s
+        # buckets x a 2 h cold start x a day of errors: 2.5 GB): see memory_limits.
+        problems = memory_problems(self.forecast, self.horizon_s)
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     @property

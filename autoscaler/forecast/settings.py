@@ -6,9 +6,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class ForecastSettingsBase(BaseModel):
-    """Validated at the edge: unknown keys are rejected so a typo never silently does nothing."""
+    """Validated at the edge: unknown keys are rejected so a typo never silently does nothing.
+    YAML's `.inf` and `.nan` are no durations: `history_s: .inf` was accepted and crashed the
+    engine's first bucket count."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     quantile: float = Field(0.95, gt=0.5, lt=1.0, description="upper quantile the plan covers")
     bucket_s: float = Field(60.0, gt=0, le=3600, description="history bucket width")
