@@ -164,6 +164,16 @@ class ModelEngine:
             self._forecast_end_s = end_s
         return self._forecasts
 
+    def follow(self, replicas: int, t_s: float) -> None:
+        """Another replica's answer for this model is the one KEDA acts on (a more senior
+        Prewarm replica's, peers/agreement.py): it becomes this engine's replica count and
+        joins its scale-down hold, as if decided here. So if that replica goes away, this one
+        carries on from the fleet KEDA really asked for, with the hold that answer started,
+        instead of from its own, never-applied answers."""
+        recent = tuple(item for item in self.state.recent if item[0] < t_s) + ((t_s, replicas),)
+        self.state = PlannerState(replicas, recent)
+        self._fleet_known = True
+
     def decide(self, now_s: float) -> Decision:
         self._fleet_replicas(now_s)
         forecasts = self.forecasts(now_s)

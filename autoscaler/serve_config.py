@@ -80,11 +80,45 @@ class RefitConfig(_Strict):
     every_s: float = Field(60.0, gt=0, description="how often models are checked for due refits")
 
 
+class PeersConfig(_Strict):
+    """The other Prewarm replicas, so that all of them give KEDA the same answer."""
+
+    urls: tuple[Annotated[str, Field(pattern=r"^https?://[^/\s]+/?$")], ...] = Field(
+        (),
+        description="http://host:port of each replica's HTTP face (this replica's own is "
+        "recognised and skipped)",
+    )
+    dns: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9.-]+:[0-9]{1,5}$",
+        description="host:port of a headless Service resolving to every replica's pod",
+    )
+    instance: str | None = Field(
+        None,
+        max_length=253,
+        description="this replica's name among its peers; default: $POD_NAME or the host "
+        "name, with the HTTP port",
+    )
+    every_s: float = Field(
+        5.0,
+        gt=0,
+        le=60,
+        description="how often each peer is asked for its decisions; keep it under the "
+        "profiles' decision_interval_s so replicas agree within one interval",
+    )
+    timeout_s: float = Field(1.0, gt=0, le=30)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.urls or self.dns)
+
+
 class ServeConfig(_Strict):
     grpc: GrpcConfig = GrpcConfig()
     http: HttpConfig = HttpConfig()
     prometheus: PrometheusConfig = PrometheusConfig()
     refits: RefitConfig = RefitConfig()
+    peers: PeersConfig = PeersConfig()
     profiles: dict[str, Path] = Field(
         default_factory=dict, description="name -> profile YAML (relative to this file)"
     )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import signal
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -140,6 +142,18 @@ async def _serve(  # type: ignore[no-untyped-def]
             config.prometheus.url, frozenset(config.prometheus.allowed_addresses)
         ),
     )
+    peers = None
+    if config.peers.enabled:
+        from autoscaler.scaler.peers.exchange import PeerExchange, PeerSettings
+
+        p = config.peers
+        instance = p.instance or f"{os.environ.get('POD_NAME') or socket.gethostname()}:{http_port}"
+        peers = PeerExchange(
+            PeerSettings(instance, p.urls, p.dns, p.every_s, p.timeout_s),
+            clock,
+            on_change=registry.republish,
+        )
+        registry.peers = peers
     refits = None
     if config.refits.workers > 0:
         pool = RefitPool(config.refits.workers)
@@ -162,6 +176,7 @@ async def _serve(  # type: ignore[no-untyped-def]
         refits=refits,
         freeze_when_settled=True,
         grpc_process=config.grpc.own_process,
+        peers=peers,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

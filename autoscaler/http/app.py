@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from autoscaler.http.admin_api import admin_router
 from autoscaler.http.gpu_api import gpu_router
 from autoscaler.http.models_api import models_router
+from autoscaler.http.peers_api import peers_router
 from autoscaler.scaler.exported_metrics import DecisionMetrics
 from autoscaler.scaler.profile_reloader import ProfileReloader
 from autoscaler.scaler.registry import ScalerRegistry
@@ -52,4 +53,5 @@ def build_app(
     # Before models_router: its bare /models/{model:path} would take /models/x/gpu as model "x/gpu".
     app.include_router(gpu_router(registry))
     app.include_router(models_router(registry))
+    app.include_router(peers_router(registry))
     return app

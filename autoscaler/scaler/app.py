@@ -19,6 +19,7 @@ from autoscaler.scaler import heap_settling
 from autoscaler.scaler.background_refits import BackgroundRefits
 from autoscaler.scaler.exported_metrics import DecisionMetrics
 from autoscaler.scaler.grpc_front_process import GrpcFrontProcess
+from autoscaler.scaler.peers.exchange import PeerExchange
 from autoscaler.scaler.profile_reloader import ProfileReloader
 from autoscaler.scaler.registry import ScalerRegistry
 from autoscaler.scaler.tls import TlsFiles
@@ -47,9 +48,12 @@ class ScalerApp:
     freeze_when_settled: bool = False
     # Answer KEDA from a process of its own, away from this one's GIL (grpc_front.py).
     grpc_process: bool = False
+    # The other Prewarm replicas' decisions (the registry's `peers`), polled in the background.
+    peers: PeerExchange | None = None
     _watch: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
     _refitting: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
     _settling: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
+    _hearing: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
     _grpc: RunningServer | GrpcFrontProcess | None = field(default=None, init=False, repr=False)
 
     def _settling_state(self) -> tuple[int, int]:
@@ -67,6 +71,12 @@ class ScalerApp:
         # Bound first and by us: a taken port is then an error naming it before anything
         # starts, not uvicorn's exit after the gRPC side is already up.
         http_socket = bind_http(self.http_host, self.http_port)
+        loop = asyncio.get_running_loop()
+        if self.peers is not None:
+            # Heard once before KEDA is answered, so a restarted replica answers with the
+            # senior replica's decisions from its first call; then every `every_s`.
+            await self.peers.poll_once_alone()
+            self._hearing = loop.create_task(self.peers.run())
         try:
             grpc_server = await self._start_grpc()
         except BaseException:
@@ -86,7 +96,6 @@ class ScalerApp:
                 lifespan="off",
             )
         )
-        loop = asyncio.get_running_loop()
         http_task = loop.create_task(http.serve(sockets=[http_socket]))
         if self.reloader is not None and self.profiles_watch_s > 0:
             self._watch = loop.create_task(self.reloader.watch(self.profiles_watch_s))
@@ -130,7 +139,9 @@ class ScalerApp:
         finally:
             for waiting in waits:
                 waiting.cancel()
-            background = [t for t in (self._watch, self._refitting, self._settling) if t]
+            background = [
+                t for t in (self._watch, self._refitting, self._settling, self._hearing) if t
+            ]
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)

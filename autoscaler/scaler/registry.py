@@ -14,7 +14,7 @@ import logging
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from autoscaler.clock import Clock
 from autoscaler.decision import Decision
@@ -22,6 +22,8 @@ from autoscaler.engine import ModelEngine
 from autoscaler.metrics.source import MetricSource, MetricSourceError
 from autoscaler.profile import ModelProfile
 from autoscaler.scaler.metadata import MetadataError, ScalerTarget
+from autoscaler.scaler.peers.agreement import PeerDecision, agreed, senior
+from autoscaler.scaler.peers.report import PeerReport, ReportedDecision, TargetKey, target_key
 from autoscaler.scaler.profile_book import ProfileBook
 from autoscaler.scaler.prometheus_addresses import NO_OVERRIDES, PrometheusAddresses
 from autoscaler.scaler.tracked import Tracked
@@ -52,6 +54,7 @@ class ScalerRegistry:
         on_refused: tuple[Callable[[int], None], ...] = (),
         on_profiles: tuple[Callable[[ProfileBook], None], ...] = (),
         prometheus_addresses: PrometheusAddresses = NO_OVERRIDES,
+        peers: PeerView | None = None,
     ) -> None:
         self.profiles = profiles
         self.source_for = source_for
@@ -67,6 +70,9 @@ class ScalerRegistry:
         self.on_profiles = on_profiles  # told the new book when a reload swaps it in
         # The `prometheusAddress` values honoured (from the serve config).
         self.prometheus_addresses = prometheus_addresses
+        # Other Prewarm replicas' decisions: with them, every replica answers the most senior
+        # replica's decision for each ScaledObject (peers/agreement.py).
+        self.peers = peers
         self._tracked: dict[ScalerTarget, Tracked] = {}
         self._running = False
         # Back-fills are big range queries plus thousands of window inserts: a few at a time,
@@ -99,8 +105,11 @@ class ScalerRegistry:
                 engine=self.engine_for(profile),
                 source=self.source_for(target.prometheus_url),
                 last_seen_s=now_s,
+                tracked_since_s=now_s,
             )
             self._tracked[target] = tracked
+            # A senior replica's answer is there before this one's first decision.
+            self._publish(tracked)
             if self._running:
                 tracked.task = asyncio.get_running_loop().create_task(self._run(tracked))
         tracked.last_seen_s = now_s
@@ -210,16 +219,16 @@ class ScalerRegistry:
                 log.error("reading %s failed", tracked.target.scaled_object, exc_info=exc)
             tracked.last_error = failure_text(exc)
         # The planner turns missing data into "hold", then "invalid" past the bound.
+        followed = self._senior_peer(tracked)
         loop = asyncio.get_running_loop()
         try:
-            decision = await loop.run_in_executor(self._decider, tracked.engine.decide, now_s)
+            tracked.own = await loop.run_in_executor(
+                self._decider, _decide_following, tracked.engine, followed, now_s
+            )
             tracked.refresh_error = ""
         except Exception as exc:  # a forecaster's bug, memory a profile cannot have
-            decision = await self._refresh_failed(tracked, exc, now_s)
-        previous = tracked.decision
-        tracked.publish(decision)
-        self._report(tracked, decision, previous)
-        return decision
+            tracked.own = await self._refresh_failed(tracked, exc, now_s)
+        return self._publish(tracked) or tracked.own
 
     async def _refresh_failed(self, tracked: Tracked, exc: Exception, now_s: float) -> Decision:
         """A decision that raised ages the answer like missing data (`engine.hold`): keeping
@@ -229,6 +238,65 @@ class ScalerRegistry:
             log.error("refresh failed for %s", tracked.target.scaled_object, exc_info=exc)
         tracked.refresh_error = failure
         return await self.on_decider(lambda: tracked.engine.hold(now_s, failure))
+
+    def _senior_peer(self, tracked: Tracked) -> PeerDecision | None:
+        """A more senior replica's decision for `tracked`, if one is heard."""
+        if self.peers is None:
+            return None
+        chosen = senior(self.peers.candidates(target_key(tracked.target)))
+        return (
+            chosen if chosen is not None and chosen.seniority < self._seniority(tracked) else None
+        )
+
+    def _seniority(self, tracked: Tracked) -> tuple[float, str]:
+        return (tracked.tracked_since_s, self.peers.instance if self.peers else "")
+
+    def _publish(self, tracked: Tracked) -> Decision | None:
+        """Publishes what `tracked` answers now (its own decision or a senior replica's) when
+        that differs from what it answers already, or is this replica's own fresh decision."""
+        if self.peers is None:
+            decision = tracked.own
+        else:
+            decision = agreed(
+                tracked.own,
+                self.peers.instance,
+                tracked.tracked_since_s,
+                self.peers.candidates(target_key(tracked.target)),
+            )
+        if decision is None:
+            return None
+        previous = tracked.decision
+        if decision is not tracked.own and decision == previous:
+            return decision
+        tracked.publish(decision)
+        self._report(tracked, decision, previous)
+        return decision
+
+    def republish(self) -> None:
+        """Peers' decisions changed: every tracked ScaledObject answers the agreed one."""
+        for tracked in list(self._tracked.values()):
+            self._publish(tracked)
+
+    def own_report(self) -> PeerReport:
+        """This replica's own decisions, for the other replicas (`GET /peers/decisions`)."""
+        if self.peers is None:
+            raise ValueError("no peers: this replica reports to nobody")
+        return PeerReport(
+            instance=self.peers.instance,
+            decisions=[
+                ReportedDecision(
+                    target=target_key(t.target),
+                    tracked_since_s=t.tracked_since_s,
+                    t_s=t.own.t_s,
+                    replicas=t.own.replicas,
+                    valid=t.own.valid,
+                    reason=t.own.reason[:4096],
+                    forecast_replicas=t.own.forecast_replicas,
+                )
+                for t in self._tracked.values()
+                if t.own is not None
+            ],
+        )
 
     async def _run(self, tracked: Tracked) -> None:
         if self.backfill:
@@ -283,6 +351,23 @@ class ScalerRegistry:
                 "source_error": tracked.last_error,
             },
         )
+
+
+def _decide_following(engine: ModelEngine, followed: PeerDecision | None, now_s: float) -> Decision:
+    """On the decision thread: adopt a senior replica's answer first (so this engine's hold
+    includes it), then decide this replica's own answer."""
+    if followed is not None:
+        engine.follow(followed.replicas, followed.t_s)
+    return engine.decide(now_s)
+
+
+class PeerView(Protocol):
+    """What the registry needs from the exchange of decisions between replicas."""
+
+    @property
+    def instance(self) -> str: ...
+
+    def candidates(self, key: TargetKey) -> list[PeerDecision]: ...
 
 
 def failure_text(exc: BaseException, max_chars: int = 200) -> str:

@@ -60,7 +60,7 @@ def test_builds_have_every_piece(relpath: str) -> None:
     objects = build(relpath)
     assert {o["kind"] for o in objects} >= EXPECTED_KINDS
     services = {s["metadata"]["name"] for s in of_kind(objects, "Service")}
-    assert services == {"prewarm-grpc", "prewarm-http"}
+    assert services == {"prewarm-grpc", "prewarm-http", "prewarm-peers"}
     namespaced = [
         o for o in objects if o["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding")
     ]
@@ -254,7 +254,9 @@ def test_servicemonitor_scrapes_the_http_service_only(relpath: str) -> None:
 
 
 @pytest.mark.parametrize("relpath", PREWARM_BUILDS)
-def test_networkpolicy_admits_keda_and_monitoring_only(relpath: str, tmp_path: Path) -> None:
+def test_networkpolicy_admits_keda_monitoring_and_the_peers_only(
+    relpath: str, tmp_path: Path
+) -> None:
     objects = build(relpath)
     config, _ = load_serve_config(config_files(objects, tmp_path))
     policy = one(objects, "NetworkPolicy")["spec"]
@@ -263,7 +265,15 @@ def test_networkpolicy_admits_keda_and_monitoring_only(relpath: str, tmp_path: P
     assert set(policy["policyTypes"]) == {"Ingress", "Egress"}
 
     def namespaces(peers: list[Obj]) -> set[str]:
-        return {p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for p in peers}
+        """Each peer's namespace, or "prewarm replicas" for Prewarm's own pods."""
+        found = set()
+        for p in peers:
+            if "namespaceSelector" in p:
+                found.add(p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"])
+            else:  # a bare podSelector: pods of this namespace, which must be Prewarm's own
+                assert p["podSelector"]["matchLabels"].items() <= pod_labels.items()
+                found.add("prewarm replicas")
+        return found
 
     ingress = {
         frozenset(namespaces(rule["from"])): {(p["port"], p["protocol"]) for p in rule["ports"]}
@@ -272,6 +282,7 @@ def test_networkpolicy_admits_keda_and_monitoring_only(relpath: str, tmp_path: P
     assert ingress == {
         frozenset({"keda"}): {(config.grpc.port, "TCP")},
         frozenset({"monitoring"}): {(config.http.port, "TCP")},
+        frozenset({"prewarm replicas"}): {(config.http.port, "TCP")},  # peers' decisions
     }
     # Egress: cluster DNS, and the Prometheus the config names (host <service>.<namespace>).
     prometheus = urlparse(config.prometheus.url)
@@ -283,6 +294,7 @@ def test_networkpolicy_admits_keda_and_monitoring_only(relpath: str, tmp_path: P
     assert egress == {
         frozenset({"kube-system"}): {(53, "UDP"), (53, "TCP")},
         frozenset({prometheus_namespace}): {(prometheus.port or 80, "TCP")},
+        frozenset({"prewarm replicas"}): {(config.http.port, "TCP")},
     }
 
 

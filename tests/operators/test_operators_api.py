@@ -379,7 +379,9 @@ async def test_openapi_bounds_every_number_a_client_sends(server: Server) -> Non
             for field, prop in model["properties"].items():
                 if prop.get("type") in ("number", "integer"):
                     numbers[f"{name}.{field}"] = prop
-    assert "BacktestRequest.horizon_s" in numbers and "get /models/{model}/history ?hours" in numbers
+    assert (
+        "BacktestRequest.horizon_s" in numbers and "get /models/{model}/history ?hours" in numbers
+    )
     for where, prop in numbers.items():
         assert {"minimum", "exclusiveMinimum"} & set(prop), f"{where} has no lower bound"
         assert {"maximum", "exclusiveMaximum"} & set(prop), f"{where} has no upper bound"

@@ -7,6 +7,7 @@ import typing
 from pathlib import Path
 
 import pytest
+import yaml
 from pydantic import BaseModel
 
 from autoscaler.profile import ProfileError
@@ -164,3 +165,28 @@ def test_max_scaled_objects_defaults_to_the_sized_bound_and_must_be_positive(
     bad.write_text("max_scaled_objects: 0\n")
     with pytest.raises(ProfileError, match="max_scaled_objects"):
         load_serve_config(bad)
+
+
+@pytest.mark.parametrize(
+    ("peers", "key"),
+    [
+        ({"dns": "prewarm-peers"}, "peers.dns"),  # no port
+        ({"urls": ["prewarm-0:8080"]}, "peers.urls"),  # no scheme
+        ({"urls": ["http://a:8080/peers"]}, "peers.urls"),  # a path: the report path is ours
+        ({"every_s": 0}, "peers.every_s"),
+    ],
+    ids=["dns-without-port", "url-without-scheme", "url-with-path", "zero-interval"],
+)
+def test_bad_peers_are_named(tmp_path: Path, peers: dict[str, object], key: str) -> None:
+    bad = tmp_path / "prewarm.yaml"
+    bad.write_text(yaml.safe_dump({"peers": peers}))
+    with pytest.raises(ProfileError, match=re.escape(key)):
+        load_serve_config(bad)
+
+
+def test_the_shipped_config_finds_its_peers_through_the_headless_service() -> None:
+    config, _ = load_serve_config(EXAMPLE)
+    assert (
+        config.peers.enabled and config.peers.dns == "prewarm-peers.prewarm.svc.cluster.local:8080"
+    )
+    assert config.peers.every_s < 15.0, "peers are heard within one default decision interval"
