@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import ctypes
 import multiprocessing
+import os
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -108,6 +110,36 @@ def _one_blas_thread() -> None:
                 break
 
 
+# How often a worker checks that the process that started it is still there.
+_PARENT_CHECK_S = 1.0
+
+
+def _init_worker(parent_pid: int) -> None:
+    """Worker initialiser: an exit when the parent process dies, and one BLAS thread."""
+    _exit_with_parent(parent_pid)
+    _one_blas_thread()
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """Ends this worker once its parent is gone, however it went.
+
+    A parent stopped by SIGTERM shuts the pool down, but one killed outright (kill -9, the
+    OOM killer) never does, and a worker blocked on its job queue would then live on, holding
+    its memory (183 MB measured) until someone kills it. The kernel re-parents an orphan, so
+    a changed parent pid means the parent is gone. (PR_SET_PDEATHSIG would fire when the
+    *thread* that spawned the worker ends, which for this pool is a short-lived one.) The
+    parent passes its pid: one that died while this worker was still starting would
+    otherwise be missed, the worker reading its new parent as its first.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(_PARENT_CHECK_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="prewarm-parent-watch", daemon=True).start()
+
+
 def _fit_job(job: tuple[Any, np.ndarray, float]) -> tuple[str, Any]:
     """Runs in a worker: a fresh forecaster of the same settings fits the history."""
     from autoscaler.forecast.registry import build_forecaster
@@ -133,7 +165,8 @@ class RefitPool:
             ProcessPoolExecutor(
                 max_workers=workers,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_one_blas_thread,
+                initializer=_init_worker,
+                initargs=(os.getpid(),),
             )
             if executor == "process"
             else ThreadPoolExecutor(max_workers=workers)

@@ -148,3 +148,37 @@ def test_the_grpc_front_exits_when_the_scaler_process_is_killed(
     while running(front) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not running(front)
+
+
+def test_every_helper_process_exits_when_the_scaler_process_is_killed(
+    demo_server: tuple[subprocess.Popen[bytes], int, int],
+) -> None:
+    """kill -9 (or the OOM killer) gives the scaler no chance to stop its refit worker: the
+    worker must notice by itself, or it holds its ~180 MB until someone kills it."""
+    process, grpc_port, http_port = demo_server
+    wait_ready(http_port, process)
+    ref = pb.ScaledObjectRef(name="demo", namespace="default", scalerMetadata={"model": "demo"})
+    with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+        pb_grpc.ExternalScalerStub(channel).GetMetricSpec(ref, timeout=3)  # tracked: refits go
+
+    def refit_workers() -> set[int]:
+        found = set()
+        for child in children(process.pid):
+            with contextlib.suppress(OSError):
+                cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+                if b"multiprocessing" in cmdline and b"resource_tracker" not in cmdline:
+                    found.add(child)
+        return found
+
+    deadline = time.monotonic() + PRESTART_S
+    while not refit_workers() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    helpers = children(process.pid)
+    assert refit_workers(), f"no refit worker was spawned among {helpers}"
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + 15
+    while any(map(running, helpers)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = {pid: Path(f"/proc/{pid}/cmdline").read_bytes()[:120] for pid in helpers if running(pid)}
+    assert not left, f"helpers outlived a killed scaler: {left}"
