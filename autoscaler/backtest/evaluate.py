@@ -18,6 +18,7 @@ import numpy as np
 from autoscaler.backtest import metrics
 from autoscaler.backtest.rolling import RollingRun, origin_indices
 from autoscaler.backtest.series import DemandSeries
+from autoscaler.backtest.size import check_run_size
 
 DAY_S = 86400.0
 
@@ -61,8 +62,10 @@ def _no_origin_to_score(series: DemandSeries, warmup_s: float) -> ValueError:
 def check_scorable(series: DemandSeries, steps: int, stride: int, warmup_s: float) -> None:
     """Raises the ValueError `rolling_origin` or `score` would, before any forecaster runs:
     a warm-up that leaves nothing to score was found only after every kind (or every tune
-    candidate) had been replayed through the whole series."""
+    candidate) had been replayed through the whole series. Also refuses a run whose
+    forecasts would not fit in memory (`size.check_run_size`)."""
     origins = origin_indices(series, steps, stride)  # raises when there is none at all
+    check_run_size(series, steps, stride)
     origin_s = origins * series.bucket_s
     if not np.any(origin_s >= warmup_s - 1e-9 * series.bucket_s):
         raise _no_origin_to_score(series, warmup_s)

@@ -31,6 +31,7 @@ import numpy as np
 from autoscaler.backtest.series import DemandSeries, from_events, from_segments, median_step_s
 from simulations.traces.csv_rows import csv_rows, number, open_trace
 from simulations.traces.request_trace import TraceFormatError
+from simulations.traces.span import MAX_TIME_S, idle_cut_s, idle_note, trimmed_note
 
 TRACE_DEFAULT_BUCKET_S = 60.0
 GAP_FACTOR = 1.5  # a pause longer than this many median steps is a gap, not a long row
@@ -52,7 +53,7 @@ def load_value_csv(path: str | Path, bucket_s: float | None = None) -> DemandSer
     times: list[float] = []
     values: list[float] = []
     for line, row in csv_rows(path, ("t_s", "value")):
-        t = number(path, line, "t_s", row["t_s"], minimum=-math.inf)
+        t = number(path, line, "t_s", row["t_s"], minimum=-MAX_TIME_S, maximum=MAX_TIME_S)
         if times and t <= times[-1]:
             raise TraceFormatError(path, line, f"t_s must increase, {t:g} follows {times[-1]:g}")
         times.append(t)
@@ -64,9 +65,14 @@ def load_value_csv(path: str | Path, bucket_s: float | None = None) -> DemandSer
     step_s = median_step_s(t_s)
     durations = np.append(np.diff(t_s), step_s)
     durations = np.where(durations > GAP_FACTOR * step_s, step_s, durations)
+    # The silence after each row's last step: over a week of it is a collection break,
+    # shortened (whole days) so that its buckets are not all kept as NaN.
+    cut = idle_cut_s(np.append(np.diff(t_s), 0.0) - durations)
+    t_s = t_s - np.concatenate([[0.0], np.cumsum(cut[:-1])])
     return from_segments(
         t_s, durations, np.asarray(values), bucket_s or step_s,
         unit="tokens/s", name=path.stem, source=str(path),
+        note=idle_note(int(np.count_nonzero(cut)), float(cut.sum())),
     )  # fmt: skip
 
 
@@ -107,8 +113,9 @@ def load_request_trace(
         weights = np.ones(trace.n_requests)
         unit = "requests/s"
     return from_events(
-        trace.arrival_s, weights, width_s, unit=unit, name=trace.name, source=str(path)
-    )
+        trace.arrival_s, weights, width_s, unit=unit, name=trace.name, source=str(path),
+        note=trimmed_note(trace),  # load_trace shortens idle gaps of over a week
+    )  # fmt: skip
 
 
 def load_file(
@@ -135,7 +142,7 @@ def _servegen(path: Path, quantity: str) -> tuple[np.ndarray, np.ndarray, str, s
     times: list[float] = []
     rates: list[float] = []
     for line, row in csv_rows(path, _SERVEGEN):
-        t = number(path, line, "t_s", row["t_s"], minimum=-math.inf)
+        t = number(path, line, "t_s", row["t_s"], minimum=-MAX_TIME_S, maximum=MAX_TIME_S)
         if times and t <= times[-1]:
             raise TraceFormatError(path, line, f"t_s must increase, {t:g} follows {times[-1]:g}")
         times.append(t)

@@ -23,6 +23,9 @@ import numpy as np
 # end (433 s rows re-bucketed at 432.9277... s), not data.
 _MIN_COVERED_SHARE = 1e-6
 UNITS = ("tokens/s", "requests/s")
+# 100x a week of minute buckets (the default Prometheus look-back), ~2 years of them: 8 MB
+# of values. A ten-year span at 60 s asked for 5.3 M buckets, a 1e10 s gap for 167 M.
+MAX_SERIES_BUCKETS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,7 @@ def from_segments(
     covered = np.cumsum(durations)
     f_knots = np.column_stack([area - rate * durations, area]).ravel()
     c_knots = np.column_stack([covered - durations, covered]).ravel()
+    check_bucket_count((ends[-1] - starts[0]) / bucket_s, bucket_s, source)
     first = math.floor(starts[0] / bucket_s)
     last = math.ceil(ends[-1] / bucket_s)
     edges = bucket_s * np.arange(first, last + 1)
@@ -153,8 +157,20 @@ def from_events(
     times = np.asarray(times_s, dtype=np.float64)
     if times.size == 0:
         return DemandSeries(0.0, bucket_s, np.empty(0), unit, name, source, note)
+    check_bucket_count(float(times.max()) / bucket_s, bucket_s, source)
     n = int(times.max() // bucket_s)  # complete buckets before the last event's bucket
     index = (times // bucket_s).astype(np.int64)
     inside = index < n
     sums = np.bincount(index[inside], weights=np.asarray(weights, float)[inside], minlength=n)
     return DemandSeries(0.0, bucket_s, sums / bucket_s, unit, name, source, note)
+
+
+def check_bucket_count(buckets: float, bucket_s: float, source: str) -> None:
+    """ValueError naming the source when a span needs more than MAX_SERIES_BUCKETS buckets;
+    called before any array of them exists (a float count: 1e300 s has no int worth making)."""
+    if buckets > MAX_SERIES_BUCKETS:
+        raise ValueError(
+            f"{source}: the series spans {buckets:,.0f} buckets of {bucket_s:g} s "
+            f"({buckets * bucket_s / 86400:,.1f} days), over the limit of "
+            f"{MAX_SERIES_BUCKETS:,} (MAX_SERIES_BUCKETS): a longer --bucket-s or a shorter span"
+        )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from autoscaler.backtest.loaders import FORMATS, QUANTITIES, load_file, load_value_csv
 from autoscaler.backtest.prometheus import DEFAULT_LOOKBACK_S, load_prometheus
-from autoscaler.backtest.series import DemandSeries
+from autoscaler.backtest.series import MAX_SERIES_BUCKETS, DemandSeries
 
 
 class SourceError(ValueError):
@@ -61,6 +61,13 @@ class SourceSpec:
             if not (math.isfinite(self.lookback_s) and self.lookback_s > 0):
                 raise SourceError(
                     f"--lookback-s must be a finite number of seconds > 0, got {self.lookback_s:g}"
+                )
+            width_s = self.bucket_s or 60.0
+            if self.lookback_s / width_s > MAX_SERIES_BUCKETS:  # before Prometheus is asked
+                raise SourceError(
+                    f"--lookback-s {self.lookback_s:g} is {self.lookback_s / width_s:,.0f} "
+                    f"buckets of {width_s:g} s, over the limit of {MAX_SERIES_BUCKETS:,} "
+                    "(MAX_SERIES_BUCKETS): a shorter --lookback-s or a longer --bucket-s"
                 )
 
     def load(self) -> DemandSeries:

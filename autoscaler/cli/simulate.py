@@ -61,6 +61,7 @@ def simulate_command(
     from simulations.runner import parse_policy_names, simulate
     from simulations.traces.loader import RATE_FORMATS, TRACE_FORMATS, load_trace
     from simulations.traces.request_trace import TraceFormatError
+    from simulations.traces.span import check_replay_span, trimmed_note
     from simulations.traces.synthetic import synthetic_trace
     from simulations.warmup import check_warmup_s, default_warmup_s
 
@@ -101,6 +102,7 @@ def simulate_command(
                 ) from None
         if request_trace.n_requests == 0:
             raise ValueError(f"{trace}: the trace has no requests")
+        check_replay_span(request_trace)  # before a day's worth of ticks is allocated
         warmup = default_warmup_s(request_trace.duration_s) if warmup_s is None else warmup_s
         check_warmup_s(warmup, request_trace.duration_s)
         _check_out_dir(out)
@@ -109,6 +111,8 @@ def simulate_command(
         raise typer.Exit(2) from None
 
     physics = FleetPhysics.from_profile(model_profile)
+    if trimmed_note(request_trace):
+        console.print(f"[yellow]note:[/yellow] {trimmed_note(request_trace)}", highlight=False)
     console.print(
         f"Replaying [bold]{request_trace.n_requests:,}[/bold] requests over "
         f"{request_trace.duration_s / 3600:.1f} h ({request_trace.name}) through "

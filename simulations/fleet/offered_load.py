@@ -14,6 +14,7 @@ import numpy as np
 
 from simulations.fleet.physics import FleetPhysics
 from simulations.traces.request_trace import RequestTrace
+from simulations.traces.span import check_replay_span
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,10 @@ class OfferedLoad:
         cls, trace: RequestTrace, physics: FleetPhysics, tick_s: float = 1.0, drain_s: float = 0.0
     ) -> OfferedLoad:
         """`drain_s` adds arrival-free ticks after the last arrival, so a replay can serve the
-        backlog the trace ends with instead of counting it as never served."""
+        backlog the trace ends with instead of counting it as never served. A trace longer
+        than `span.MAX_REPLAY_SPAN_S` is a TraceFormatError naming it, before any per-tick
+        array exists."""
+        check_replay_span(trace)
         drain_ticks = int(np.ceil(drain_s / tick_s))
         n_ticks = int(np.floor(trace.duration_s / tick_s)) + 1 + drain_ticks
         tick = (trace.arrival_s // tick_s).astype(np.int64)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from simulations.traces.csv_rows import count, csv_rows, number, open_trace
 from simulations.traces.request_trace import RequestTrace, TraceFormatError
+from simulations.traces.span import MAX_TIME_S
 
 # Total tokens and Log Type are not needed, so a file without them still loads.
 COLUMNS = ("Timestamp", "Model", "Request tokens", "Response tokens")
@@ -32,7 +33,7 @@ def load_burstgpt(path: str | Path, model: str | None = None) -> RequestTrace:
     for line, row in csv_rows(path, COLUMNS):
         if model is not None and row["Model"] != model:
             continue
-        times.append(number(path, line, "Timestamp", row["Timestamp"]))
+        times.append(number(path, line, "Timestamp", row["Timestamp"], maximum=MAX_TIME_S))
         prompts.append(count(path, line, "Request tokens", row["Request tokens"]))
         response = count(path, line, "Response tokens", row["Response tokens"])
         failed += response == 0

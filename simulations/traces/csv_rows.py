@@ -65,33 +65,58 @@ def csv_rows(path: Path, required: Sequence[str]) -> Iterator[tuple[int, dict[st
             yield line, dict(zip(header, (cell.strip() for cell in row), strict=True))
 
 
-def number(path: Path, line: int, column: str, text: str, *, minimum: float = 0.0) -> float:
-    """A finite float >= minimum, or TraceFormatError naming the cell."""
+def number(
+    path: Path,
+    line: int,
+    column: str,
+    text: str,
+    *,
+    minimum: float = 0.0,
+    maximum: float = math.inf,
+) -> float:
+    """A finite float in [minimum, maximum], or TraceFormatError naming the cell."""
     try:
         value = float(text)
     except ValueError:
-        raise TraceFormatError(path, line, f"{column} is not a number: {text!r}") from None
+        raise TraceFormatError(path, line, f"{column} is not a number: {shown(text)}") from None
     # float() accepts "nan" and "inf"; either would poison every later sum (an infinite
     # rate asks for infinitely many requests), so they are malformed here.
     if not math.isfinite(value):
-        raise TraceFormatError(path, line, f"{column} must be finite, got {text!r}")
+        raise TraceFormatError(path, line, f"{column} must be finite, got {shown(text)}")
     if value < minimum:
-        raise TraceFormatError(path, line, f"{column} must be >= {minimum:g}, got {text!r}")
+        raise TraceFormatError(path, line, f"{column} must be >= {minimum:g}, got {shown(text)}")
+    if value > maximum:
+        raise TraceFormatError(path, line, f"{column} must be <= {maximum:g}, got {shown(text)}")
     return value
+
+
+def shown(value: object, limit: int = 40) -> str:
+    """`repr(value)`, cut to `limit` characters: a 5,000-digit cell is quoted, not pasted."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's 4,300-digit conversion limit
+        return "a number of over 4,300 digits"
+    return text if len(text) <= limit else f"{text[: limit - 3]}... ({len(text):,} characters)"
 
 
 def count(path: Path, line: int, column: str, value: object) -> int:
     """A token count: a whole number in [0, 2**31 - 1]. Accepts "12", "12.0" and JSON 12."""
     if isinstance(value, bool):  # JSON true is an int to Python, never a token count
-        raise TraceFormatError(path, line, f"{column} must be a whole number, got {value!r}")
+        raise TraceFormatError(path, line, f"{column} must be a whole number, got {shown(value)}")
     if isinstance(value, str):
         value = number(path, line, column, value)
-    if not isinstance(value, int | float) or not math.isfinite(value):
-        raise TraceFormatError(path, line, f"{column} must be a whole number, got {value!r}")
+    if isinstance(value, int):  # compared as an int: a 400-digit JSON int overflows a float
+        if 0 <= value <= MAX_INT32:
+            return value
+        raise TraceFormatError(
+            path, line, f"{column} must be a whole number in [0, {MAX_INT32}], got {shown(value)}"
+        )
+    if not isinstance(value, float) or not math.isfinite(value):
+        raise TraceFormatError(path, line, f"{column} must be a whole number, got {shown(value)}")
     if value < 0:
-        raise TraceFormatError(path, line, f"{column} must be >= 0, got {value!r}")
+        raise TraceFormatError(path, line, f"{column} must be >= 0, got {shown(value)}")
     if value != int(value) or value > MAX_INT32:
         raise TraceFormatError(
-            path, line, f"{column} must be a whole number <= {MAX_INT32}, got {value!r}"
+            path, line, f"{column} must be a whole number <= {MAX_INT32}, got {shown(value)}"
         )
     return int(value)

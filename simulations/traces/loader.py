@@ -11,6 +11,7 @@ from simulations.traces.burstgpt import load_burstgpt
 from simulations.traces.mooncake import load_mooncake
 from simulations.traces.rate_series import RateSeries, load_rate_series, synthesise_arrivals
 from simulations.traces.request_trace import RequestTrace, TraceFormatError
+from simulations.traces.span import trim_idle_gaps
 
 TRACE_FORMATS = ("azure", "mooncake", "burstgpt", "rate", "azure2024")
 RATE_FORMATS = ("rate", "azure2024")  # arrivals synthesised: --process, --cv, --max-requests
@@ -35,20 +36,23 @@ def load_trace(
     requests needs max_requests). Raises
     ValueError for an unknown fmt (checked first, so a typo is reported as such even if the
     path is wrong too), FileNotFoundError naming a missing path, and TraceFormatError (a
-    ValueError) naming file and line for a malformed one.
+    ValueError) naming file and line for a malformed one. Idle gaps of over a week are
+    shortened (`span.trim_idle_gaps`; meta says so).
     """
     if fmt == "azure":
-        return load_azure(path)
-    if fmt == "mooncake":
-        return load_mooncake(path)
-    if fmt == "burstgpt":
-        return load_burstgpt(path)
-    if fmt in RATE_FORMATS:
+        trace = load_azure(path)
+    elif fmt == "mooncake":
+        trace = load_mooncake(path)
+    elif fmt == "burstgpt":
+        trace = load_burstgpt(path)
+    elif fmt in RATE_FORMATS:
         series = load_rate_series(path) if fmt == "rate" else _azure2024_series(Path(path))
-        return synthesise_arrivals(
+        trace = synthesise_arrivals(
             series, seed=seed, process=process, cv=cv, max_requests=max_requests
         )
-    raise ValueError(f"unknown trace format {fmt!r}; choose from {', '.join(TRACE_FORMATS)}")
+    else:
+        raise ValueError(f"unknown trace format {fmt!r}; choose from {', '.join(TRACE_FORMATS)}")
+    return trim_idle_gaps(trace)
 
 
 def _azure2024_series(requests_csv: Path) -> RateSeries:

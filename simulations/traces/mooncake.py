@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
-from simulations.traces.csv_rows import count, open_trace
+from simulations.traces.csv_rows import count, open_trace, shown
 from simulations.traces.request_trace import RequestTrace, TraceFormatError
+from simulations.traces.span import MAX_TIME_S
 
 FIELDS = ("timestamp", "input_length", "output_length")
 
@@ -26,31 +28,20 @@ def load_mooncake(path: str | Path) -> RequestTrace:
     outputs: list[int] = []
     blocks_seen: set[int] = set()
     blocks_total = 0
-    with path.open(encoding="utf-8-sig") as handle:
-        for line, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
-            record = _record(path, line, text)
-            stamp = record["timestamp"]
-            if (
-                isinstance(stamp, bool)
-                or not isinstance(stamp, int | float)
-                or not math.isfinite(stamp)
-                or stamp < 0
-            ):
-                raise TraceFormatError(
-                    path, line, f"timestamp must be milliseconds >= 0, got {stamp!r}"
-                )
-            times.append(stamp / 1000.0)
-            prompts.append(count(path, line, "input_length", record["input_length"]))
-            outputs.append(count(path, line, "output_length", record["output_length"]))
-            hashes = record.get("hash_ids") or []
-            if not isinstance(hashes, list) or not all(
-                isinstance(block, int) and not isinstance(block, bool) for block in hashes
-            ):
-                raise TraceFormatError(path, line, "hash_ids must be a list of integers")
-            blocks_total += len(hashes)
-            blocks_seen.update(hashes)
+    for line, text in _lines(path):
+        if not text.strip():
+            continue
+        record = _record(path, line, text)
+        times.append(_stamp_s(path, line, record["timestamp"]))
+        prompts.append(count(path, line, "input_length", record["input_length"]))
+        outputs.append(count(path, line, "output_length", record["output_length"]))
+        hashes = record.get("hash_ids") or []
+        if not isinstance(hashes, list) or not all(
+            isinstance(block, int) and not isinstance(block, bool) for block in hashes
+        ):
+            raise TraceFormatError(path, line, "hash_ids must be a list of integers")
+        blocks_total += len(hashes)
+        blocks_seen.update(hashes)
     if not times:
         raise TraceFormatError(path, 1, "no requests in the file")
     # Every block beyond the first sighting of its id is a reuse.
@@ -59,12 +50,47 @@ def load_mooncake(path: str | Path) -> RequestTrace:
     return RequestTrace.from_unsorted(path.stem, times, prompts, outputs, str(path), meta)
 
 
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(1-based line number, text); a line that is not UTF-8 (binary, UTF-16) is a
+    TraceFormatError naming it. Decoded line by line: a text-mode file decodes ahead in
+    blocks and would blame the block's first line."""
+    with path.open("rb") as handle:
+        for line, raw in enumerate(handle, start=1):
+            try:
+                # utf-8-sig: a BOM some editors write is not part of the first record.
+                yield line, raw.decode("utf-8-sig" if line == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise TraceFormatError(
+                    path, line, f"not UTF-8 text ({exc.reason}): JSON Lines are UTF-8"
+                ) from None
+
+
+def _stamp_s(path: Path, line: int, stamp: object) -> float:
+    """The timestamp in seconds: milliseconds in [0, MAX_TIME_S x 1000]. An int is compared
+    before it is divided: a 400-digit one would overflow the float."""
+    limit_ms = MAX_TIME_S * 1000
+    if (
+        isinstance(stamp, bool)
+        or not isinstance(stamp, int | float)
+        or (isinstance(stamp, float) and not math.isfinite(stamp))
+        or not 0 <= stamp <= limit_ms
+    ):
+        raise TraceFormatError(
+            path, line, f"timestamp must be milliseconds in [0, {limit_ms:g}], got {shown(stamp)}"
+        )
+    return stamp / 1000.0
+
+
 def _record(path: Path, line: int, text: str) -> dict:
     """One JSON object with the required fields, or TraceFormatError naming the line."""
     try:
         record = json.loads(text)
     except json.JSONDecodeError as exc:
         raise TraceFormatError(path, line, f"not valid JSON: {exc.msg}") from None
+    except RecursionError:  # json nests by recursion: [[[[... a few thousand deep
+        raise TraceFormatError(path, line, "not valid JSON: nested too deeply") from None
+    except ValueError:  # an integer past Python's 4,300-digit conversion limit
+        raise TraceFormatError(path, line, "a number of over 4,300 digits") from None
     if not isinstance(record, dict):
         raise TraceFormatError(path, line, "expected a JSON object per line")
     missing = [name for name in FIELDS if name not in record]

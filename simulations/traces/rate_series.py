@@ -19,6 +19,7 @@ import numpy as np
 
 from simulations.traces.csv_rows import csv_rows, number, open_trace
 from simulations.traces.request_trace import RequestTrace, TraceFormatError
+from simulations.traces.span import MAX_TIME_S
 
 # Azure 2023 code-assistant means: long prompts, short completions. (The conversation trace
 # averages ~1,155 prompt / ~211 output tokens; pass those for chat-like workloads.)
@@ -101,7 +102,7 @@ def load_rate_series(path: str | Path) -> RateSeries:
     optional = ("input_tokens_per_s", "output_tokens_per_s")
     previous_t = -math.inf
     for line, row in csv_rows(path, ("t_s", "rate_rps")):
-        t = number(path, line, "t_s", row["t_s"], minimum=-math.inf)
+        t = number(path, line, "t_s", row["t_s"], minimum=-MAX_TIME_S, maximum=MAX_TIME_S)
         if t <= previous_t:
             raise TraceFormatError(path, line, f"t_s must increase, {t:g} follows {previous_t:g}")
         previous_t = t
