@@ -8,6 +8,7 @@ bucket, not per call, so asking twice in a bucket costs a dictionary lookup.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from autoscaler.decision import Decision, PlannerState
 from autoscaler.forecast.conformal import ConformalUpper
@@ -173,6 +174,23 @@ class ModelEngine:
         recent = tuple(item for item in self.state.recent if item[0] < t_s) + ((t_s, replicas),)
         self.state = PlannerState(replicas, recent)
         self._fleet_known = True
+
+    def restore_hold(self, answers: Sequence[tuple[float, int]], now_s: float) -> bool:
+        """Starts the scale-down hold from what Prewarm answered before a restart.
+
+        `answers` are (t_s, replicas) read back from Prometheus (decision_history.py). Those
+        inside the scale-down delay become the hold, and the newest is the fleet KEDA was
+        asked for, so the first decisions after a restart neither drop under that hold nor
+        step down past the rate limit, and pods still starting are not shed because only
+        the ready ones were visible. False when no answer is recent enough to count.
+        """
+        since_s = now_s - self.profile.scaling.scale_down_delay_s
+        recent = tuple((t, r) for t, r in sorted(answers) if since_s < t <= now_s)
+        if not recent:
+            return False
+        self.state = PlannerState(recent[-1][1], recent)
+        self._fleet_known = True
+        return True
 
     def decide(self, now_s: float) -> Decision:
         self._fleet_replicas(now_s)

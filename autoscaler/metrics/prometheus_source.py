@@ -31,6 +31,7 @@ from prometheus_api_client import PrometheusConnect
 from prometheus_api_client.exceptions import PrometheusApiClientException
 from urllib3.util.retry import Retry
 
+from autoscaler.metrics.decision_history import desired_replicas_query
 from autoscaler.metrics.promql import (
     DEFAULT_NAMES,
     SIGNAL_LABEL,
@@ -131,6 +132,20 @@ class PrometheusSource:
                 by_time.setdefault(t, {}).update(signals)
             chunk_start = chunk_end + step_s
         return [self._checked(_observation, t, by_time[t]) for t in sorted(by_time)]
+
+    async def desired_replicas(
+        self, scaled_object: str, start_s: float, end_s: float, step_s: float
+    ) -> list[tuple[float, int]]:
+        """Prewarm's own past answers (autoscaler/metrics/decision_history.py)."""
+        if not step_s > 0 or not end_s >= start_s:
+            raise ValueError(f"need step_s > 0 and end_s >= start_s: {start_s}, {end_s}, {step_s}")
+        expr = combined({"d": desired_replicas_query(scaled_object)})
+        points = await asyncio.to_thread(self._range, expr, start_s, end_s, step_s)
+        return [
+            (t, int(v))
+            for t, signals in sorted(points.items())
+            if math.isfinite(v := signals["d"]) and v >= 0
+        ]
 
     async def gpu_signals(self, query: ModelQuery, now_s: float) -> GpuSignals | None:
         """DCGM engine activity and framebuffer use for the model's pods, or None if none."""

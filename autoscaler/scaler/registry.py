@@ -19,6 +19,7 @@ from typing import Protocol, TypeVar
 from autoscaler.clock import Clock
 from autoscaler.decision import Decision
 from autoscaler.engine import ModelEngine
+from autoscaler.metrics.decision_history import DecisionHistory
 from autoscaler.metrics.source import MetricSource, MetricSourceError
 from autoscaler.profile import ModelProfile
 from autoscaler.scaler.metadata import MetadataError, ScalerTarget
@@ -190,12 +191,35 @@ class ScalerRegistry:
                 log.warning("back-fill failed for %s: %s", tracked.target.scaled_object, exc)
                 return 0
 
+            answers = await self._past_answers(tracked, end_s)
+
             def load() -> None:  # off the event loop: days of minutes are many inserts
                 for obs in history:
                     tracked.engine.observe(obs)
+                if answers:
+                    tracked.engine.restore_hold(answers, end_s)
 
             await asyncio.get_running_loop().run_in_executor(self._decider, load)
             return len(history)
+
+    async def _past_answers(self, tracked: Tracked, end_s: float) -> list[tuple[float, int]]:
+        """What Prewarm answered for `tracked` over its scale-down delay before this start, if
+        the source keeps it (decision_history.py); nothing when it cannot say."""
+        if not isinstance(tracked.source, DecisionHistory):
+            return []
+        profile = tracked.engine.profile
+        step_s = max(1.0, profile.decision_interval_s)
+        start_s = end_s - profile.scaling.scale_down_delay_s
+        try:
+            return await asyncio.wait_for(
+                tracked.source.desired_replicas(
+                    tracked.target.scaled_object, start_s, end_s, step_s
+                ),
+                timeout=max(self.source_timeout_s, 10.0),
+            )
+        except (MetricSourceError, TimeoutError) as exc:
+            log.warning("reading past answers failed for %s: %s", tracked.target.scaled_object, exc)
+            return []
 
     async def refresh_once(self, tracked: Tracked) -> Decision:
         """One cycle: read the latest observation (if the source answers), decide, publish."""
