@@ -23,7 +23,12 @@ from autoscaler.metrics.decision_history import DecisionHistory
 from autoscaler.metrics.source import MetricSource, MetricSourceError
 from autoscaler.profile import ModelProfile
 from autoscaler.scaler.metadata import MetadataError, ScalerTarget
-from autoscaler.scaler.peers.agreement import PeerDecision, agreed, senior
+from autoscaler.scaler.peers.agreement import (
+    PeerDecision,
+    agreed,
+    as_peer_decision,
+    senior,
+)
 from autoscaler.scaler.peers.report import PeerReport, ReportedDecision, TargetKey, target_key
 from autoscaler.scaler.profile_book import ProfileBook
 from autoscaler.scaler.prometheus_addresses import NO_OVERRIDES, PrometheusAddresses
@@ -264,16 +269,28 @@ class ScalerRegistry:
         return await self.on_decider(lambda: tracked.engine.hold(now_s, failure))
 
     def _senior_peer(self, tracked: Tracked) -> PeerDecision | None:
-        """A more senior replica's decision for `tracked`, if one is heard."""
+        """The other replica whose decision `tracked` answers with, if not this one's own."""
         if self.peers is None:
             return None
-        chosen = senior(self.peers.candidates(target_key(tracked.target)))
-        return (
-            chosen if chosen is not None and chosen.seniority < self._seniority(tracked) else None
-        )
+        # Before its first decision a replica ranks as if its own were valid: it follows
+        # only replicas senior to it, never a junior's answer into its own hold.
+        own = tracked.own or Decision(self.clock.now_s(), 0, "not decided yet")
+        candidates = self._heard(tracked)
+        candidates.append(as_peer_decision(own, self.peers.instance, tracked.tracked_since_s))
+        chosen = senior(candidates)
+        return chosen if chosen is not None and chosen.instance != self.peers.instance else None
 
-    def _seniority(self, tracked: Tracked) -> tuple[float, str]:
-        return (tracked.tracked_since_s, self.peers.instance if self.peers else "")
+    def _heard(self, tracked: Tracked) -> list[PeerDecision]:
+        """Other replicas' decisions for `tracked` that they renewed lately: a peer still
+        answering HTTP while its deciding is stuck must not hold the answer."""
+        if self.peers is None:
+            return []
+        profile = tracked.engine.profile
+        oldest_s = self.clock.now_s() - max(
+            3 * profile.decision_interval_s, profile.staleness.hold_after_s
+        )
+        heard = self.peers.candidates(target_key(tracked.target))
+        return [d for d in heard if d.t_s >= oldest_s]
 
     def _publish(self, tracked: Tracked) -> Decision | None:
         """Publishes what `tracked` answers now (its own decision or a senior replica's) when
@@ -285,7 +302,7 @@ class ScalerRegistry:
                 tracked.own,
                 self.peers.instance,
                 tracked.tracked_since_s,
-                self.peers.candidates(target_key(tracked.target)),
+                self._heard(tracked),
             )
         if decision is None:
             return None

@@ -44,9 +44,15 @@ def test_the_senior_is_whoever_tracked_longest(
 def test_agreed_keeps_its_own_when_it_is_the_senior() -> None:
     own = Decision(START_S, 5, "own")
     assert agreed(own, "me", 1.0, [peer("other", 2.0, 9)]) is own
-    taken = agreed(own, "me", 3.0, [peer("other", 2.0, 9, valid=False)])
-    assert taken is not None and (taken.replicas, taken.valid) == (9, False)
+    taken = agreed(own, "me", 3.0, [peer("other", 2.0, 9)])
+    assert taken is not None and (taken.replicas, taken.valid) == (9, True)
     assert "senior replica other" in taken.reason
+    # A senior whose data went stale yields to a junior with fresh data...
+    assert agreed(own, "me", 3.0, [peer("other", 2.0, 9, valid=False)]) is own
+    # ...but when every decision is invalid, the senior's still counts (both say UNAVAILABLE).
+    stale_own = Decision(START_S, 5, "own, stale", valid=False)
+    taken = agreed(stale_own, "me", 3.0, [peer("other", 2.0, 9, valid=False)])
+    assert taken is not None and (taken.replicas, taken.valid) == (9, False)
     # Before its own first decision, a junior replica answers the senior's at once.
     early = agreed(None, "me", 3.0, [peer("other", 2.0, 9)])
     assert early is not None and early.replicas == 9
@@ -95,6 +101,21 @@ async def test_a_restarted_replica_answers_the_senior_and_holds_it_when_the_seni
     assert decision.replicas == 9 and "scale-down delay holds 9" in decision.reason
     clock.advance(301)
     assert (await registry.refresh_once(tracked)).replicas < 9
+
+
+async def test_a_peer_whose_decisions_stopped_is_not_followed() -> None:
+    source = FakeMetricSource()
+    registry, clock = make_registry(source)
+    peers = ScriptedPeers()
+    registry.peers = peers
+    # The senior's last decision is older than three decision intervals and the hold bound:
+    # its HTTP face answers, but its deciding is stuck.
+    stuck = PeerDecision("senior:8080", START_S - 3600, START_S - 1000, 30, True, "stuck")
+    peers.heard[target_key(target())] = [stuck]
+    tracked = registry.track(target())
+    source.latest_by_model["llama"] = steady(prompt_for_replicas(5), ready=5)
+    decision = await registry.refresh_once(tracked)
+    assert decision is tracked.own and decision.replicas == 5
 
 
 async def test_a_senior_replica_keeps_its_own_answer() -> None:

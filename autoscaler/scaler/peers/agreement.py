@@ -9,7 +9,11 @@ Making every replica's state a pure function of Prometheus history would forbid 
 built from the decisions themselves; instead the replicas agree on whose decision counts.
 
 The rule: for each ScaledObject, the decision of the replica that has tracked it longest
-(the smallest `tracked_since_s`, ties broken by instance name) is every replica's answer.
+(the smallest `tracked_since_s`, ties broken by instance name) is every replica's answer,
+among the valid decisions if any is valid: a senior whose data went stale (its Prometheus
+unreachable, say) yields to a junior that still has fresh data, rather than take KEDA to its
+fallback for both. Decisions a replica has not renewed lately are not candidates at all
+(the registry filters them), so a peer whose deciding is stuck cannot hold the answer.
 Every replica applies the same rule to the same candidates, so they agree as soon as they
 have heard from each other, which the exchange does at least once per decision interval.
 The senior replica is also the best informed: the longest history, the most calibrated
@@ -45,8 +49,9 @@ class PeerDecision:
 
 
 def senior(candidates: Iterable[PeerDecision]) -> PeerDecision | None:
-    """The decision every replica answers with: the most senior replica's."""
-    return min(candidates, key=lambda d: d.seniority, default=None)
+    """The decision every replica answers with: the most senior replica's valid one, or the
+    most senior replica's when none is valid."""
+    return min(candidates, key=lambda d: (not d.valid, d.seniority), default=None)
 
 
 def as_peer_decision(decision: Decision, instance: str, tracked_since_s: float) -> PeerDecision:
