@@ -19,14 +19,12 @@ so `llama` sums to 180 prompt / 36 generation tok/s, 6 running, 5 waiting, mean 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import math
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import get_type_hints
 
 import httpx
 import pytest
@@ -34,6 +32,7 @@ import pytest
 from autoscaler.clock import ManualClock
 from autoscaler.http.app import build_app
 from autoscaler.metrics import prometheus_source
+from autoscaler.metrics.decision_history import DecisionHistory
 from autoscaler.metrics.prometheus_source import PrometheusSource
 from autoscaler.metrics.promql import MetricNames
 from autoscaler.metrics.source import MetricSource, MetricSourceError, ModelQuery
@@ -51,6 +50,7 @@ from tests.integration.prometheus_server import (
     openmetrics,
     require_binary,
 )
+from tests.protocols import protocol_mismatches
 
 T0 = 1_700_000_000.0
 SCRAPE_S = 15.0
@@ -478,33 +478,10 @@ def test_a_missing_binary_fails_under_ci_and_skips_otherwise(
         require_binary("prometheus")
 
 
-def protocol_mismatches(cls: type, protocol: type) -> list[str]:
-    """Where `cls` departs from `protocol`'s methods: one missing, sync where the protocol's
-    is async, other parameters (names, kinds, defaults) or other types. At runtime, because
-    mypy does not check tests/: a `typed: MetricSource = ...` line here would check nothing."""
-    members = [name for name in vars(protocol) if not name.startswith("_")]
-    assert members, f"{protocol.__name__} declares no methods"
-    found = []
-    for name in members:
-        want, got = getattr(protocol, name), getattr(cls, name, None)
-        if got is None:
-            found.append(f"{name}: missing")
-            continue
-        if inspect.iscoroutinefunction(got) != inspect.iscoroutinefunction(want):
-            found.append(f"{name}: async differs")
-        params = [
-            [(p.name, p.kind, p.default) for p in inspect.signature(f).parameters.values()]
-            for f in (want, got)
-        ]
-        if params[0] != params[1]:
-            found.append(f"{name}: parameters {params[1]}, protocol {params[0]}")
-        if get_type_hints(got) != get_type_hints(want):
-            found.append(f"{name}: types {get_type_hints(got)}, protocol {get_type_hints(want)}")
-    return found
-
-
 def test_it_satisfies_the_protocol() -> None:
     assert protocol_mismatches(PrometheusSource, MetricSource) == []
+    # It also reads back Prewarm's own answers after a restart (decision_history.py).
+    assert protocol_mismatches(PrometheusSource, DecisionHistory) == []
 
 
 # --- a model without series, through the registry ---
