@@ -22,6 +22,12 @@ from pydantic import Field, field_validator, model_validator
 
 from scheduler.catalog import Catalog, load_catalog
 from scheduler.input_errors import PlacementInputError, Strict, parse, read_yaml
+from scheduler.input_limits import (
+    MAX_DEMAND_GPUS,
+    MAX_DEMAND_REPLICAS,
+    MAX_GPUS_PER_NODE,
+    MAX_NODES_PER_REPLICA,
+)
 
 
 @dataclass(frozen=True)
@@ -55,11 +61,11 @@ class PlacementOptions:
 
 class _ModelIn(Strict):
     name: str = Field(min_length=1)
-    replicas: int = Field(ge=0)
+    replicas: int = Field(ge=0, le=MAX_DEMAND_REPLICAS)
     mig_profile: str | None = Field(None, min_length=1)
     memory_gib: float | None = Field(None, gt=0)
-    gpus_per_replica: int | None = Field(None, ge=1)
-    nodes_per_replica: int | None = Field(None, ge=1)
+    gpus_per_replica: int | None = Field(None, ge=1, le=MAX_GPUS_PER_NODE)
+    nodes_per_replica: int | None = Field(None, ge=1, le=MAX_NODES_PER_REPLICA)
     gpu_models: list[str] | None = None
 
     @field_validator("gpu_models")
@@ -123,7 +129,7 @@ def demand_from_dict(data: object, source: str = "demand") -> Demand:
 
 def check_demand(demand: Demand, catalog: Catalog | None = None) -> list[str]:
     catalog = catalog or load_catalog()
-    problems = []
+    problems = _too_large(demand)
     first: dict[str, int] = {}
     for i, m in enumerate(demand.models):
         if m.name in first:
@@ -146,4 +152,22 @@ def check_demand(demand: Demand, catalog: Catalog | None = None) -> list[str]:
                     + (", ".join(having) if having else "no catalog GPU")
                     + (f", not on {', '.join(m.gpu_models)}" if m.gpu_models and having else "")
                 )
+    return problems
+
+
+def _too_large(demand: Demand) -> list[str]:
+    """The demand's totals past what the planner can plan in minutes (see input_limits)."""
+    problems = []
+    replicas = sum(m.replicas for m in demand.models)
+    if replicas > MAX_DEMAND_REPLICAS:
+        problems.append(
+            f"models: {replicas:,} replicas in all, over the limit of {MAX_DEMAND_REPLICAS:,} "
+            "(MAX_DEMAND_REPLICAS)"
+        )
+    gpus = sum(m.replicas * (m.gpus_per_replica or 0) * m.nodes_per_replica for m in demand.models)
+    if gpus > MAX_DEMAND_GPUS:
+        problems.append(
+            f"models: {gpus:,} whole GPUs in all (replicas x gpus_per_replica x "
+            f"nodes_per_replica), over the limit of {MAX_DEMAND_GPUS:,} (MAX_DEMAND_GPUS)"
+        )
     return problems

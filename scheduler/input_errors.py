@@ -24,9 +24,11 @@ T = TypeVar("T", bound=BaseModel)
 
 
 class Strict(BaseModel):
-    """Base for input models: unknown keys are errors, values are immutable once read."""
+    """Base for input models: unknown keys are errors, values are immutable once read, and
+    YAML's `.inf`/`.nan` are no numbers (`memory_gib: .inf` was accepted, sized to no slice,
+    and the plan released the model's running slice)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class PlacementInputError(ValueError):

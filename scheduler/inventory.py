@@ -25,6 +25,7 @@ from pydantic import Field, field_validator
 
 from scheduler.catalog import Catalog, load_catalog
 from scheduler.input_errors import PlacementInputError, Strict, parse, read_yaml
+from scheduler.input_limits import MAX_GPUS_PER_NODE, MAX_INVENTORY_GPUS, MAX_MIG_PER_GPU
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ class _GpuIn(Strict):
     in_use: bool = False
     served_model: str | None = Field(None, min_length=1)
     replica: str | None = Field(None, min_length=1)
-    mig: list[_MigIn] = []
+    mig: list[_MigIn] = Field([], max_length=MAX_MIG_PER_GPU)
 
     @field_validator("model")
     @classmethod
@@ -112,12 +113,24 @@ class _NodeIn(Strict):
     instance_type: str = ""
     gpus: list[_GpuIn] = []
 
+    @field_validator("gpus", mode="before")
+    @classmethod
+    def _few_enough(cls, value: object) -> object:
+        # Before the GPUs are validated one by one: 200,000 of them on one node is a typo or
+        # a hostile file, and the exact solver would see them all at once.
+        if isinstance(value, list) and len(value) > MAX_GPUS_PER_NODE:
+            raise ValueError(
+                f"{len(value):,} GPUs on one node, over the limit of {MAX_GPUS_PER_NODE} "
+                "(MAX_GPUS_PER_NODE; the largest nodes have 16)"
+            )
+        return value
+
 
 class _InstanceTypeIn(Strict):
     name: str = Field(min_length=1)
     zone: str = Field(min_length=1)
     gpu_model: str
-    gpus: int = Field(ge=1)
+    gpus: int = Field(ge=1, le=MAX_GPUS_PER_NODE)
     price_per_hour: float = Field(ge=0)
     available: int = Field(ge=0)
 
@@ -145,6 +158,10 @@ def load_inventory(path: Path) -> Inventory:
 
 def inventory_from_dict(data: object, source: str = "inventory") -> Inventory:
     parsed = parse(_InventoryIn, data, source)
+    gpus = sum(len(n.gpus) for n in parsed.nodes)
+    if gpus > MAX_INVENTORY_GPUS:
+        limit = f"{MAX_INVENTORY_GPUS:,} (MAX_INVENTORY_GPUS)"
+        raise PlacementInputError(source, [f"nodes: {gpus:,} GPUs, over the limit of {limit}"])
     inventory = Inventory(
         nodes=tuple(
             Node(
