@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simulations.traces.csv_rows import count, csv_rows, open_trace
+from simulations.traces.csv_rows import count, csv_rows, open_trace, shown
 from simulations.traces.request_trace import RequestTrace, TraceFormatError
 
 COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
@@ -48,7 +48,7 @@ def load_azure(path: str | Path) -> RequestTrace:
             whole, fraction = split_timestamp(row["TIMESTAMP"])
         except ValueError:
             raise TraceFormatError(
-                path, line, f"TIMESTAMP is not a date-time: {row['TIMESTAMP']!r}"
+                path, line, f"TIMESTAMP is not a date-time: {shown(row['TIMESTAMP'])}"
             ) from None
         seconds.append(whole)
         fractions.append(fraction)

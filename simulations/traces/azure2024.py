@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from simulations.traces.azure import split_timestamp
-from simulations.traces.csv_rows import csv_rows, number, open_trace
+from simulations.traces.csv_rows import csv_rows, number, open_trace, shown
 from simulations.traces.rate_series import RateSeries
 from simulations.traces.request_trace import TraceFormatError
 
@@ -31,12 +31,12 @@ def _read(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         try:
             whole, fraction = split_timestamp(row["t"])
         except ValueError:
-            raise TraceFormatError(path, line, f"t is not a date-time: {row['t']!r}") from None
+            raise TraceFormatError(path, line, f"t is not a date-time: {shown(row['t'])}") from None
         # A float of ~1.7e9 s keeps ~0.2 us: plenty to check the order of rows minutes
         # apart; the returned parts keep full precision for the relative times.
         t = whole + fraction
         if times and t <= times[-1]:
-            raise TraceFormatError(path, line, f"t must increase: {row['t']!r}")
+            raise TraceFormatError(path, line, f"t must increase: {shown(row['t'])}")
         times.append(t)
         wholes.append(whole)
         fractions.append(fraction)

@@ -166,7 +166,7 @@ def synthesise_arrivals(
     total = float(knots_lambda[-1])
     if max_requests is None and total > SAFETY_LIMIT:
         raise ValueError(
-            f"{series.name}: ~{total:,.0f} requests expected, over {SAFETY_LIMIT:,}; "
+            f"{series.source}: ~{total:,.0f} requests expected, over {SAFETY_LIMIT:,}; "
             "pass max_requests (CLI: --max-requests) to synthesise the start of it"
         )
     events = _unit_events(rng, total, process, cv, max_requests)
