@@ -80,10 +80,11 @@ def check_replay_span(trace: RequestTrace) -> None:
     """TraceFormatError naming the trace's file when a replay of it would exceed
     MAX_REPLAY_SPAN_S; checked before anything is allocated per second."""
     if trace.duration_s > MAX_REPLAY_SPAN_S:
+        after = " after its idle gaps were shortened" if trimmed_note(trace) else ""
         raise TraceFormatError(
             trace.source,
             None,
-            f"the trace spans {trace.duration_s / DAY_S:,.1f} days after idle gaps are "
-            f"shortened; a replay covers at most {MAX_REPLAY_SPAN_S / DAY_S:g} days "
-            "(MAX_REPLAY_SPAN_S: one tick per second, ~40 MB a day): split the file",
+            f"the trace spans {trace.duration_s / DAY_S:,.1f} days{after}; a replay covers at "
+            f"most {MAX_REPLAY_SPAN_S / DAY_S:g} days (MAX_REPLAY_SPAN_S: one tick per second, "
+            "~40 MB a day): split the file",
         )
