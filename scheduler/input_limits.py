@@ -1,9 +1,10 @@
 """How large a placement input may be: past these, `prewarm place` is refused before planning.
 
-Measured on the packer (benchmarks/placement.py plans 5,000 replicas over 2,000 GPUs): 10,000
-GPUs on 8-GPU nodes plan in ~4 s and 100,000 slice replicas in ~45 s, but the exact solver
-sees every empty GPU of a node at once, so 2,000 GPUs on one node took 17 s and 200,000 ran
-past 200 s; 1,000,000 replicas took 120 s and 1.6 GB, 1e12 ended in a MemoryError.
+Measured with `prewarm place` (benchmarks/placement.py plans 5,000 replicas over 2,000 GPUs):
+100,000 GPUs on 8-GPU nodes read and plan in ~14 s and 0.7 GB, 100,000 slice replicas in
+~30-45 s. The exact solver sees every empty GPU of a node at once, so 2,000 GPUs on one node
+took 17 s and 200,000 ran past 200 s; 1,000,000 replicas took 120 s and 1.6 GB, 1e12 ended
+in a MemoryError.
 """
 
 from __future__ import annotations

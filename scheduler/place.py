@@ -162,6 +162,8 @@ def _pack(
                 fixed_at[r.gpu].append((r.profile, r.start))
     gpus: list[GpuSlot] = []
     index: dict[GpuRef, int] = {}
+    # Once, not per GPU: rebuilt per GPU it made 40,000 GPUs take 20 s (GPUs x nodes).
+    existing = {n.name for n in inventory.nodes}
     for name, node in fleet.nodes.items():
         price = _node_price(inventory, fleet, name) or 0.0
         for i, g in enumerate(node.gpus):
@@ -177,7 +179,7 @@ def _pack(
                     node.zone,
                     price,
                     tuple(fixed_at[(name, i)]),
-                    existing=name in {n.name for n in inventory.nodes},
+                    existing=name in existing,
                 )
             )
     items: list[Item] = []
