@@ -8,8 +8,9 @@ What plain `yaml.safe_load` lets through, and this does not:
 - a file that is not UTF-8 text (binary, UTF-16 from a Windows editor): an error, not a
   traceback from the decoder.
 - nesting deeper than the parser's recursion (1,000 `[`): an error, not a RecursionError.
-- a file too large to parse in memory and time (pure-Python YAML holds ~85 bytes per byte
-  read and parses ~0.2 MB/s): refused before reading, naming MAX_YAML_BYTES.
+- a file too large to parse in memory and time (the parsed document holds ~55 bytes per
+  byte read; pure-Python YAML parses ~0.2 MB/s): refused before reading, naming
+  MAX_YAML_BYTES.
 - aliases that expand to more values than a file of the largest size could hold (the
   "billion laughs": nine nested lists of nine `*a` are 387 M values to validate): refused.
 
@@ -27,12 +28,13 @@ import yaml
 from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node
 
-# The largest YAML input of the project is a placement inventory: 100,000 GPUs with their
-# MIG layout is ~5 MiB. Eight MiB parses in ~10 s (libyaml) and ~700 MB at most.
-MAX_YAML_BYTES = 8 * 1024 * 1024
+# The largest YAML input of the project is a placement inventory: 100,000 GPUs (the most
+# `place` takes) as `prewarm inventory` writes them is ~11 MiB, parsed in ~9 s into ~0.6 GB.
+# Sixteen MiB stays under ~1 GB.
+MAX_YAML_BYTES = 16 * 1024 * 1024
 # Values (scalars, lists and mappings, aliases counted at every use) a document may expand
-# to: an 8 MiB file of `[1,1,1,...]` holds ~4 M; more can only come from aliases.
-MAX_YAML_VALUES = 5_000_000
+# to: a 16 MiB file of `[1,1,1,...]` holds ~8 M; more can only come from aliases.
+MAX_YAML_VALUES = 10_000_000
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 # libyaml's parser is ~7x faster and stops nesting at 1,000 levels by itself; the
