@@ -333,3 +333,22 @@ def test_dashboards_configmap_is_the_json_file() -> None:
     assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"
     dashboard = CONFIG_DIR.parent / "dashboards" / "prewarm.json"
     assert configmap["data"]["prewarm.json"] == dashboard.read_text()
+
+
+@pytest.mark.parametrize("relpath", PREWARM_BUILDS)
+def test_peers_find_each_other_through_the_headless_service(relpath: str, tmp_path: Path) -> None:
+    objects = build(relpath)
+    config, _ = load_serve_config(config_files(objects, tmp_path))
+    (service,) = [
+        s for s in of_kind(objects, "Service") if s["metadata"]["name"] == "prewarm-peers"
+    ]
+    assert service["spec"]["clusterIP"] == "None", "DNS must return every pod, not one VIP"
+    pod_labels = one(objects, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    (port,) = service["spec"]["ports"]
+    assert config.peers.dns == (
+        f"prewarm-peers.{service['metadata']['namespace']}.svc.cluster.local:{port['port']}"
+    )
+    assert port["port"] == config.http.port
+    env = {e["name"]: e for e in container(objects).get("env", [])}
+    assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
