@@ -28,3 +28,13 @@ class PlannerState:
 
     replicas: int
     recent: tuple[tuple[float, int], ...] = ()  # (t_s, raw recommendation), oldest first
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class PastAnswer:
+    """What Prewarm answered for a ScaledObject at one past instant, read back after a restart
+    (autoscaler/metrics/decision_history.py)."""
+
+    t_s: float
+    replicas: int  # the answer KEDA got
+    recommended: int  # the recommendation behind it, as far as it was honoured (the hold)

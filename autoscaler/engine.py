@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from autoscaler.decision import Decision, PlannerState
+from autoscaler.decision import Decision, PastAnswer, PlannerState
 from autoscaler.forecast.conformal import ConformalUpper
 from autoscaler.forecast.forecast import Forecast
 from autoscaler.forecast.refit_pool import RefitJob, refittables
@@ -146,7 +146,7 @@ class ModelEngine:
             if age_s <= self.profile.staleness.error_after_s:
                 if latest.ready_replicas > self.state.replicas:
                     ready = latest.ready_replicas
-                    self.state = PlannerState(ready, ((now_s, ready),))
+                    self.state = PlannerState(ready, (*self.state.recent, (now_s, ready)))
                 self._fleet_known = age_s <= self.profile.staleness.hold_after_s
         return self.state.replicas
 
@@ -165,31 +165,32 @@ class ModelEngine:
             self._forecast_end_s = end_s
         return self._forecasts
 
-    def follow(self, replicas: int, t_s: float) -> None:
+    def follow(self, replicas: int, hold: Sequence[tuple[float, int]]) -> None:
         """Another replica's answer for this model is the one KEDA acts on (a more senior
-        Prewarm replica's, peers/agreement.py): it becomes this engine's replica count and
-        joins its scale-down hold, as if decided here. So if that replica goes away, this one
-        carries on from the fleet KEDA really asked for, with the hold that answer started,
-        instead of from its own, never-applied answers."""
-        recent = tuple(item for item in self.state.recent if item[0] < t_s) + ((t_s, replicas),)
-        self.state = PlannerState(replicas, recent)
-        self._fleet_known = True
+        Prewarm replica's, peers/agreement.py): its replica count and its scale-down hold
+        (recommendations as far as honoured) become this engine's. So if that replica goes
+        away, this one carries on from the fleet KEDA really asked for and from the hold that
+        replica had, instead of from its own, never-applied answers. Fleet learning from data
+        goes on: it may still raise the count to the replicas found ready."""
+        self.state = PlannerState(replicas, tuple(sorted(hold)))
 
-    def restore_hold(self, answers: Sequence[tuple[float, int]], now_s: float) -> bool:
-        """Starts the scale-down hold from what Prewarm answered before a restart.
+    def restore_hold(self, answers: Sequence[PastAnswer], now_s: float) -> bool:
+        """Starts the scale-down hold from what Prewarm decided before a restart.
 
-        `answers` are (t_s, replicas) read back from Prometheus (decision_history.py). Those
-        inside the scale-down delay become the hold, and the newest is the fleet KEDA was
-        asked for, so the first decisions after a restart neither drop under that hold nor
-        step down past the rate limit, and pods still starting are not shed because only
-        the ready ones were visible. False when no answer is recent enough to count.
+        `answers` are read back from Prometheus (decision_history.py). The recommendations
+        inside the scale-down delay become the hold, as far as they were honoured, and the
+        newest answer is the fleet KEDA was asked for: the first decisions after a restart
+        neither drop under that hold nor step down past the rate limit, and pods still
+        starting are not shed because only the ready ones were visible. Fleet learning from
+        data goes on, so a fleet larger than that answer (KEDA's fallback ran it, say) is not
+        cut at once either. False when no answer is recent enough to count.
         """
         since_s = now_s - self.profile.scaling.scale_down_delay_s
-        recent = tuple((t, r) for t, r in sorted(answers) if since_s < t <= now_s)
+        recent = sorted(a for a in answers if since_s < a.t_s <= now_s)
         if not recent:
             return False
-        self.state = PlannerState(recent[-1][1], recent)
-        self._fleet_known = True
+        hold = tuple((a.t_s, a.recommended) for a in recent)
+        self.state = PlannerState(max(self.state.replicas, recent[-1].replicas), hold)
         return True
 
     def decide(self, now_s: float) -> Decision:

@@ -5,7 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+import httpx
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from autoscaler.metrics.prometheus_url import url_problem
 from autoscaler.profile import (
@@ -107,6 +115,20 @@ class PeersConfig(_Strict):
         "profiles' decision_interval_s so replicas agree within one interval",
     )
     timeout_s: float = Field(1.0, gt=0, le=30)
+
+    @field_validator("urls")
+    @classmethod
+    def _urls_have_ports(cls, urls: tuple[str, ...]) -> tuple[str, ...]:
+        """Each URL as httpx will read it: a port that is not a number is refused here, not
+        when `serve` first polls."""
+        for url in urls:
+            try:
+                port = httpx.URL(url).port
+            except httpx.InvalidURL as exc:
+                raise ValueError(f"{url!r}: {exc}") from None
+            if port is not None and not 1 <= port <= 65535:
+                raise ValueError(f"{url!r}: port {port} is not within 1-65535")
+        return urls
 
     @property
     def enabled(self) -> bool:

@@ -31,7 +31,8 @@ from prometheus_api_client import PrometheusConnect
 from prometheus_api_client.exceptions import PrometheusApiClientException
 from urllib3.util.retry import Retry
 
-from autoscaler.metrics.decision_history import desired_replicas_query
+from autoscaler.decision import PastAnswer
+from autoscaler.metrics.decision_history import past_answer, past_answer_queries
 from autoscaler.metrics.promql import (
     DEFAULT_NAMES,
     SIGNAL_LABEL,
@@ -133,19 +134,18 @@ class PrometheusSource:
             chunk_start = chunk_end + step_s
         return [self._checked(_observation, t, by_time[t]) for t in sorted(by_time)]
 
-    async def desired_replicas(
+    async def past_answers(
         self, scaled_object: str, start_s: float, end_s: float, step_s: float
-    ) -> list[tuple[float, int]]:
-        """Prewarm's own past answers (autoscaler/metrics/decision_history.py)."""
+    ) -> list[PastAnswer]:
+        """Prewarm's own past answers (autoscaler/metrics/decision_history.py). The step is
+        widened to stay within one query's points: a hold needs no finer grain."""
         if not step_s > 0 or not end_s >= start_s:
             raise ValueError(f"need step_s > 0 and end_s >= start_s: {start_s}, {end_s}, {step_s}")
-        expr = combined({"d": desired_replicas_query(scaled_object)})
+        step_s = max(step_s, (end_s - start_s) / (MAX_POINTS_PER_QUERY - 1))
+        expr = combined(past_answer_queries(scaled_object))
         points = await asyncio.to_thread(self._range, expr, start_s, end_s, step_s)
-        return [
-            (t, int(v))
-            for t, signals in sorted(points.items())
-            if math.isfinite(v := signals["d"]) and v >= 0
-        ]
+        answers = (past_answer(t, signals) for t, signals in sorted(points.items()))
+        return [a for a in answers if a is not None]
 
     async def gpu_signals(self, query: ModelQuery, now_s: float) -> GpuSignals | None:
         """DCGM engine activity and framebuffer use for the model's pods, or None if none."""

@@ -86,8 +86,11 @@ class DecisionMetrics:
         gauges = self._children.get(labels)
         if gauges is None:
             gauges = self._children[labels] = self._children_for(labels)
-        if tracked.refresh_error:
-            gauges.refresh_failures.inc()
+        # Counted from the refreshes that failed, not from publishes: a decision heard from
+        # a peer is published again without any refresh.
+        if tracked.refresh_failures > gauges.failures_seen:
+            gauges.refresh_failures.inc(tracked.refresh_failures - gauges.failures_seen)
+            gauges.failures_seen = tracked.refresh_failures
         gauges.desired.set(decision.replicas)
         gauges.forecast.set(decision.forecast_replicas)
         gauges.reactive.set(decision.reactive_replicas)
@@ -131,7 +134,7 @@ class DecisionMetrics:
         )
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Children:
     desired: Gauge
     forecast: Gauge
@@ -141,3 +144,4 @@ class _Children:
     reason: dict[str, Gauge]
     prompt_forecast: Gauge
     refresh_failures: Counter
+    failures_seen: int = 0  # the ScaledObject's failed refreshes already counted

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol, TypeVar
 
 from autoscaler.clock import Clock
-from autoscaler.decision import Decision
+from autoscaler.decision import Decision, PastAnswer
 from autoscaler.engine import ModelEngine
 from autoscaler.metrics.decision_history import DecisionHistory
 from autoscaler.metrics.source import MetricSource, MetricSourceError
@@ -207,7 +207,7 @@ class ScalerRegistry:
             await asyncio.get_running_loop().run_in_executor(self._decider, load)
             return len(history)
 
-    async def _past_answers(self, tracked: Tracked, end_s: float) -> list[tuple[float, int]]:
+    async def _past_answers(self, tracked: Tracked, end_s: float) -> list[PastAnswer]:
         """What Prewarm answered for `tracked` over its scale-down delay before this start, if
         the source keeps it (decision_history.py); nothing when it cannot say."""
         if not isinstance(tracked.source, DecisionHistory):
@@ -217,9 +217,7 @@ class ScalerRegistry:
         start_s = end_s - profile.scaling.scale_down_delay_s
         try:
             return await asyncio.wait_for(
-                tracked.source.desired_replicas(
-                    tracked.target.scaled_object, start_s, end_s, step_s
-                ),
+                tracked.source.past_answers(tracked.target.scaled_object, start_s, end_s, step_s),
                 timeout=max(self.source_timeout_s, 10.0),
             )
         except (MetricSourceError, TimeoutError) as exc:
@@ -266,6 +264,7 @@ class ScalerRegistry:
         if not tracked.refresh_error:  # the traceback once, not every interval
             log.error("refresh failed for %s", tracked.target.scaled_object, exc_info=exc)
         tracked.refresh_error = failure
+        tracked.refresh_failures += 1
         return await self.on_decider(lambda: tracked.engine.hold(now_s, failure))
 
     def _senior_peer(self, tracked: Tracked) -> PeerDecision | None:
@@ -333,6 +332,7 @@ class ScalerRegistry:
                     valid=t.own.valid,
                     reason=t.own.reason[:4096],
                     forecast_replicas=t.own.forecast_replicas,
+                    hold=list(t.engine.state.recent),
                 )
                 for t in self._tracked.values()
                 if t.own is not None
@@ -398,7 +398,7 @@ def _decide_following(engine: ModelEngine, followed: PeerDecision | None, now_s:
     """On the decision thread: adopt a senior replica's answer first (so this engine's hold
     includes it), then decide this replica's own answer."""
     if followed is not None:
-        engine.follow(followed.replicas, followed.t_s)
+        engine.follow(followed.replicas, followed.hold)
     return engine.decide(now_s)
 
 

@@ -9,6 +9,8 @@ exactly the replicas decided. That spec depends on the ScaledObject's model alon
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 from collections.abc import AsyncIterator
 from typing import Protocol
@@ -24,6 +26,8 @@ from external_scaler_proto import externalscaler_pb2 as pb
 from external_scaler_proto import externalscaler_pb2_grpc as pb_grpc
 
 TARGET_PER_REPLICA = 1.0
+# How long a call about a brand-new ScaledObject waits for its first decision to be published.
+FIRST_DECISION_WAIT_S = 0.5
 
 
 class DecisionBoard(Protocol):
@@ -137,6 +141,12 @@ async def _track(
 
 
 async def _valid_decision(tracked: DecisionCell, context: grpc.aio.ServicerContext) -> Decision:
+    if tracked.decision is None and not tracked.closed:
+        # A ScaledObject first asked about now: a senior replica's decision (peers), or the
+        # gRPC front's news from the main process, arrives within milliseconds. A first
+        # refresh that needs a back-fill takes longer, and that still answers UNAVAILABLE.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(tracked.wait_change(), FIRST_DECISION_WAIT_S)
     decision = tracked.decision
     if decision is None:
         await context.abort(

@@ -24,6 +24,7 @@ class Tracked(DecisionCell):
     # Why the last decision raised ("Type: message"), "" when it worked: its answer is then
     # a hold aging toward invalid, and the reason says so too.
     refresh_error: str = ""
+    refresh_failures: int = 0  # refreshes that raised, ever (the metric's counter follows it)
 
     @property
     def query(self) -> ModelQuery:

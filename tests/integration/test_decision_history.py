@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 from autoscaler.clock import ManualClock
+from autoscaler.decision import PastAnswer
 from autoscaler.metrics.prometheus_source import PrometheusSource
 from autoscaler.scaler.profile_book import ProfileBook
 from autoscaler.scaler.registry import ScalerRegistry
@@ -20,12 +21,17 @@ from tests.scaler.scaler_helpers import steady, target
 NOW_S = float(int(time.time()) // 60 * 60)  # whole minutes: the samples land on the steps
 
 
-def exported(pod: str, replicas_by_age_s: dict[int, int]) -> list[Sample]:
+def exported(pod: str, replicas_by_age_s: dict[int, int], recommended: int) -> list[Sample]:
+    """What one pod exported: its answers, and a forecast recommendation of `recommended`
+    behind each (the reactive one below it)."""
     labels = {"scaled_object": "serving/chat", "model": "llama", "pod": pod}
-    return [
-        Sample("prewarm_desired_replicas", labels, float(replicas), NOW_S - age_s)
-        for age_s, replicas in replicas_by_age_s.items()
-    ]
+    samples = []
+    for age_s, replicas in replicas_by_age_s.items():
+        t_s = NOW_S - age_s
+        samples.append(Sample("prewarm_desired_replicas", labels, float(replicas), t_s))
+        samples.append(Sample("prewarm_forecast_replicas", labels, float(recommended), t_s))
+        samples.append(Sample("prewarm_reactive_replicas", labels, 1.0, t_s))
+    return samples
 
 
 class VllmFakeWithRealHistory(FakeMetricSource):
@@ -35,17 +41,17 @@ class VllmFakeWithRealHistory(FakeMetricSource):
         super().__init__()
         self.prometheus = prometheus
 
-    async def desired_replicas(
+    async def past_answers(
         self, scaled_object: str, start_s: float, end_s: float, step_s: float
-    ) -> list[tuple[float, int]]:
-        return await self.prometheus.desired_replicas(scaled_object, start_s, end_s, step_s)
+    ) -> list[PastAnswer]:
+        return await self.prometheus.past_answers(scaled_object, start_s, end_s, step_s)
 
 
 async def test_a_restart_holds_the_answers_prometheus_kept(
     prometheus_factory: PrometheusFactory,
 ) -> None:
     # Pod a asked for 8 until a minute ago; pod b, older answers, 6; another ScaledObject 40.
-    history = exported("a", {240: 6, 120: 8, 60: 8}) + exported("b", {240: 6, 120: 6})
+    history = exported("a", {240: 6, 120: 8, 60: 8}, 8) + exported("b", {240: 6, 120: 6}, 6)
     history.append(
         Sample(
             "prewarm_desired_replicas",
@@ -57,10 +63,15 @@ async def test_a_restart_holds_the_answers_prometheus_kept(
     server = prometheus_factory(history=history)
     prometheus = PrometheusSource(server.url, timeout_s=5.0)
     try:
-        answers = await prometheus.desired_replicas("serving/chat", NOW_S - 300, NOW_S, 60.0)
-        by_time = dict(answers)
-        assert by_time[NOW_S - 240] == 6 and by_time[NOW_S - 120] == 8  # the highest pod
-        assert by_time[NOW_S - 60] == 8 and 40 not in by_time.values()  # its own only
+        answers = await prometheus.past_answers("serving/chat", NOW_S - 300, NOW_S, 60.0)
+        by_time = {a.t_s: (a.replicas, a.recommended) for a in answers}
+        # The highest pod at each step, its recommendation never above its answer.
+        assert by_time[NOW_S - 240] == (6, 6) and by_time[NOW_S - 120] == (8, 8)
+        assert by_time[NOW_S - 60] == (8, 8)
+        assert 40 not in {r for r, _ in by_time.values()}  # its own ScaledObject only
+        # A hold longer than one query's 11,000 points is read with a wider step, not refused.
+        long = await prometheus.past_answers("serving/chat", NOW_S - 86_400, NOW_S, 1.0)
+        assert long and long[-1].replicas == 8
 
         source = VllmFakeWithRealHistory(prometheus)
         profile = make_profile(

@@ -194,6 +194,9 @@ async def test_two_replicas_answer_alike_across_a_restart(
             longest = longest_disagreement_s(answers)
             assert longest <= DECISION_INTERVAL_S, (phase, longest, answers)
         assert [v for _, _, v in a_down if v is not None], "b answers alone while a is away"
+        # Back and junior, a answers b's decision from its first call: it heard b before
+        # serving, and its gRPC front waits for that first decision instead of UNAVAILABLE.
+        assert [v for _, n, v in after if n == "a"][0] is not None, after[:4]
         seen = {v for _, _, v in both + after if v is not None}
         assert len(seen) >= 2, f"demand never moved the answer ({seen}): the test shows nothing"
     finally:

@@ -19,7 +19,11 @@ from tests.scaler.scaler_helpers import START_S, make_registry, steady, target
 
 
 def peer(instance: str, since_s: float, replicas: int, valid: bool = True) -> PeerDecision:
-    return PeerDecision(instance, since_s, START_S, replicas, valid, f"{instance} decided")
+    """A peer's decision; its hold is the recommendation it honoured 30 s ago."""
+    return PeerDecision(
+        instance, since_s, START_S, replicas, valid, f"{instance} decided",
+        hold=((START_S - 30, replicas),),
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -173,9 +173,10 @@ def test_max_scaled_objects_defaults_to_the_sized_bound_and_must_be_positive(
         ({"dns": "prewarm-peers"}, "peers.dns"),  # no port
         ({"urls": ["prewarm-0:8080"]}, "peers.urls"),  # no scheme
         ({"urls": ["http://a:8080/peers"]}, "peers.urls"),  # a path: the report path is ours
+        ({"urls": ["http://prewarm-0:http"]}, "peers.urls"),  # a named port: httpx cannot
         ({"every_s": 0}, "peers.every_s"),
     ],
-    ids=["dns-without-port", "url-without-scheme", "url-with-path", "zero-interval"],
+    ids=["dns-without-port", "url-without-scheme", "url-with-path", "named-port", "zero-interval"],
 )
 def test_bad_peers_are_named(tmp_path: Path, peers: dict[str, object], key: str) -> None:
     bad = tmp_path / "prewarm.yaml"

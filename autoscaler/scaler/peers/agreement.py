@@ -41,6 +41,11 @@ class PeerDecision:
     valid: bool
     reason: str
     forecast_replicas: int = 0  # what IsActive reads besides `replicas`
+    # The deciding replica's scale-down hold: its recent recommendations as far as they were
+    # honoured, (t_s, replicas). A replica that follows takes it over as it is, so if the
+    # decider goes away it carries on exactly where that one was (not from the held answers,
+    # which would hold a peak for up to twice the delay).
+    hold: tuple[tuple[float, int], ...] = ()
 
     @property
     def seniority(self) -> tuple[float, str]:

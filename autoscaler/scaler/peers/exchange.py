@@ -68,7 +68,10 @@ class PeerExchange:
     async def run(self) -> None:
         async with httpx.AsyncClient(timeout=self.settings.timeout_s) as client:
             while True:
-                await self.poll_once(client)
+                try:
+                    await self.poll_once(client)
+                except Exception:  # a bug must not end the exchange: replicas would drift
+                    log.exception("hearing the peers failed")
                 await asyncio.sleep(self.settings.every_s)
 
     async def poll_once_alone(self) -> None:
@@ -118,7 +121,7 @@ class PeerExchange:
             response = await client.get(url.rstrip("/") + REPORT_PATH)
             response.raise_for_status()
             return PeerReport.model_validate_json(response.content)
-        except (httpx.HTTPError, ValidationError) as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, ValidationError) as exc:
             # A peer starting, stopping or being replaced: expected now and then, and the
             # decisions fall back to this replica's own (or other peers') meanwhile.
             log.debug("peer %s: %s", url, type(exc).__name__)

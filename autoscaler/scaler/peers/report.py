@@ -34,6 +34,7 @@ class ReportedDecision(BaseModel):
     valid: bool
     reason: str = Field(max_length=4096)
     forecast_replicas: int = Field(0, ge=0)
+    hold: list[tuple[float, int]] = Field(default_factory=list, max_length=100_000)
 
 
 class PeerReport(BaseModel):
@@ -54,6 +55,7 @@ class PeerReport(BaseModel):
                 valid=d.valid,
                 reason=d.reason,
                 forecast_replicas=d.forecast_replicas,
+                hold=tuple(d.hold),
             )
             for d in self.decisions
         }
