@@ -70,7 +70,7 @@ def inventory_command(
     out: Annotated[Path, typer.Option(help="inventory YAML to write")] = Path("out/inventory.yaml"),
 ) -> None:
     """Read the cluster's GPU inventory (Nodes, DRA ResourceSlices) for `prewarm place`."""
-    from autoscaler.yaml_files import YamlFileError, read_yaml_file
+    from autoscaler.yaml_files import MAX_YAML_BYTES, YamlFileError, read_yaml_file
     from scheduler.input_errors import PlacementInputError
     from scheduler.inventory import inventory_from_dict
 
@@ -110,7 +110,19 @@ def inventory_command(
     except PlacementInputError as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(yaml.safe_dump(document, sort_keys=False))
+    text = yaml.safe_dump(document, sort_keys=False)
     gpus = sum(len(n.gpus) for n in checked.nodes)
+    size = len(text.encode())
+    if size > MAX_YAML_BYTES:  # `place` would refuse the file: say so now, write nothing
+        console.print(
+            f"[red]error:[/red] the inventory ({gpus:,} GPUs) is {size / 2**20:.1f} MiB as "
+            f"YAML, over the {MAX_YAML_BYTES / 2**20:.0f} MiB that `prewarm place` reads "
+            "(MAX_YAML_BYTES): place a part of the cluster at a time (a kubeconfig context "
+            "per part)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
     console.print(f"{len(checked.nodes)} GPU node(s), {gpus} GPU(s) -> {out}", highlight=False)

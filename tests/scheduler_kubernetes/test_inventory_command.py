@@ -144,3 +144,28 @@ def test_no_kubeconfig_anywhere_says_so_instead_of_calling_it_invalid(
     assert result.exit_code == 2, result.output
     assert f"no kubeconfig at {absent}" in result.output and "--kubeconfig" in result.output
     assert "Invalid kube-config" not in result.output
+
+
+def test_an_inventory_place_could_not_read_is_refused_not_written(
+    api_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`place` reads YAML up to MAX_YAML_BYTES; `inventory` must not write a bigger file
+    (100,000 GPUs with MIG instances are over it). The limit is shrunk to the recorded
+    cluster's size so the test stays small."""
+    import autoscaler.yaml_files
+
+    monkeypatch.setattr(autoscaler.yaml_files, "MAX_YAML_BYTES", 200)
+    out = tmp_path / "inventory.yaml"
+    result = RUNNER.invoke(
+        app,
+        [
+            "inventory",
+            "--kubeconfig",
+            str(kubeconfig(tmp_path / "kubeconfig", api_url, TOKEN)),
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    assert "MAX_YAML_BYTES" in result.output and "prewarm place" in result.output
+    assert not out.exists()
