@@ -1,5 +1,7 @@
 """Runs benchmarks/keda_go's `play` (KEDA's call pattern on grpc-go, KEDA's own gRPC stack)
-and reads its calls back into a CallLog, so both load generators report through one path.
+and reads its calls back into a CallLog, so both load generators report through one path:
+its push streams' outcomes too (under StreamIsActive, as `CallLog.record_stream` counts
+them), so a failed stream is an error here as in the Python client.
 
 The binary is built by `make keda-go` into out/keda-go.
 """

@@ -12,10 +12,12 @@
 //     every 15 s (the same sequence under one 3 s deadline), each started at a seeded random
 //     offset within its period, for `-duration-s`.
 //
-// Every unary call's latency and status code is written to stdout as JSON:
+// Every unary call's latency and status code is written to stdout as JSON, and so is every
+// push stream's outcome (under StreamIsActive, with no latency): OK when it was held until
+// the end or the server ended it with OK, else the code it failed or could not open with:
 //
 //	{"latencies_s": {"GetMetrics": [0.0012, ...], ...},
-//	 "codes": [["GetMetrics", "OK", 5995], ...],
+//	 "codes": [["GetMetrics", "OK", 5995], ["StreamIsActive", "OK", 1000], ...],
 //	 "errors": [["GetMetrics", "Unavailable", "details"], ...]}
 //
 // Messages are encoded by hand with protowire: the five messages are tiny, and it spares a
@@ -27,6 +29,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand"
 	"net"
 	"os"
@@ -151,6 +154,17 @@ func (l *callLog) record(method string, started time.Time, err error) {
 	}
 }
 
+// recordStream counts a push stream's outcome: nil (OK) or the error it ended with.
+func (l *callLog) recordStream(err error) {
+	code := status.Code(err).String()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.codes[[2]string{"StreamIsActive", code}]++
+	if err != nil {
+		l.errors = append(l.errors, [3]string{"StreamIsActive", code, status.Convert(err).Message()})
+	}
+}
+
 type client struct {
 	conn *grpc.ClientConn
 	log  *callLog
@@ -240,11 +254,11 @@ func (c *client) pushStream(ctx context.Context, ref []byte) {
 				err = stream.RecvMsg(&message)
 			}
 		}
-		if ctx.Err() == nil {
-			c.log.mu.Lock()
-			c.log.errors = append(c.log.errors,
-				[3]string{"StreamIsActive", status.Code(err).String(), err.Error()})
-			c.log.mu.Unlock()
+		switch {
+		case ctx.Err() != nil, err == io.EOF: // held until the end, or ended by the server with OK
+			c.log.recordStream(nil)
+		default: // it failed, or could not be opened: an error, whatever the code
+			c.log.recordStream(err)
 		}
 		select {
 		case <-ctx.Done():

@@ -5,7 +5,9 @@
 - HPA loop (every `hpa_sync_s`, 3 s deadline for the whole sequence): GetMetricSpec, then
   GetMetrics and IsActive.
 - Push triggers: one long-lived StreamIsActive per ScaledObject.
-Every call's latency and status is recorded so tests and benchmarks can assert on them.
+Every unary call's latency and status is recorded so tests and benchmarks can assert on them,
+and so is every stream's outcome: OK when it was held until the client stopped (or the server
+ended it with OK), else the status it ended with, an error like a failed call's.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from external_scaler_proto import externalscaler_pb2 as pb
 from external_scaler_proto import externalscaler_pb2_grpc as pb_grpc
 
 HPA_DEADLINE_S = 3.0
+STREAM = "StreamIsActive"
 
 
 @dataclass
@@ -39,8 +42,32 @@ class CallLog:
         if error is not None:
             self.errors.append((method, code, error.details() or ""))
 
+    def record_stream(self, code: str, details: str = "") -> None:
+        """A push stream's outcome: "OK", or the code it failed with (counted as an error)."""
+        self.codes[(STREAM, code)] += 1
+        if code != "OK":
+            self.errors.append((STREAM, code, details))
+
     def error_count(self) -> int:
+        """Failed unary calls and failed streams."""
         return sum(n for (_, code), n in self.codes.items() if code != "OK")
+
+    def stream_count(self) -> tuple[int, int]:
+        """(streams ended, of which failed)."""
+        streams = [(code, n) for (method, code), n in self.codes.items() if method == STREAM]
+        return sum(n for _, n in streams), sum(n for code, n in streams if code != "OK")
+
+    def call_count(self) -> int:
+        """Unary calls made, failed or not (streams are not calls here)."""
+        return sum(n for (method, _), n in self.codes.items() if method != STREAM)
+
+    def merge(self, other: CallLog) -> None:
+        for method, samples in other.latencies_s.items():
+            self.latencies_s.setdefault(method, []).extend(samples)
+        self.codes.update(other.codes)
+        self.values.extend(other.values)
+        self.pushes.extend(other.pushes)
+        self.errors.extend(other.errors)
 
 
 class KedaLikeClient:
@@ -110,26 +137,44 @@ class KedaLikeClient:
             await _sleep_or_stop(every_s, stop)
 
     async def push_stream(self, ref: pb.ScaledObjectRef, stop: asyncio.Event) -> None:
-        """Holds a StreamIsActive open, reconnecting after 2 s like KEDA, until `stop`."""
+        """Holds a StreamIsActive open, reconnecting after 2 s like KEDA, until `stop`.
+
+        Each stream's outcome goes into the log (`CallLog.record_stream`): one that cannot
+        be opened or ends with a non-OK status is an error, whatever the code (a CANCELLED
+        the server sent too); only the cancellation at `stop` is the client's own."""
         while not stop.is_set():
             call = self.stub.StreamIsActive(ref)
             reader = asyncio.ensure_future(self._read_stream(ref, call))
             stopper = asyncio.ensure_future(stop.wait())
             await asyncio.wait({reader, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            call.cancel()
             stopper.cancel()
-            reader.cancel()
+            if reader.done():
+                self._record_stream_end(reader)
+            else:  # held until we stopped: cancelling it is ours, not the server's failure
+                call.cancel()
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError, grpc.aio.AioRpcError):
+                    await reader
+                self.log.record_stream("OK")
             await _sleep_or_stop(2.0, stop)
+
+    def _record_stream_end(self, reader: asyncio.Future[None]) -> None:
+        """A stream that ended before the client stopped: OK, or the error it ended with."""
+        error = None if reader.cancelled() else reader.exception()
+        if reader.cancelled():
+            self.log.record_stream("CANCELLED", "the stream's reader was cancelled")
+        elif error is None:
+            self.log.record_stream("OK")  # the server ended it with OK
+        elif isinstance(error, grpc.aio.AioRpcError):
+            self.log.record_stream(error.code().name, error.details() or "")
+        else:  # not a status: the stream could not be opened or read at all
+            self.log.record_stream(type(error).__name__, str(error))
 
     async def _read_stream(self, ref: pb.ScaledObjectRef, call) -> None:  # type: ignore[no-untyped-def]
         so = f"{ref.namespace}/{ref.name}"
-        try:
-            async for message in call:
-                if message.result:
-                    self.log.pushes.append((time.time(), so))
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() != grpc.StatusCode.CANCELLED:
-                self.log.errors.append(("StreamIsActive", exc.code().name, exc.details() or ""))
+        async for message in call:
+            if message.result:
+                self.log.pushes.append((time.time(), so))
 
 
 async def _sleep_or_stop(seconds: float, stop: asyncio.Event) -> None:
