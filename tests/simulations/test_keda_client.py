@@ -13,6 +13,7 @@ import pytest
 from external_scaler_proto import externalscaler_pb2 as pb
 from external_scaler_proto import externalscaler_pb2_grpc as pb_grpc
 from simulations.keda.client import STREAM, CallLog, KedaLikeClient
+from tests.deploy.manifests import missing
 
 REF = pb.ScaledObjectRef(name="so", namespace="test", scalerMetadata={"model": "m"})
 
@@ -146,7 +147,7 @@ async def test_the_go_client_counts_a_stream_the_server_aborts() -> None:
     from benchmarks.keda_go_client import BINARY, SOURCE, play_keda_in_go
 
     if not BINARY.exists() or BINARY.stat().st_mtime < SOURCE.stat().st_mtime:
-        pytest.skip("out/keda-go is not built from the current source (make keda-go)")
+        missing("out/keda-go is not built from the current source (make keda-go)")
     server, port = await start(StreamingScaler(abort_with=grpc.StatusCode.UNAVAILABLE))
     try:  # streams only: the loops run for 0 s
         log = await play_keda_in_go(BINARY, port, 0, 1, 0.0, 0, True, 1.5)
