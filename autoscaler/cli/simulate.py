@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -14,14 +12,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from autoscaler.cli.inputs import BUNDLED_PROFILE, check_out_dir, cli_profile
 from autoscaler.cli.options import FormatOption, ProfileOption, TraceOption
-from autoscaler.profile import ModelProfile, ProfileError, load_profile, parse_profile
+from autoscaler.profile import ModelProfile, ProfileError
+from simulations.traces.inputs import DEMO_DURATION_S, DEMO_MEAN_RPS
 
-BUNDLED_PROFILE = Path(__file__).resolve().parents[1] / "profiles" / "default.yaml"
-# The bundled trace: two days of code-assistant-like traffic, big enough to need ~5-15
-# replicas of the default profile, small enough to replay in seconds.
-DEMO_DURATION_S = 2 * 86400.0
-DEMO_MEAN_RPS = 15.0
+# Imported from here by other commands and tests.
+__all__ = ["BUNDLED_PROFILE", "DEMO_DURATION_S", "DEMO_MEAN_RPS", "simulate_command"]
 
 
 def simulate_command(
@@ -59,11 +56,10 @@ def simulate_command(
     from simulations.fleet.physics import FleetPhysics
     from simulations.report import build_summary, comparison_table, write_report
     from simulations.runner import parse_policy_names, simulate
-    from simulations.traces.loader import RATE_FORMATS, TRACE_FORMATS, load_trace
+    from simulations.traces.inputs import load_trace_input, replay_warmup_s
+    from simulations.traces.loader import RATE_FORMATS, TRACE_FORMATS
     from simulations.traces.request_trace import TraceFormatError
-    from simulations.traces.span import check_replay_span, trimmed_note
-    from simulations.traces.synthetic import synthetic_trace
-    from simulations.warmup import check_warmup_s, default_warmup_s
+    from simulations.traces.span import trimmed_note
 
     console = Console(stderr=json_out)
     try:
@@ -84,28 +80,12 @@ def simulate_command(
                 f"{given} shape arrivals synthesised from a rate series (--format "
                 f"{' or '.join(RATE_FORMATS)}); {source} lists its requests, so it would be ignored"
             )
-        model_profile = _profile(profile, cold_start_s)
-        if trace is None:
-            request_trace = synthetic_trace(
-                duration_s=DEMO_DURATION_S, mean_rps=DEMO_MEAN_RPS, seed=seed
-            )
-        else:
-            try:
-                request_trace = load_trace(
-                    trace, fmt, seed=seed, process=process, cv=cv, max_requests=max_requests
-                )
-            except TraceFormatError as exc:
-                # Without --format a Mooncake or rate file is read as Azure: say so.
-                others = ", ".join(f for f in TRACE_FORMATS if f != fmt)
-                raise ValueError(
-                    f"{exc} (read as --format {fmt}; other formats: {others})"
-                ) from None
-        if request_trace.n_requests == 0:
-            raise ValueError(f"{trace}: the trace has no requests")
-        check_replay_span(request_trace)  # before a day's worth of ticks is allocated
-        warmup = default_warmup_s(request_trace.duration_s) if warmup_s is None else warmup_s
-        check_warmup_s(warmup, request_trace.duration_s)
-        _check_out_dir(out)
+        model_profile = cli_profile(profile, cold_start_s)
+        request_trace = load_trace_input(
+            trace, fmt, seed=seed, process=process, cv=cv, max_requests=max_requests
+        )
+        warmup = replay_warmup_s(request_trace, warmup_s)
+        check_out_dir(out)
     except (ValueError, ProfileError, TraceFormatError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
@@ -163,33 +143,6 @@ def simulate_command(
     console.print(comparison_table(summary))
     console.print(f"Report: [bold]{paths['report']}[/bold]")
     console.print(f"Summary: {paths['summary']}  Plots: {paths['capacity']}, {paths['ttft']}")
-
-
-def _profile(path: Path | None, cold_start_s: float | None) -> ModelProfile:
-    profile = load_profile(path or BUNDLED_PROFILE)
-    if cold_start_s is not None:
-        # Validated as the profile's own field (finite, at most two hours): model_copy would
-        # not check it, and the option's min=0 lets `inf` through.
-        if not math.isfinite(cold_start_s):
-            raise ValueError(
-                f"--cold-start-s must be a finite number of seconds, got {cold_start_s}"
-            )
-        data = {**profile.model_dump(), "cold_start_s": cold_start_s}
-        profile = parse_profile(data, "--cold-start-s")
-    return profile
-
-
-def _check_out_dir(out: Path) -> None:
-    """Raises ValueError naming `--out` when the report could not be written there, before
-    a replay that can take minutes; nothing is created yet (it is, once there is a report)."""
-    existing = out
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        what = "is not a directory" if existing == out else f"is inside {existing}, a file"
-        raise ValueError(f"--out {out} {what}")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ValueError(f"--out {out}: {existing} is not writable")
 
 
 def _warn_if_capped(console: Console, runs: list, profile: ModelProfile) -> None:  # type: ignore[type-arg]

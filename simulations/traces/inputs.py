@@ -1,0 +1,60 @@
+"""A trace as the CLI's commands take it: a file in one of the formats, or the bundled demo.
+
+One place for what `prewarm simulate` and `prewarm sweep` (and its worker processes) do to
+turn `--trace/--format/--seed` into a replayable trace and a warm-up, so both read the same
+requests from the same flags.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from simulations.traces.loader import TRACE_FORMATS, load_trace
+from simulations.traces.request_trace import RequestTrace, TraceFormatError
+from simulations.traces.span import check_replay_span
+from simulations.traces.synthetic import synthetic_trace
+from simulations.warmup import check_warmup_s, default_warmup_s
+
+# The bundled trace: two days of code-assistant-like traffic, big enough to need ~5-15
+# replicas of the default profile, small enough to replay in seconds.
+DEMO_DURATION_S = 2 * 86400.0
+DEMO_MEAN_RPS = 15.0
+
+
+def bundled_trace(seed: int) -> RequestTrace:
+    """The demo trace (~2.6 M requests over 2 days); the same seed gives the same trace."""
+    return synthetic_trace(duration_s=DEMO_DURATION_S, mean_rps=DEMO_MEAN_RPS, seed=seed)
+
+
+def load_trace_input(
+    path: str | Path | None,
+    fmt: str,
+    *,
+    seed: int = 0,
+    process: str = "poisson",
+    cv: float = 1.0,
+    max_requests: int | None = None,
+) -> RequestTrace:
+    """The bundled trace when `path` is None, else `load_trace`'s. A format error says which
+    format the file was read as (without --format a Mooncake or rate file is read as Azure),
+    and a trace without requests is refused naming the file: both ValueErrors."""
+    if path is None:
+        return bundled_trace(seed)
+    try:
+        trace = load_trace(path, fmt, seed=seed, process=process, cv=cv, max_requests=max_requests)
+    except TraceFormatError as exc:
+        others = ", ".join(f for f in TRACE_FORMATS if f != fmt)
+        raise ValueError(f"{exc} (read as --format {fmt}; other formats: {others})") from None
+    if trace.n_requests == 0:
+        raise ValueError(f"{path}: the trace has no requests")
+    return trace
+
+
+def replay_warmup_s(trace: RequestTrace, warmup_s: float | None) -> float:
+    """The warm-up to use (given, or one day at most a quarter of the trace), after checking
+    that the trace's span can be replayed at all (before a day's worth of ticks is
+    allocated). Raises ValueError naming the problem."""
+    check_replay_span(trace)
+    warmup = default_warmup_s(trace.duration_s) if warmup_s is None else warmup_s
+    check_warmup_s(warmup, trace.duration_s)
+    return warmup
