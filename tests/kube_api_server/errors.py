@@ -1,0 +1,104 @@
+"""`metav1.Status` failures, shaped as kube-apiserver writes them (apimachinery's
+`k8s.io/apimachinery/pkg/api/errors`): reason and code agree, `details` names the object, and
+`causes` carry the field paths (422) or the field managers in conflict (409 from apply)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.kube_api_server.resources import Resource
+
+
+class StatusError(Exception):
+    """Raised anywhere in the server; the handler writes `status` as the response body."""
+
+    def __init__(self, status: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        super().__init__(status["message"])
+        self.status = status
+        self.headers = headers or {}
+
+    @property
+    def code(self) -> int:
+        return int(self.status["code"])
+
+
+def status(
+    code: int,
+    reason: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
+    if details is not None:
+        body["details"] = details
+    return body
+
+
+def _details(resource: Resource, name: str, **extra: Any) -> dict[str, Any]:
+    found: dict[str, Any] = {"name": name, "kind": resource.plural}
+    if resource.group:
+        found["group"] = resource.group
+    return {**found, **extra}
+
+
+def _qualified(resource: Resource) -> str:
+    return f"{resource.plural}.{resource.group}" if resource.group else resource.plural
+
+
+def not_found(resource: Resource, name: str) -> StatusError:
+    message = f'{_qualified(resource)} "{name}" not found'
+    return StatusError(status(404, "NotFound", message, _details(resource, name)))
+
+
+def already_exists(resource: Resource, name: str) -> StatusError:
+    message = f'{_qualified(resource)} "{name}" already exists'
+    return StatusError(status(409, "AlreadyExists", message, _details(resource, name)))
+
+
+def conflict(resource: Resource, name: str, why: str) -> StatusError:
+    message = f'Operation cannot be fulfilled on {_qualified(resource)} "{name}": {why}'
+    return StatusError(status(409, "Conflict", message, _details(resource, name)))
+
+
+def apply_conflict(resource: Resource, name: str, owners: list[tuple[str, str]]) -> StatusError:
+    """409 from server-side apply: one cause per (manager, field path), as the real server
+    reports them ("conflict with \\"kubectl\\": .data.key")."""
+    causes = [
+        {"type": "FieldManagerConflict", "message": f'conflict with "{m}"', "field": f}
+        for m, f in owners
+    ]
+    listed = "\n".join(f"- {c['message']}: {c['field']}" for c in causes)
+    message = f"Apply failed with {len(causes)} conflict(s):\n{listed}"
+    return StatusError(status(409, "Conflict", message, _details(resource, name, causes=causes)))
+
+
+def invalid(resource: Resource, kind: str, name: str, causes: list[dict[str, str]]) -> StatusError:
+    listed = ", ".join(f"{c['field']}: {c['message']}" for c in causes)
+    message = f'{kind}.{resource.group or "core"} "{name}" is invalid: {listed}'
+    if not resource.group:
+        message = f'{kind} "{name}" is invalid: {listed}'
+    details = {**_details(resource, name), "kind": kind, "causes": causes}
+    return StatusError(status(422, "Invalid", message, details))
+
+
+def bad_request(message: str) -> StatusError:
+    return StatusError(status(400, "BadRequest", message))
+
+
+def gone(message: str) -> StatusError:
+    return StatusError(status(410, "Expired", message))
+
+
+def unsupported_media_type(content_type: str) -> StatusError:
+    message = (
+        "the body of the request was in an unknown format - accepted media types: " + content_type
+    )
+    return StatusError(status(415, "UnsupportedMediaType", message))
