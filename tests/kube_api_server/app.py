@@ -139,6 +139,8 @@ def _matcher(target: Target, request: web.Request) -> Any:
 def make_app(store: Store, faults: Faults, token: str | None) -> web.Application:
     async def handle(request: web.Request) -> web.StreamResponse:
         is_watch = request.query.get("watch") in ("1", "true")
+        logged = Logged(request.method, request.path, dict(request.query))
+        faults.log.append(logged)
         status = 200
         try:
             if token and request.headers.get("Authorization") != f"Bearer {token}":
@@ -162,7 +164,7 @@ def make_app(store: Store, faults: Faults, token: str | None) -> web.Application
             status = exc.code
             return web.json_response(exc.status, status=exc.code, headers=exc.headers)
         finally:
-            faults.log.append(Logged(request.method, request.path, dict(request.query), status))
+            logged.status = status
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handle)

@@ -34,12 +34,12 @@ REASONS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass
 class Logged:
     method: str
     path: str
     query: dict[str, str]
-    status: int
+    status: int = 0  # 0 while the request (a watch, say) is still being answered
 
 
 @dataclass

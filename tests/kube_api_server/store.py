@@ -37,7 +37,7 @@ class Change:
     previous: Obj | None
 
 
-@dataclass
+@dataclass(eq=False)  # hashed by identity: the set of open watches
 class Watcher:
     resource: Resource
     namespace: str | None
