@@ -57,11 +57,16 @@ class PlacementOptions:
     allow_defragment: bool | None = None  # None: the demand's `allow_defragment` decides
     exact_max_replicas: int = 50  # new slice replicas up to which the ILP is tried
     exact_time_limit_s: float = 10.0  # past it the heuristic's plan is used
+    # GPU uuids that take no new replica (DCGM: unhealthy or throttled); what runs there stays
+    # unless the model shrinks, when it is released first (running.py).
+    closed_gpus: frozenset[str] = frozenset()
 
 
-class _ModelIn(Strict):
-    name: str = Field(min_length=1)
-    replicas: int = Field(ge=0, le=MAX_DEMAND_REPLICAS)
+class ReplicaNeed(Strict):
+    """What one replica of a model needs, as an input file or config gives it: exactly one of
+    `mig_profile`, `memory_gib`, `gpus_per_replica` (module docstring). Shared by demand.yaml's
+    models and the placement controller's per-model settings (scheduler/controller)."""
+
     mig_profile: str | None = Field(None, min_length=1)
     memory_gib: float | None = Field(None, gt=0)
     gpus_per_replica: int | None = Field(None, ge=1, le=MAX_GPUS_PER_NODE)
@@ -83,7 +88,7 @@ class _ModelIn(Strict):
         return value
 
     @model_validator(mode="after")
-    def _one_need(self) -> _ModelIn:
+    def _one_need(self) -> ReplicaNeed:
         given = [k for k in ("mig_profile", "memory_gib", "gpus_per_replica") if getattr(self, k)]
         if len(given) != 1:
             raise ValueError(
@@ -93,6 +98,22 @@ class _ModelIn(Strict):
         if self.nodes_per_replica is not None and self.gpus_per_replica is None:
             raise ValueError("nodes_per_replica goes with gpus_per_replica")
         return self
+
+    def model_demand(self, name: str, replicas: int) -> ModelDemand:
+        return ModelDemand(
+            name=name,
+            replicas=replicas,
+            mig_profile=self.mig_profile,
+            memory_gib=self.memory_gib,
+            gpus_per_replica=self.gpus_per_replica,
+            nodes_per_replica=self.nodes_per_replica or 1,
+            gpu_models=tuple(self.gpu_models or ()),
+        )
+
+
+class _ModelIn(ReplicaNeed):
+    name: str = Field(min_length=1)
+    replicas: int = Field(ge=0, le=MAX_DEMAND_REPLICAS)
 
 
 class _DemandIn(Strict):
@@ -107,18 +128,7 @@ def load_demand(path: Path) -> Demand:
 def demand_from_dict(data: object, source: str = "demand") -> Demand:
     parsed = parse(_DemandIn, data, source)
     demand = Demand(
-        models=tuple(
-            ModelDemand(
-                name=m.name,
-                replicas=m.replicas,
-                mig_profile=m.mig_profile,
-                memory_gib=m.memory_gib,
-                gpus_per_replica=m.gpus_per_replica,
-                nodes_per_replica=m.nodes_per_replica or 1,
-                gpu_models=tuple(m.gpu_models or ()),
-            )
-            for m in parsed.models
-        ),
+        models=tuple(m.model_demand(m.name, m.replicas) for m in parsed.models),
         allow_defragment=parsed.allow_defragment,
     )
     problems = check_demand(demand)

@@ -13,6 +13,9 @@ Order of work, and why:
    runs and `solver` is "".
 4. With `allow_defragment`, running labelled slices may move, but the moving plan is taken
    only if it uses fewer GPUs than keeping every slice in place.
+5. `closed_gpus` (DCGM shows them unhealthy or throttled) are offered to neither step: what
+   runs there is kept (or released first when its model shrinks) and never moved, and they
+   count as used while anything runs on them.
 Cost per hour is the sum of node prices over the nodes the plan uses (each node once).
 """
 
@@ -40,6 +43,7 @@ class _Packed:
     problem: Problem
     kept: tuple[Assignment, ...]  # running replicas left in place (not items)
     reasons: tuple[str, ...]
+    closed_busy: frozenset[GpuRef] = frozenset()  # closed GPUs something still runs on
 
 
 def plan_placement(
@@ -48,6 +52,9 @@ def plan_placement(
     options = options or PlacementOptions()
     catalog = load_catalog()
     fleet = Fleet.from_inventory(inventory)
+    closed = _closed_refs(inventory, options.closed_gpus)
+    for node, i in closed:
+        fleet.free[node] = [k for k in fleet.free[node] if k != i]
     assignments: list[Assignment] = []
     unplaced: list[Unplaced] = []
     reasons: list[str] = []
@@ -56,12 +63,13 @@ def plan_placement(
     skip: set[GpuRef] = set()  # running GPUs of whole-GPU models: not for the slice step
     free_before = {name: set(free) for name, free in fleet.free.items()}
     for model in (m for m in demand.models if m.whole_gpus):
-        running = multinode_kept(inventory, model)
+        running = multinode_kept(inventory, model, closed)
         skip |= running.kept_gpus | running.released_gpus
         multinode_gpus |= running.kept_gpus
         for node, i in sorted(running.released_gpus):
-            fleet.free[node] = sorted({*fleet.free[node], i})
-            free_before[node].add(i)
+            if (node, i) not in closed:
+                fleet.free[node] = sorted({*fleet.free[node], i})
+                free_before[node].add(i)
             reasons.append(f"{model.name} on {node} GPU {i}: released (surplus or wrong shape)")
         grouped = place_multinode(model, fleet, inventory, catalog, running.kept)
         assignments += grouped.assignments
@@ -82,7 +90,7 @@ def plan_placement(
             for n in range(m.replicas):
                 unplaced.append(Unplaced(f"{name}-{n}", name, f"no allowed GPU model fits {need}"))
             reasons.append(f"{name}: no allowed GPU model can hold {need}; give gpus_per_replica")
-    split = split_running(inventory, slice_models, skip)
+    split = split_running(inventory, slice_models, skip, closed)
     for run, why in split.released:
         reasons.append(
             f"{run.model} {run.replica or ''} on {run.gpu[0]} GPU {run.gpu[1]}: released ({why})"
@@ -92,12 +100,11 @@ def plan_placement(
     defrag = (
         demand.allow_defragment if options.allow_defragment is None else options.allow_defragment
     )
-    packed = _pack(
-        inventory, fleet, slice_models, split.kept, split.fixed, multinode_gpus, False, options
-    )
+    taken = multinode_gpus | closed
+    packed = _pack(inventory, fleet, slice_models, split.kept, split.fixed, taken, False, options)
     if defrag and any(split.kept.values()):
         moving = _pack(
-            inventory, fleet, slice_models, split.kept, split.fixed, multinode_gpus, True, options
+            inventory, fleet, slice_models, split.kept, split.fixed, taken, True, options
         )
         if moving.result.gpus_used < packed.result.gpus_used:
             reasons.append(
@@ -115,11 +122,18 @@ def plan_placement(
     unplaced += [Unplaced(it.key, it.model, why) for it, why in result.unplaced]
     reasons += packed.reasons
 
-    multinode_count = len(multinode_gpus)
+    # GPUs outside the packer's problem that the plan uses all the same: whole-GPU replicas,
+    # and closed GPUs that something still runs on.
+    closed_used = {ref for ref in closed - multinode_gpus if ref in packed.closed_busy}
+    multinode_count = len(multinode_gpus) + len(closed_used)
     bound = (
         result.gpus_used if result.proven_optimal else placed_lower_bound(packed.problem, result)
     )
-    used_nodes = {result.gpus[i].node for i in result.used_gpus} | {a.node for a in assignments}
+    used_nodes = (
+        {result.gpus[i].node for i in result.used_gpus}
+        | {a.node for a in assignments}
+        | {node for node, _ in closed_used}
+    )
     cost = 0.0
     unpriced = []
     for node in sorted(used_nodes):
@@ -156,6 +170,7 @@ def _pack(
     fixed_at: dict[GpuRef, list[tuple[str, int]]] = defaultdict(list)
     for r in fixed:
         fixed_at[r.gpu].append((r.profile, r.start))
+    closed_busy = {r.gpu for r in fixed if r.gpu in taken}
     if not movable:
         for runs in kept.values():
             for r in runs:
@@ -192,6 +207,13 @@ def _pack(
         fresh = (f"{name}-{n}" for n in range(10**9) if f"{name}-{n}" not in used_names)
         for r in runs:
             replica = r.replica or next(fresh)
+            if r.gpu not in index:  # on a closed GPU: stays, never moves, takes no company
+                closed_busy.add(r.gpu)
+                slot = _closed_slot(inventory, fleet, r.gpu)
+                kept_assignments.append(
+                    _slot_assignment(slot, replica, name, r.profile, r.start, True)
+                )
+                continue
             home = (index[r.gpu], r.profile, r.start)
             if movable:
                 items.append(Item(replica, name, choices, home))
@@ -210,7 +232,25 @@ def _pack(
     )
     problem = Problem(tuple(gpus), tuple(items), provision, frozenset(fleet.used_nodes))
     result, reasons = _solve(problem, movable, options)
-    return _Packed(result, problem, tuple(kept_assignments), reasons)
+    return _Packed(result, problem, tuple(kept_assignments), reasons, frozenset(closed_busy))
+
+
+def _closed_refs(inventory: Inventory, uuids: frozenset[str]) -> set[GpuRef]:
+    if not uuids:
+        return set()
+    return {
+        (node.name, i)
+        for node in inventory.nodes
+        for i, g in enumerate(node.gpus)
+        if g.uuid and g.uuid in uuids
+    }
+
+
+def _closed_slot(inventory: Inventory, fleet: Fleet, ref: GpuRef) -> GpuSlot:
+    node = fleet.nodes[ref[0]]
+    g = node.gpus[ref[1]]
+    price = _node_price(inventory, fleet, ref[0]) or 0.0
+    return GpuSlot(ref[0], g.uuid, g.model, node.instance_type, node.zone, price)
 
 
 def _solve(

@@ -9,6 +9,10 @@ For every in-use MIG instance or whole GPU of the inventory:
 Idle instances (not in use) are free space: the packer may reuse or recreate them.
 Whole-GPU replicas are grouped in `multinode_kept`.
 
+`closed` GPUs (DCGM shows them unhealthy or throttled: scheduler/controller/health.py) take no
+new replica; when a model has more running replicas than wanted, those on closed GPUs are the
+first released, then the highest ordinals.
+
 Replica names: a StatefulSet or LeaderWorkerSet pod's index N names replica `<model>-N`, so
 when there are more running replicas than wanted the lowest ordinals are kept (those are the
 pods a scale-down leaves). A Deployment's pods carry no replica name, and webhooks before this
@@ -19,7 +23,7 @@ single-node model, and a repeated or missing one is replaced by a fresh name.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, replace
 
 from scheduler.catalog import WHOLE
@@ -39,10 +43,11 @@ def replica_ordinal(model: str, replica: str | None) -> int | None:
     return int(tail) if str(int(tail)) == tail else None
 
 
-def _keep_order(model: str, replica: str | None) -> tuple[bool, int]:
-    """Sort key: replicas with an ordinal first, lowest first; the rest keep their order."""
+def _keep_order(model: str, replica: str | None, closed: bool = False) -> tuple[bool, bool, int]:
+    """Sort key: replicas on healthy GPUs first; then with an ordinal, lowest first; the rest
+    keep their order."""
     ordinal = replica_ordinal(model, replica)
-    return (ordinal is None, ordinal or 0)
+    return (closed, ordinal is None, ordinal or 0)
 
 
 def fresh_names(model: str, taken: set[str]) -> Iterator[str]:
@@ -90,10 +95,12 @@ def split_running(
     inventory: Inventory,
     slice_models: dict[str, tuple[ModelDemand, tuple[SliceChoice, ...]]],
     skip: set[GpuRef],
+    closed: Collection[GpuRef] = frozenset(),
 ) -> RunningSplit:
     """`slice_models`: demanded single-GPU models with their choices; `skip`: GPUs already
-    accounted for (running multi-node replicas). A kept replica whose name an earlier one
-    already has gets replica=None, so the caller names it afresh."""
+    accounted for (running multi-node replicas); `closed`: GPUs whose replicas go first when
+    there are too many. A kept replica whose name an earlier one already has gets
+    replica=None, so the caller names it afresh."""
     nodes = {n.name: n for n in inventory.nodes}
     fitting: dict[str, list[Running]] = defaultdict(list)
     released: list[tuple[Running, str]] = []
@@ -114,9 +121,10 @@ def split_running(
     kept: dict[str, list[Running]] = {}
     for name, runs in fitting.items():
         model = slice_models[name][0]
-        runs.sort(key=lambda r: _keep_order(name, r.replica))
+        runs.sort(key=lambda r: _keep_order(name, r.replica, r.gpu in closed))
         for r in runs[model.replicas :]:
-            released.append((r, f"{model.replicas} replica(s) wanted, this one is surplus"))
+            why = f"{model.replicas} replica(s) wanted, this one is surplus"
+            released.append((r, why + (" on a GPU closed to placement" if r.gpu in closed else "")))
         seen: set[str | None] = {None}
         kept[name] = []
         for r in runs[: model.replicas]:
@@ -134,7 +142,9 @@ class MultiNodeRunning:
     released_gpus: set[GpuRef]  # labelled with the model but surplus or the wrong shape
 
 
-def multinode_kept(inventory: Inventory, model: ModelDemand) -> MultiNodeRunning:
+def multinode_kept(
+    inventory: Inventory, model: ModelDemand, closed: Collection[GpuRef] = frozenset()
+) -> MultiNodeRunning:
     """Running replicas of a whole-GPU model whose shape matches the demand: gpus_per_replica on
     each of nodes_per_replica nodes, one type, one zone; at most `replicas` of them.
 
@@ -143,7 +153,7 @@ def multinode_kept(inventory: Inventory, model: ModelDemand) -> MultiNodeRunning
     on one node, in index order, cut into replicas of gpus_per_replica, because a Deployment's
     pods have no (or, from older webhooks, one shared) replica name. Such a cut may pair GPUs
     differently from the pods, which is harmless: the model's claim takes any planned GPUs
-    of its node (placement.py)."""
+    of its node (placement.py). Replicas with a GPU in `closed` are kept last."""
     assert model.gpus_per_replica is not None
     single_node = model.nodes_per_replica == 1
     shares: dict[tuple[str, str | None], list[tuple[GpuRef, Assignment]]] = defaultdict(list)
@@ -171,7 +181,7 @@ def multinode_kept(inventory: Inventory, model: ModelDemand) -> MultiNodeRunning
     for (_, replica), share in shares.items():
         step = model.gpus_per_replica if single_node else len(share)
         groups += [(replica, share[k : k + step]) for k in range(0, len(share), step)]
-    groups.sort(key=lambda g: _keep_order(model.name, g[0]))
+    groups.sort(key=lambda g: _keep_order(model.name, g[0], any(ref in closed for ref, _ in g[1])))
     chosen: list[tuple[str | None, list[tuple[GpuRef, Assignment]]]] = []
     for replica, share in groups:
         per_node: dict[str, int] = defaultdict(int)

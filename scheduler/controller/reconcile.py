@@ -1,0 +1,223 @@
+"""`reconcile(...)`: one turn of the placement controller's loop, with no I/O and time injected.
+
+    previous plan + inventory (watched) + demand (scaler decisions) + DCGM health + settings
+        -> ReconcileResult(plan, reasons, gap to the lower bound, per-model changes,
+                           the objects to write, GPU health, waste flags)
+
+Steps, and why:
+1. DCGM samples become GPU verdicts at `now_s` (health.py); unhealthy GPUs, and throttled ones
+   unless the settings say otherwise, are closed: no new replica goes there, and a model that
+   shrinks releases its replicas there first. What runs there otherwise stays (moving it is
+   the eviction's business, not placement's), and the plan says why each GPU is closed.
+2. The last plan is laid over the inventory (overlay.py), so replicas it placed, running or
+   not yet, stay where they are.
+3. The one pure placement core (`scheduler.place.plan_placement`) plans: running replicas are
+   kept, surplus ones released from the highest index, new ones packed (slices) or grouped
+   over nodes of one instance type and zone with zone fallbacks (multi-node); running slices
+   move only when `allow_defragment` is set and moving frees a GPU. What cannot be placed is
+   unplaced with a reason while the rest is placed.
+4. The result says what changed per model (kept / added / released / moved), the gap to the
+   lower bound, the waste flags, and the diff of objects the I/O layer applies (diff.py).
+An inventory the loop could not read (None) holds the last plan: nothing is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from scheduler.controller.diff import PlacementDiff, placement_diff
+from scheduler.controller.health import DcgmSample, GpuHealth, Health, classify_all
+from scheduler.controller.overlay import with_planned
+from scheduler.controller.settings import ControllerSettings
+from scheduler.controller.waste import ModelActivity, WasteFlag, flag_waste
+from scheduler.demand import Demand
+from scheduler.inventory import Inventory
+from scheduler.place import plan_placement
+from scheduler.plan import Plan
+
+Place = frozenset[tuple[str, str, str, int | None]]  # (node, gpu, profile, start) per GPU
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    """What the loop read from DCGM and vLLM for this turn."""
+
+    samples: tuple[DcgmSample, ...] = ()
+    activity: Mapping[str, ModelActivity] = field(default_factory=dict)  # by model
+
+
+@dataclass(frozen=True)
+class ModelChange:
+    model: str
+    kept: int
+    added: tuple[str, ...] = ()
+    released: tuple[str, ...] = ()
+    moved: tuple[str, ...] = ()
+    unplaced: tuple[str, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.released or self.moved)
+
+
+@dataclass(frozen=True)
+class ReconcileResult:
+    plan: Plan
+    at_s: float
+    held: bool  # the inventory could not be read: the last plan stands, nothing to write
+    reasons: tuple[str, ...]  # the plan's reasons, the controller's first
+    changes: tuple[ModelChange, ...]
+    diff: PlacementDiff
+    gpu_health: Mapping[str, GpuHealth]  # GPUs DCGM does not show healthy, by UUID
+    closed_gpus: frozenset[str]
+    waste: tuple[WasteFlag, ...]
+
+    @property
+    def gap_gpus(self) -> int:
+        """GPUs over the lower bound for what was placed (0: proved no plan does better)."""
+        return self.plan.gpus_used - self.plan.lower_bound_gpus
+
+    @property
+    def gap(self) -> float:
+        bound = self.plan.lower_bound_gpus
+        return self.gap_gpus / bound if bound else 0.0
+
+
+def reconcile(
+    previous_plan: Plan | None,
+    inventory: Inventory | None,
+    demand: Demand,
+    health: HealthReport | None,
+    settings: ControllerSettings,
+    now_s: float,
+    notes: Sequence[str] = (),
+) -> ReconcileResult:
+    """`notes`: reasons from upstream (scale_demand.demand_from_scale), put first."""
+    health = health or HealthReport()
+    verdicts = classify_all(health.samples, now_s, settings.health)
+    unhealthy = {u: h for u, h in verdicts.items() if h.state is not Health.HEALTHY}
+    models = [m.name for m in demand.models]
+    if inventory is None:
+        return _held(previous_plan, now_s, unhealthy, settings, notes)
+    present = {g.uuid for n in inventory.nodes for g in n.gpus if g.uuid}
+    closed = frozenset(
+        u for u, h in unhealthy.items() if u in present and h.closed(settings.health)
+    )
+    reasons = list(notes)
+    for uuid in sorted(unhealthy):
+        h = unhealthy[uuid]
+        if uuid in closed:
+            reasons.append(f"{h.describe()}: no new placement; its replicas go first on shrink")
+        elif uuid in present:
+            reasons.append(f"{h.describe()}: still placed (health.exclude_throttled is off)")
+    laid, dropped = with_planned(inventory, previous_plan, models)
+    reasons += dropped
+    plan = plan_placement(laid, demand, settings.placement_options(closed))
+    waste = flag_waste(plan, health.activity, now_s, settings.health)
+    reasons += [w.reason for w in waste]
+    bound = plan.lower_bound_gpus
+    gap = plan.gpus_used - bound
+    summary = f"{plan.gpus_used} GPU(s) used, lower bound {bound}, gap {gap}"
+    reasons.append(summary + (f" ({100 * gap / bound:.1f} %)" if bound else ""))
+    previous_models = _models_of(previous_plan)
+    plan = replace(
+        plan,
+        reasons=(*reasons, *plan.reasons),
+        extra={**plan.extra, **_extra(models, now_s, unhealthy, closed, waste)},
+    )
+    return ReconcileResult(
+        plan=plan,
+        at_s=now_s,
+        held=False,
+        reasons=plan.reasons,
+        changes=changes(previous_plan, plan, models),
+        diff=placement_diff(previous_plan, previous_models, plan, models, settings.namespace),
+        gpu_health=unhealthy,
+        closed_gpus=closed,
+        waste=waste,
+    )
+
+
+def changes(previous: Plan | None, plan: Plan, models: Sequence[str]) -> tuple[ModelChange, ...]:
+    """Per model, which replicas stay, come, go or move between two plans."""
+    before = _places(previous)
+    after = _places(plan)
+    out = []
+    for model in models:
+        old = before.get(model, {})
+        new = after.get(model, {})
+        unplaced = tuple(u.replica for u in plan.unplaced if u.model == model)
+        out.append(
+            ModelChange(
+                model,
+                kept=sum(1 for r, p in new.items() if old.get(r) == p),
+                added=tuple(r for r in new if r not in old),
+                released=tuple(r for r in old if r not in new),
+                moved=tuple(r for r, p in new.items() if r in old and old[r] != p),
+                unplaced=unplaced,
+            )
+        )
+    return tuple(out)
+
+
+def _places(plan: Plan | None) -> dict[str, dict[str, Place]]:
+    parts: dict[str, dict[str, set[tuple[str, str, str, int | None]]]] = {}
+    for a in plan.assignments if plan else ():
+        where = (a.node, a.gpu, a.profile, a.start)
+        parts.setdefault(a.model, {}).setdefault(a.replica, set()).add(where)
+    return {m: {r: frozenset(p) for r, p in rs.items()} for m, rs in parts.items()}
+
+
+def _models_of(plan: Plan | None) -> list[str]:
+    if plan is None:
+        return []
+    listed = plan.extra.get("models")
+    if isinstance(listed, list):
+        return [str(m) for m in listed]
+    return list(
+        dict.fromkeys([a.model for a in plan.assignments] + [u.model for u in plan.unplaced])
+    )
+
+
+def _extra(
+    models: Sequence[str],
+    now_s: float,
+    unhealthy: Mapping[str, GpuHealth],
+    closed: frozenset[str],
+    waste: Sequence[WasteFlag],
+) -> dict[str, Any]:
+    """JSON-ready additions to the plan: `plan_from_json` keeps them in `extra`."""
+    return {
+        "models": list(models),
+        "reconciled_at_s": now_s,
+        "gpu_health": {
+            u: {"state": h.state.value, "reasons": list(h.reasons), "closed": u in closed}
+            for u, h in sorted(unhealthy.items())
+        },
+        "waste": [{"model": w.model, "replicas": w.replicas, "reason": w.reason} for w in waste],
+    }
+
+
+def _held(
+    previous: Plan | None,
+    now_s: float,
+    unhealthy: Mapping[str, GpuHealth],
+    settings: ControllerSettings,
+    notes: Sequence[str],
+) -> ReconcileResult:
+    plan = previous or Plan(0, 0, 0.0, 0, ())
+    why = "inventory unreadable: the last plan holds, nothing is written"
+    reasons = (why, *notes)
+    return ReconcileResult(
+        plan=plan,
+        at_s=now_s,
+        held=True,
+        reasons=reasons,
+        changes=(),
+        diff=PlacementDiff(),
+        gpu_health=unhealthy,
+        closed_gpus=frozenset(u for u, h in unhealthy.items() if h.closed(settings.health)),
+        waste=(),
+    )
