@@ -28,7 +28,6 @@ from simulations.traces.synthetic import synthetic_trace
 from simulations.warmup import default_warmup_s
 
 GOLDEN = Path(__file__).parent / "golden" / "small_replay.json"
-BASELINES = ("reactive", "reactive-tokens", "static")
 
 
 @pytest.fixture(scope="module")
@@ -93,10 +92,12 @@ def test_predictive_beats_queue_threshold_scaling_on_slo_and_cost(
 def test_no_baseline_is_both_cheaper_than_predictive_and_better_at_the_slo(
     policies: dict[str, dict[str, float]],
 ) -> None:
-    """Predictive is on the frontier at this point: whatever is cheaper meets the SLO less
-    often. (Issue 17 asks more, over sweeps; one point each is what a fast test can hold.)"""
+    """Predictive is on the frontier at this point: whatever baseline is cheaper meets the SLO
+    less often. Every replayed policy but the oracle counts, so a baseline added to
+    POLICY_NAMES is held to it at once. (Issue 17 asks more, over sweeps; one point each is
+    what a fast test can hold.)"""
     predictive = policies["predictive"]
-    for name in BASELINES:
+    for name in set(policies) - {"predictive", "oracle"}:
         if policies[name]["gpu_hours"] < predictive["gpu_hours"]:
             assert policies[name]["slo_attainment"] < predictive["slo_attainment"], name
 
