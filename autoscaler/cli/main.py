@@ -8,6 +8,7 @@ from autoscaler.cli.backtest import backtest_command
 from autoscaler.cli.emulate import emulate_command
 from autoscaler.cli.serve import serve_command
 from autoscaler.cli.simulate import simulate_command
+from autoscaler.cli.sweep import sweep_command
 from autoscaler.cli.tune import tune_command
 from scheduler.cli import place_command
 from scheduler.kubernetes.inventory_command import inventory_command
@@ -23,6 +24,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.command("simulate")(simulate_command)
+app.command("sweep")(sweep_command)
 app.command("serve")(serve_command)
 app.command("emulate")(emulate_command)
 app.command("webhook")(webhook_command)

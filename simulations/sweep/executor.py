@@ -1,0 +1,103 @@
+"""Where a sweep's replays run: a seam with a local process pool behind it.
+
+`SweepExecutor.run(tasks)` yields `(task, result)` as each replay finishes, in any order.
+Tasks and results are plain picklable values (`simulations.sweep.tasks`), so another
+backend (Ray: one remote call per task, `run_task` as the remote function) only has to
+implement `run`. Results do not depend on the executor or the number of workers: each
+replay is seeded from its task alone.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Protocol
+
+from simulations.sweep.replay import run_task
+from simulations.sweep.tasks import PointResult, SweepTask
+
+RunOne = Callable[[SweepTask], PointResult]
+
+
+class SweepTaskError(RuntimeError):
+    """A replay failed; names the task (family, overrides, trace) and the cause."""
+
+    def __init__(self, task: SweepTask, cause: BaseException) -> None:
+        overrides = " ".join(f"{path}={value}" for path, value in task.overrides) or "defaults"
+        super().__init__(
+            f"{task.family} on {task.trace.label} ({overrides}) failed: "
+            f"{type(cause).__name__}: {cause}"
+        )
+        self.task = task
+
+
+class SweepExecutor(Protocol):
+    def run(self, tasks: Sequence[SweepTask]) -> Iterator[tuple[SweepTask, PointResult]]:
+        """Runs every task once; yields each with its result as it completes."""
+        ...
+
+
+def default_workers() -> int:
+    return os.cpu_count() or 1
+
+
+class InlineExecutor:
+    """Runs tasks one after another in this process: one worker, no start-up cost."""
+
+    def __init__(self, run_one: RunOne = run_task) -> None:
+        self._run_one = run_one
+
+    def run(self, tasks: Sequence[SweepTask]) -> Iterator[tuple[SweepTask, PointResult]]:
+        for task in tasks:
+            try:
+                result = self._run_one(task)
+            except Exception as exc:
+                raise SweepTaskError(task, exc) from exc
+            yield task, result
+
+
+class ProcessPoolSweepExecutor:
+    """`workers` processes on this machine. Spawned, not forked: a worker starts from a clean
+    interpreter as a remote one would (nothing inherited from the CLI's threads or the
+    traces it checked), and loads its traces itself from their references.
+
+    At most `2 x workers` tasks are in flight, so an interrupted sweep stops within a
+    couple of replays instead of draining a queue of hundreds.
+    """
+
+    def __init__(self, workers: int, run_one: RunOne = run_task) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self.workers = workers
+        self._run_one = run_one
+
+    def run(self, tasks: Sequence[SweepTask]) -> Iterator[tuple[SweepTask, PointResult]]:
+        if not tasks:
+            return
+        pending = list(reversed(tasks))  # popped from the end: submitted in the given order
+        context = multiprocessing.get_context("spawn")
+        workers = min(self.workers, len(tasks))
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        in_flight: dict[Future[PointResult], SweepTask] = {}
+        try:
+            while pending or in_flight:
+                while pending and len(in_flight) < 2 * workers:
+                    task = pending.pop()
+                    in_flight[pool.submit(self._run_one, task)] = task
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    task = in_flight.pop(future)
+                    try:
+                        result = future.result()
+                    except Exception as exc:
+                        raise SweepTaskError(task, exc) from exc
+                    yield task, result
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def local_executor(workers: int, run_one: RunOne = run_task) -> SweepExecutor:
+    """The default backend: inline for one worker, a process pool otherwise."""
+    return InlineExecutor(run_one) if workers == 1 else ProcessPoolSweepExecutor(workers, run_one)
