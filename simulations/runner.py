@@ -4,9 +4,10 @@ Every policy starts from the same warm fleet (sized for the first five minutes a
 utilisation, ready at t = 0) and gets the same cold-start jitter sequence, so differences
 come from the policies alone.
 
-- Warm-up: the first `warmup_s` of the trace is back-filled into the predictive engine as
-  production back-fills from Prometheus (see `simulations.warmup`); every policy replays and
-  is scored on the rest only, so all are compared on the same window.
+- Warm-up: the first `warmup_s` of the trace is back-filled into the predictive engine and
+  dynamo-like's load predictor, as production back-fills from Prometheus (see
+  `simulations.warmup`); every policy replays and is scored on the rest only, so all are
+  compared on the same window.
 - Drain: after the last arrival the replay goes on for `request_timeout_s` without arrivals,
   so requests still queued at the end are served (or time out) instead of counting as
   dropped. Nobody decides during the drain: the fleet the trace ended with serves the
@@ -34,13 +35,16 @@ from simulations.policies.baselines import (
     ReactiveTokensPolicy,
     StaticPolicy,
 )
+from simulations.policies.dynamo_like import DynamoLikePolicy
 from simulations.policies.policy import Policy
 from simulations.policies.predictive import PredictivePolicy
 from simulations.run_result import PolicyRun
 from simulations.traces.request_trace import RequestTrace
 from simulations.warmup import backfill_history, split_warmup
 
-POLICY_NAMES = ("predictive", "reactive", "reactive-tokens", "static", "oracle")
+POLICY_NAMES = ("predictive", "reactive", "reactive-tokens", "dynamo-like", "static", "oracle")
+# Policies seeded with the warm-up slice, as production back-fills from Prometheus.
+BACKFILLED = frozenset({"predictive", "dynamo-like"})
 DEFAULT_POLICIES = ("predictive", "reactive", "reactive-tokens", "oracle")
 
 
@@ -69,13 +73,15 @@ def build_policy(
     start: int,
     history: Sequence[Observation] = (),
 ) -> Policy:
-    """`history`: back-filled observations for the predictive engine."""
+    """`history`: back-filled observations for the policies in BACKFILLED."""
     if name == "predictive":
         return PredictivePolicy(profile, start, history)
     if name == "reactive":
         return ReactiveQueuePolicy(profile, start)
     if name == "reactive-tokens":
         return ReactiveTokensPolicy(profile, start)
+    if name == "dynamo-like":
+        return DynamoLikePolicy(profile, start, history)
     if name == "static":
         return StaticPolicy.for_peak(offered, profile)
     if name == "oracle":
@@ -105,7 +111,7 @@ def simulate(
     start = initial_replicas(arrivals, profile)
     backfill = (
         backfill_history(history, physics, profile, warmup_s)
-        if "predictive" in policy_names
+        if BACKFILLED.intersection(policy_names)
         else []
     )
     runs = []

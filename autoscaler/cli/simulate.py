@@ -26,7 +26,10 @@ def simulate_command(
     fmt: FormatOption = "azure",
     profile: ProfileOption = None,
     policies: Annotated[
-        str, typer.Option(help="comma-separated: predictive,reactive,reactive-tokens,static,oracle")
+        str,
+        typer.Option(
+            help="comma-separated: predictive,reactive,reactive-tokens,dynamo-like,static,oracle"
+        ),
     ] = "predictive,reactive,reactive-tokens,oracle",
     cold_start_s: Annotated[
         float | None, typer.Option(min=0, help="override the profile's cold start (s)")
@@ -37,7 +40,8 @@ def simulate_command(
     warmup_s: Annotated[
         float | None,
         typer.Option(
-            help="back-filled into the predictive engine's history, not replayed or scored, s "
+            help="back-filled into the predictive engine's and dynamo-like's history, not "
+            "replayed or scored, s "
             "(default: one day, at most a quarter of the trace; 0: none)"
         ),
     ] = None,
