@@ -103,19 +103,26 @@ class Informer:
             except Expired:
                 log.info("watch expired; re-listing", extra={"resource": self.resource.plural})
                 need_list = True
-            except (ApiException, aiohttp.ClientError, TimeoutError, ValueError) as exc:
-                self.failures += 1
-                need_list = need_list or status_of(exc) == 410
-                delay = await self.backoff.wait(retry_after_s(exc))
-                log.warning(
-                    "list/watch failed; retrying",
-                    extra={
-                        "resource": self.resource.plural,
-                        "status": status_of(exc),
-                        "error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
-                        "delay_s": round(delay, 3),
-                    },
-                )
+            except ApiException as exc:
+                if exc.status != 410:
+                    await self._failed(exc)
+                # 410 as the HTTP status (no watch cache; or an expired continue token)
+                need_list = need_list or exc.status == 410
+            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                await self._failed(exc)
+
+    async def _failed(self, exc: Exception) -> None:
+        self.failures += 1
+        delay = await self.backoff.wait(retry_after_s(exc))
+        log.warning(
+            "list/watch failed; retrying",
+            extra={
+                "resource": self.resource.plural,
+                "status": status_of(exc),
+                "error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                "delay_s": round(delay, 3),
+            },
+        )
 
     async def _list(self) -> None:
         listed = await list_all(

@@ -28,6 +28,7 @@ class Fault:
 
 REASONS = {
     409: ("Conflict", "Operation cannot be fulfilled: the object has been modified (injected)"),
+    410: ("Expired", "too old resource version (injected)"),
     429: ("TooManyRequests", "Too many requests, please try again later."),
     500: ("InternalError", "Internal error occurred: injected by the test"),
     503: ("ServiceUnavailable", "The server is currently unable to handle the request"),

@@ -25,6 +25,7 @@ from tests.kube_api_server.selectors import Matcher
 from tests.kube_api_server.store import Change, Store, Watcher
 
 BOOKMARK = "bookmark"  # queue sentinel: send a bookmark now; None closes the stream
+_CLIENT_CHECK_S = 0.1
 
 
 def _visible(obj: dict[str, Any] | None, watcher: Watcher) -> bool:
@@ -92,7 +93,7 @@ async def serve_watch(
             return response
         for event in first:
             await _send(response, event)
-        await _pump(response, store, watcher, bookmarks, timeout_s)
+        await _pump(request, response, store, watcher, bookmarks, timeout_s)
     except (ConnectionResetError, asyncio.CancelledError):
         pass  # the client went away
     finally:
@@ -103,6 +104,7 @@ async def serve_watch(
 
 
 async def _pump(
+    request: web.Request,
     response: web.StreamResponse,
     store: Store,
     watcher: Watcher,
@@ -113,12 +115,19 @@ async def _pump(
     deadline = None if timeout_s is None else loop.time() + timeout_s
     while True:
         left = None if deadline is None else deadline - loop.time()
-        try:
-            item = await asyncio.wait_for(watcher.queue.get(), left)
-        except TimeoutError:
+        if left is not None and left <= 0:
             if bookmarks:  # the server's goodbye: where to resume from
                 await _send(response, bookmark(watcher.resource, store.rv))
             return
+        # Wake up now and then to notice a client that went away (aiohttp does not cancel
+        # the handler), so `open_watches()` counts only live streams.
+        tick = _CLIENT_CHECK_S if left is None else min(left, _CLIENT_CHECK_S)
+        try:
+            item = await asyncio.wait_for(watcher.queue.get(), tick)
+        except TimeoutError:
+            if request.transport is None or request.transport.is_closing():
+                return
+            continue
         if item is None:
             return
         if item == BOOKMARK:

@@ -174,3 +174,16 @@ async def test_backs_off_with_jitter_on_500_and_honours_retry_after(server: ApiS
     assert sleep.delays[4] <= 1.0 and sleep.delays[5] <= 2.0
     assert len(set(sleep.delays)) == 6  # jittered, not in step
     assert {c.type for c in seen} == {"ADDED"} and len(seen) == 5
+
+
+async def test_a_410_http_answer_to_a_watch_relists_at_once(server: ApiServer) -> None:
+    """Without a watch cache the server answers an old RV with HTTP 410, not an event."""
+    seen: list[Change] = []
+    sleep = RecordingSleep()
+    server.faults.inject(410, times=1, path_contains="/nodes", watch=True)
+    async with server.client() as api:
+        inf = informer(api, NODES, seen, sleep)
+        async with running(inf.run()):
+            await wait_until(lambda: server.open_watches("nodes") == 1, "the watch is open")
+    assert inf.lists == 2 and inf.failures == 0 and sleep.delays == []
+    assert len(seen) == 5  # the re-list found nothing new to announce
