@@ -79,8 +79,9 @@ def plan_placement(
         before = free_before.get(name, set(range(len(fleet_node.gpus))))
         multinode_gpus |= {(name, i) for i in before if i not in fleet.free[name]}
 
+    default_models = _default_models(inventory, catalog)  # once: it reads every GPU
     slice_models = {
-        m.name: (m, slice_choices(m, catalog, _default_models(inventory, catalog)))
+        m.name: (m, slice_choices(m, catalog, default_models))
         for m in demand.models
         if not m.whole_gpus
     }

@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from scheduler.controller.diff import PlacementDiff, placement_diff
+from scheduler.controller.diff import PlacementDiff, PlanIndex, placement_diff, plan_index
 from scheduler.controller.health import DcgmSample, GpuHealth, Health, classify_all
 from scheduler.controller.overlay import with_planned
 from scheduler.controller.settings import ControllerSettings
@@ -36,8 +36,6 @@ from scheduler.demand import Demand
 from scheduler.inventory import Inventory
 from scheduler.place import plan_placement
 from scheduler.plan import Plan
-
-Place = frozenset[tuple[str, str, str, int | None]]  # (node, gpu, profile, start) per GPU
 
 
 @dataclass(frozen=True)
@@ -114,7 +112,8 @@ def reconcile(
             reasons.append(f"{h.describe()}: still placed (health.exclude_throttled is off)")
     laid, dropped = with_planned(inventory, previous_plan, models)
     reasons += dropped
-    plan = plan_placement(laid, demand, settings.placement_options(closed))
+    gpus = sum(len(n.gpus) for n in inventory.nodes)
+    plan = plan_placement(laid, demand, settings.placement_options(closed, gpus))
     waste = flag_waste(plan, health.activity, now_s, settings.health)
     reasons += [w.reason for w in waste]
     bound = plan.lower_bound_gpus
@@ -127,28 +126,35 @@ def reconcile(
         reasons=(*reasons, *plan.reasons),
         extra={**plan.extra, **_extra(models, now_s, unhealthy, closed, waste)},
     )
+    indexes = (plan_index(previous_plan), plan_index(plan))
     return ReconcileResult(
         plan=plan,
         at_s=now_s,
         held=False,
         reasons=plan.reasons,
-        changes=changes(previous_plan, plan, models),
-        diff=placement_diff(previous_plan, previous_models, plan, models, settings.namespace),
+        changes=changes(previous_plan, plan, models, indexes),
+        diff=placement_diff(
+            previous_plan, previous_models, plan, models, settings.namespace, indexes
+        ),
         gpu_health=unhealthy,
         closed_gpus=closed,
         waste=waste,
     )
 
 
-def changes(previous: Plan | None, plan: Plan, models: Sequence[str]) -> tuple[ModelChange, ...]:
-    """Per model, which replicas stay, come, go or move between two plans."""
-    before = _places(previous)
-    after = _places(plan)
+def changes(
+    previous: Plan | None, plan: Plan, models: Sequence[str], indexes: tuple[PlanIndex, PlanIndex]
+) -> tuple[ModelChange, ...]:
+    """Per model, which replicas stay, come, go or move between two plans (`plan_index` of
+    each)."""
+    before, after = indexes
+    unplaced: dict[str, list[str]] = {}
+    for u in plan.unplaced:
+        unplaced.setdefault(u.model, []).append(u.replica)
     out = []
     for model in models:
         old = before.get(model, {})
         new = after.get(model, {})
-        unplaced = tuple(u.replica for u in plan.unplaced if u.model == model)
         out.append(
             ModelChange(
                 model,
@@ -156,18 +162,10 @@ def changes(previous: Plan | None, plan: Plan, models: Sequence[str]) -> tuple[M
                 added=tuple(r for r in new if r not in old),
                 released=tuple(r for r in old if r not in new),
                 moved=tuple(r for r, p in new.items() if r in old and old[r] != p),
-                unplaced=unplaced,
+                unplaced=tuple(unplaced.get(model, ())),
             )
         )
     return tuple(out)
-
-
-def _places(plan: Plan | None) -> dict[str, dict[str, Place]]:
-    parts: dict[str, dict[str, set[tuple[str, str, str, int | None]]]] = {}
-    for a in plan.assignments if plan else ():
-        where = (a.node, a.gpu, a.profile, a.start)
-        parts.setdefault(a.model, {}).setdefault(a.replica, set()).add(where)
-    return {m: {r: frozenset(p) for r, p in rs.items()} for m, rs in parts.items()}
 
 
 def _models_of(plan: Plan | None) -> list[str]:

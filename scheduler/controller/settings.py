@@ -5,8 +5,9 @@ its dotted path).
     placement:
       namespace: llm-serving          # where the claim templates and ConfigMaps go
       allow_defragment: false         # may running slices move to free GPUs?
-      exact_max_replicas: 50          # new slice replicas up to which the ILP is tried
-      exact_time_limit_s: 1.0         # a reconcile must not stall the loop for long
+      exact_max_replicas: 50          # new slice replicas up to which the ILP is tried,
+      exact_max_gpus: 256             # on fleets up to this many GPUs,
+      exact_time_limit_s: 1.0         # for at most this long
       health: {max_age_s: 120, throttled_fraction: 0.5, idle_engine_active: 0.02}
       models:
         meta-llama/Llama-3.1-8B: {mig_profile: 3g.40gb, gpu_models: [H100-80GB]}
@@ -65,15 +66,27 @@ class HealthSettings(Strict):
 class ControllerSettings(Strict):
     namespace: str = Field("default", min_length=1, max_length=63)
     allow_defragment: bool = False
-    exact_max_replicas: int = Field(50, ge=0)
+    exact_max_replicas: int = Field(
+        50, ge=0, description="new slice replicas up to which the ILP is tried"
+    )
+    exact_max_gpus: int = Field(
+        256,
+        ge=0,
+        description="GPUs in the inventory up to which the ILP is tried: past a few hundred, "
+        "building it alone takes 0.1 s a turn and it rarely proves a plan in time "
+        "(benchmarks/reconcile.py); the heuristic's gap is reported either way",
+    )
     exact_time_limit_s: float = Field(1.0, gt=0)
     health: HealthSettings = HealthSettings()
     models: dict[str, ReplicaNeed] = {}
 
-    def placement_options(self, closed_gpus: frozenset[str] = frozenset()) -> PlacementOptions:
+    def placement_options(
+        self, closed_gpus: frozenset[str] = frozenset(), gpus: int = 0
+    ) -> PlacementOptions:
+        """`gpus`: the inventory's; past `exact_max_gpus` only the heuristic runs."""
         return PlacementOptions(
             allow_defragment=self.allow_defragment,
-            exact_max_replicas=self.exact_max_replicas,
+            exact_max_replicas=self.exact_max_replicas if gpus <= self.exact_max_gpus else 0,
             exact_time_limit_s=self.exact_time_limit_s,
             closed_gpus=closed_gpus,
         )
