@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Protocol
 
+from simulations.sweep.grid import describe
 from simulations.sweep.replay import run_task
 from simulations.sweep.tasks import PointResult, SweepTask
 
@@ -25,9 +26,8 @@ class SweepTaskError(RuntimeError):
     """A replay failed; names the task (family, overrides, trace) and the cause."""
 
     def __init__(self, task: SweepTask, cause: BaseException) -> None:
-        overrides = " ".join(f"{path}={value}" for path, value in task.overrides) or "defaults"
         super().__init__(
-            f"{task.family} on {task.trace.label} ({overrides}) failed: "
+            f"{task.family} on {task.trace.label} ({describe(task.overrides)}) failed: "
             f"{type(cause).__name__}: {cause}"
         )
         self.task = task
