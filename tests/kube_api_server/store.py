@@ -45,6 +45,10 @@ class Watcher:
     queue: asyncio.Queue[Change | str | None] = field(default_factory=asyncio.Queue)
 
 
+def _ownership(entries: list[managed_fields.Entry]) -> set[tuple[str, str, frozenset[Any]]]:
+    return {(e.manager, e.operation, frozenset(e.paths)) for e in entries}
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -206,8 +210,8 @@ class Store:
             self._new_identity(resource, meta)
             return self._commit(resource, key, merged, entries, "ADDED")
         self._keep_identity(resource, current, merged)
-        if merged == current:  # a no-op apply writes nothing and keeps the resourceVersion
-            return copy.deepcopy(current)
+        if merged == current and _ownership(entries) == _ownership(self.owners.get(key, [])):
+            return copy.deepcopy(current)  # a no-op apply writes nothing, keeps the RV
         return self._commit(resource, key, merged, entries, "MODIFIED")
 
     def delete(
