@@ -27,15 +27,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from scheduler.controller.diff import PlacementDiff, PlanIndex, placement_diff, plan_index
+from scheduler.catalog import WHOLE
+from scheduler.controller.diff import (
+    PlacementDiff,
+    PlanIndex,
+    Where,
+    placement_diff,
+    plan_index,
+)
 from scheduler.controller.health import DcgmSample, GpuHealth, Health, classify_all
 from scheduler.controller.overlay import with_planned
 from scheduler.controller.settings import ControllerSettings
 from scheduler.controller.waste import ModelActivity, WasteFlag, flag_waste
 from scheduler.demand import Demand
 from scheduler.inventory import Inventory
+from scheduler.packing.problem import NEW_NODE_PREFIX
 from scheduler.place import plan_placement
 from scheduler.plan import Plan
+from scheduler.running import running_instances
 
 
 @dataclass(frozen=True)
@@ -54,10 +63,12 @@ class ModelChange:
     released: tuple[str, ...] = ()
     moved: tuple[str, ...] = ()
     unplaced: tuple[str, ...] = ()
+    # waited for nodes to be provisioned, now on real ones (counted in `kept` once they run)
+    landed: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
-        return bool(self.added or self.released or self.moved)
+        return bool(self.added or self.released or self.moved or self.landed)
 
 
 @dataclass(frozen=True)
@@ -127,12 +138,13 @@ def reconcile(
         extra={**plan.extra, **_extra(models, now_s, unhealthy, closed, waste)},
     )
     indexes = (plan_index(previous_plan), plan_index(plan))
+    before = _before(laid, indexes[0], set(models))
     return ReconcileResult(
         plan=plan,
         at_s=now_s,
         held=False,
         reasons=plan.reasons,
-        changes=changes(previous_plan, plan, models, indexes),
+        changes=changes(plan, models, (before, indexes[1]), indexes[0]),
         diff=placement_diff(
             previous_plan, previous_models, plan, models, settings.namespace, indexes
         ),
@@ -143,11 +155,16 @@ def reconcile(
 
 
 def changes(
-    previous: Plan | None, plan: Plan, models: Sequence[str], indexes: tuple[PlanIndex, PlanIndex]
+    plan: Plan,
+    models: Sequence[str],
+    indexes: tuple[PlanIndex, PlanIndex],
+    last: PlanIndex | None = None,
 ) -> tuple[ModelChange, ...]:
-    """Per model, which replicas stay, come, go or move between two plans (`plan_index` of
-    each)."""
+    """Per model, which replicas stay, come, go or move: `indexes` are where they were before
+    this turn (`_before`) and where `plan` puts them (`plan_index`); `last`, the last plan's
+    index, tells which replicas were waiting for new nodes and now run on real ones."""
     before, after = indexes
+    last = last or {}
     unplaced: dict[str, list[str]] = {}
     for u in plan.unplaced:
         unplaced.setdefault(u.model, []).append(u.replica)
@@ -155,17 +172,47 @@ def changes(
     for model in models:
         old = before.get(model, {})
         new = after.get(model, {})
+        waited = last.get(model, {})
+        other = [r for r, p in new.items() if r in old and old[r] != p]
         out.append(
             ModelChange(
                 model,
                 kept=sum(1 for r, p in new.items() if old.get(r) == p),
                 added=tuple(r for r in new if r not in old),
                 released=tuple(r for r in old if r not in new),
-                moved=tuple(r for r, p in new.items() if r in old and old[r] != p),
+                moved=tuple(r for r in other if not _pending(old[r])),
                 unplaced=tuple(unplaced.get(model, ())),
+                landed=tuple(
+                    r
+                    for r, p in new.items()
+                    if r in waited and _pending(waited[r]) and not _pending(p)
+                ),
             )
         )
     return tuple(out)
+
+
+def _before(laid: Inventory, previous: PlanIndex, models: set[str]) -> PlanIndex:
+    """Where the replicas were before this turn: what runs (or the last plan placed: `laid`
+    has both) with a replica name, and the last plan's replicas waiting for new nodes. After
+    a restart (no last plan) the running replicas are the baseline, so they read as kept."""
+    out: dict[str, dict[str, set[Where]]] = {}
+    nodes = {n.name: n for n in laid.nodes}
+    for run in running_instances(laid):
+        if run.model in models and run.replica:
+            node = nodes[run.gpu[0]]
+            start = None if run.profile == WHOLE else run.start
+            where: Where = (node.name, node.gpus[run.gpu[1]].uuid, run.profile, start)
+            out.setdefault(run.model, {}).setdefault(run.replica, set()).add(where)
+    for model, replicas in previous.items():
+        for replica, place in replicas.items():
+            if model in models and _pending(place) and replica not in out.get(model, {}):
+                out.setdefault(model, {})[replica] = set(place)
+    return {m: {r: frozenset(p) for r, p in rs.items()} for m, rs in out.items()}
+
+
+def _pending(place: frozenset[Where]) -> bool:
+    return all(node.startswith(NEW_NODE_PREFIX) for node, _, _, _ in place)
 
 
 def _models_of(plan: Plan | None) -> list[str]:
