@@ -2,8 +2,9 @@
 
 Violations (100 % - attainment) on a log scale: 99 % and 99.9 % are a decade apart rather
 than a pixel apart, and down-and-left is better. Every point is drawn faintly, the
-frontier as a line; each family's point at the profile as given is ringed and the oracle's
-is a star. A point without a single violation is drawn at the floor of the axis.
+frontier as a line with each point labelled by its swept values; each family's point at
+the profile as given is ringed and the oracle's is a star. A point without a single
+violation is drawn at the floor of the axis.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def plot_frontier(per_trace: Sequence[TraceResults], path: Path) -> Path:
     panels = max(len(per_trace), 1)
     cols = min(panels, 2)
     rows = (panels + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(6.4 * cols, 4.6 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(6.4 * cols, 5.4 * rows), squeeze=False)
     extra = iter(EXTRA_COLOURS * 4)
     colours = dict(COLOURS)
     for ax, results in zip(axes.flat, per_trace, strict=False):
@@ -68,6 +69,19 @@ def plot_frontier(per_trace: Sequence[TraceResults], path: Path) -> Path:
                 color=colour,
                 label=f"{family} ({len(front)}/{len(family_rows)} on frontier)",
             )
+            for row in front:  # which values made each frontier point, e.g. "0.7/0.95"
+                text = "/".join(
+                    f"{value:g}" if isinstance(value, float) else str(value)
+                    for _, value in row.point.overrides
+                )
+                ax.annotate(
+                    text,
+                    (row.gpu_hours, y(row)),
+                    xytext=(3, 3),
+                    textcoords="offset points",
+                    fontsize=6,
+                    color=colour,
+                )
             for row in family_rows:
                 if row.point.at_profile and row is not results.oracle:
                     ax.scatter(
@@ -89,10 +103,16 @@ def plot_frontier(per_trace: Sequence[TraceResults], path: Path) -> Path:
         ax.set_xlabel("GPU-hours")
         ax.set_ylabel("SLO violations, % of requests (log)")
         ax.grid(True, which="both", alpha=0.25)
-        ax.legend(fontsize=8, loc="upper right")
+        ax.legend(
+            fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False
+        )
     for ax in list(axes.flat)[len(per_trace) :]:
         ax.set_visible(False)
-    fig.suptitle("Cost/SLO frontier (down and left is better; rings: the profile as given)")
+    fig.suptitle(
+        "Cost/SLO frontier: down and left is better; rings: the profile as given;\n"
+        "labels: the swept values of each frontier point",
+        fontsize=10,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
