@@ -21,6 +21,7 @@ attempt: a replica that lost the lease stops mid-retry.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,7 @@ log = logging.getLogger("prewarm.placement")
 FIELD_MANAGER = "prewarm-placement"
 APPLY_PATCH = "application/apply-patch+yaml"
 Obj = dict[str, Any]
+_MANAGER = re.compile(r'conflict with "([^"]*)"')
 
 
 @dataclass(frozen=True)
@@ -65,15 +67,17 @@ class NotLeader(Exception):
 
 
 def _conflicts(exc: ApiException) -> tuple[FieldConflict, ...]:
+    """The (manager, field) pairs of an apply conflict. The server words each cause as
+    `conflict with "kubectl"` (an applier) or `conflict with "kubectl-edit" using v1 at
+    2026-12-07T18:09:41Z` (an updater); StatusCause's type is serialised as `reason`."""
     causes = (status_body(exc).get("details") or {}).get("causes") or []
-    return tuple(
-        FieldConflict(
-            str(c.get("message", "")).removeprefix("conflict with ").strip('"'),
-            str(c.get("field", "")),
-        )
-        for c in causes
-        if c.get("type") == "FieldManagerConflict"
-    )
+    found = []
+    for cause in causes:
+        if cause.get("reason") != "FieldManagerConflict":
+            continue
+        named = _MANAGER.search(str(cause.get("message", "")))
+        found.append(FieldConflict(named.group(1) if named else "", str(cause.get("field", ""))))
+    return tuple(found)
 
 
 def _resource(obj: Obj) -> ApiResource:

@@ -68,16 +68,30 @@ def conflict(resource: Resource, name: str, why: str) -> StatusError:
     return StatusError(status(409, "Conflict", message, _details(resource, name)))
 
 
-def apply_conflict(resource: Resource, name: str, owners: list[tuple[str, str]]) -> StatusError:
-    """409 from server-side apply: one cause per (manager, field path), as the real server
-    reports them ("conflict with \\"kubectl\\": .data.key")."""
+def apply_conflict(owners: list[tuple[str, str]]) -> StatusError:
+    """409 from server-side apply, worded as apimachinery's NewConflictError words it: one
+    cause per (manager, field), `reason` FieldManagerConflict (StatusCause's `type` is
+    serialised as "reason"), and details with the causes only.
+
+        Apply failed with 1 conflict: conflict with "kubectl": .data.key
+    """
     causes = [
-        {"type": "FieldManagerConflict", "message": f'conflict with "{m}"', "field": f}
+        {"reason": "FieldManagerConflict", "message": f"conflict with {m}", "field": f}
         for m, f in owners
     ]
-    listed = "\n".join(f"- {c['message']}: {c['field']}" for c in causes)
-    message = f"Apply failed with {len(causes)} conflict(s):\n{listed}"
-    return StatusError(status(409, "Conflict", message, _details(resource, name, causes=causes)))
+    if len(owners) == 1:
+        manager, path = owners[0]
+        message = f"Apply failed with 1 conflict: conflict with {manager}: {path}"
+    else:
+        by_manager: dict[str, list[str]] = {}
+        for manager, path in owners:
+            by_manager.setdefault(manager, []).append(path)
+        blocks = [
+            f"conflicts with {m}:\n" + "\n".join(f"- {p}" for p in sorted(paths))
+            for m, paths in sorted(by_manager.items())
+        ]
+        message = f"Apply failed with {len(owners)} conflicts: " + "\n".join(blocks)
+    return StatusError(status(409, "Conflict", message, {"causes": causes}))
 
 
 def invalid(resource: Resource, kind: str, name: str, causes: list[dict[str, str]]) -> StatusError:

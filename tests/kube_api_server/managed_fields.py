@@ -43,6 +43,13 @@ class Entry:
     time: str
     paths: set[Path] = field(default_factory=set)
 
+    def describe(self) -> str:
+        """How the real server names a manager in a conflict (apimachinery's printManager):
+        an applier by name, an updater with its apiVersion and time."""
+        if self.operation == "Update":
+            return f'"{self.manager}" using {self.api_version} at {self.time}'
+        return f'"{self.manager}"'
+
     def render(self) -> dict[str, Any]:
         return {
             "manager": self.manager,
@@ -155,7 +162,7 @@ def apply(
         for owned in entry.paths:
             for path, value in wanted.items():
                 if _overlaps(owned, path) and _value_at(current, path) != value:
-                    conflicts.append((entry.manager, dotted(owned)))
+                    conflicts.append((entry.describe(), dotted(owned)))
                     taken.add((index, owned))
     conflicts = sorted(set(conflicts))
     if conflicts and not force:

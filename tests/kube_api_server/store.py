@@ -200,7 +200,7 @@ class Store:
             resource.status_subresource,
         )
         if conflicts and not force:
-            raise errors.apply_conflict(resource, name, conflicts)
+            raise errors.apply_conflict(conflicts)
         merged["apiVersion"], merged["kind"] = resource.api_version, resource.kind
         if current is None:  # apply creates: identity as a create sets it
             meta = merged.setdefault("metadata", {})

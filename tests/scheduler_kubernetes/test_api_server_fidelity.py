@@ -200,3 +200,43 @@ async def test_writes_answer_with_the_real_reasons(
         assert bad.status == 400
     async with http.get("/api/v1/namespaces/llm/configmaps/absent") as response:
         assert response.status == 404 and (await response.json())["reason"] == "NotFound"
+
+
+async def test_an_apply_conflict_is_worded_as_apimachinery_words_it(
+    http: aiohttp.ClientSession,
+) -> None:
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "p"}, "data": {"a": "1"}}
+    path = "/api/v1/namespaces/llm/configmaps/p"
+    apply = {"Content-Type": "application/apply-patch+yaml"}
+    merge = {"Content-Type": "application/merge-patch+json"}
+    async with http.patch(
+        path, data=json.dumps(cm), headers=apply, params={"fieldManager": "prewarm-placement"}
+    ) as response:
+        assert response.status == 201
+    async with http.patch(
+        path,
+        data=json.dumps({"data": {"a": "2"}}),
+        headers=merge,
+        params={"fieldManager": "kubectl-edit"},
+    ) as response:
+        edited = await response.json()
+    at = next(
+        e["time"] for e in edited["metadata"]["managedFields"] if e["manager"] == "kubectl-edit"
+    )
+    async with http.patch(
+        path, data=json.dumps(cm), headers=apply, params={"fieldManager": "prewarm-placement"}
+    ) as response:
+        assert response.status == 409
+        body = await response.json()
+    who = f'"kubectl-edit" using v1 at {at}'
+    assert body["reason"] == "Conflict"
+    assert body["message"] == f"Apply failed with 1 conflict: conflict with {who}: .data.a"
+    assert body["details"] == {
+        "causes": [
+            {
+                "reason": "FieldManagerConflict",
+                "message": f"conflict with {who}",
+                "field": ".data.a",
+            }
+        ]
+    }
