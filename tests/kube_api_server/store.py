@@ -177,6 +177,8 @@ class Store:
         manager: str,
         force: bool,
     ) -> Obj:
+        if isinstance(config, dict) and not (config.get("apiVersion") and config.get("kind")):
+            raise errors.bad_request("apiVersion and kind must be set in an apply configuration")
         config = self._checked_body(resource, namespace, config)
         if config["metadata"].get("name") != name:
             raise errors.bad_request("the name of the object does not match the name on the URL")

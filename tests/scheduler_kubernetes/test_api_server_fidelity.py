@@ -176,6 +176,7 @@ async def test_writes_answer_with_the_real_reasons(
     server: ApiServer, http: aiohttp.ClientSession
 ) -> None:
     cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "p"}, "data": {"a": "1"}}
+    # (hand-made)
     status, created = await create(http, cm)
     assert status == 201 and created["metadata"]["namespace"] == "llm"
     status, again = await create(http, cm)
@@ -206,6 +207,7 @@ async def test_an_apply_conflict_is_worded_as_apimachinery_words_it(
     http: aiohttp.ClientSession,
 ) -> None:
     cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "p"}, "data": {"a": "1"}}
+    # (hand-made)
     path = "/api/v1/namespaces/llm/configmaps/p"
     apply = {"Content-Type": "application/apply-patch+yaml"}
     merge = {"Content-Type": "application/merge-patch+json"}

@@ -64,6 +64,7 @@ async def test_lists_then_follows_adds_updates_and_deletes(server: ApiServer) ->
             await wait_until(lambda: server.open_watches("nodes") == 1, "the watch is open")
             seen.clear()
 
+            # Hand-made: a bare Node, as a node registering itself starts out.
             node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "ip-10-0-99-1"}}
             await call_json(other, "POST", NODES.collection_path(), body=node)
             name = "ip-10-0-3-200.ec2.internal"
