@@ -27,6 +27,11 @@ def _loaded(ref: TraceRef) -> tuple[RequestTrace, str]:
     return trace, trace_digest(trace)
 
 
+def forget_loaded_traces() -> None:
+    """Drops the trace this process keeps for its next task (its memory is then free)."""
+    _loaded.cache_clear()
+
+
 def run_task(task: SweepTask) -> PointResult:
     """Replays `task`; raises RuntimeError when the trace file changed since the sweep was
     planned (its cache key would then describe other requests)."""
