@@ -63,12 +63,13 @@ class ModelChange:
     released: tuple[str, ...] = ()
     moved: tuple[str, ...] = ()
     unplaced: tuple[str, ...] = ()
-    # waited for nodes to be provisioned, now on real ones (counted in `kept` once they run)
+    # waited for nodes to be provisioned and now has real ones (`kept` too once its pods run)
     landed: tuple[str, ...] = ()
+    replanned: tuple[str, ...] = ()  # planned, not running yet, and planned elsewhere now
 
     @property
     def changed(self) -> bool:
-        return bool(self.added or self.released or self.moved or self.landed)
+        return bool(self.added or self.released or self.moved or self.landed or self.replanned)
 
 
 @dataclass(frozen=True)
@@ -138,13 +139,13 @@ def reconcile(
         extra={**plan.extra, **_extra(models, now_s, unhealthy, closed, waste)},
     )
     indexes = (plan_index(previous_plan), plan_index(plan))
-    before = _before(laid, indexes[0], set(models))
+    ran = running_index(inventory, set(models))
     return ReconcileResult(
         plan=plan,
         at_s=now_s,
         held=False,
         reasons=plan.reasons,
-        changes=changes(plan, models, (before, indexes[1]), indexes[0]),
+        changes=changes(plan, models, ran, *indexes),
         diff=placement_diff(
             previous_plan, previous_models, plan, models, settings.namespace, indexes
         ),
@@ -155,59 +156,57 @@ def reconcile(
 
 
 def changes(
-    plan: Plan,
-    models: Sequence[str],
-    indexes: tuple[PlanIndex, PlanIndex],
-    last: PlanIndex | None = None,
+    plan: Plan, models: Sequence[str], ran: PlanIndex, last: PlanIndex, after: PlanIndex
 ) -> tuple[ModelChange, ...]:
-    """Per model, which replicas stay, come, go or move: `indexes` are where they were before
-    this turn (`_before`) and where `plan` puts them (`plan_index`); `last`, the last plan's
-    index, tells which replicas were waiting for new nodes and now run on real ones."""
-    before, after = indexes
-    last = last or {}
+    """Per model, which replicas stay, come, go or move. `ran`: what runs (`running_index` of
+    the inventory), `last`: the last plan's index, `after`: this plan's. A replica that runs
+    is kept or moved; one only planned so far is kept, landed (its new nodes exist now) or
+    replanned (nothing ran there: no pod is disturbed)."""
     unplaced: dict[str, list[str]] = {}
     for u in plan.unplaced:
         unplaced.setdefault(u.model, []).append(u.replica)
     out = []
     for model in models:
-        old = before.get(model, {})
-        new = after.get(model, {})
-        waited = last.get(model, {})
-        other = [r for r, p in new.items() if r in old and old[r] != p]
+        running, planned, new = ran.get(model, {}), last.get(model, {}), after.get(model, {})
+        kept, added, moved, landed, replanned = 0, [], [], [], []
+        for r, p in new.items():
+            was = running.get(r, planned.get(r))
+            if r in planned and _pending(planned[r]) and not _pending(p):
+                landed.append(r)
+            if was is None:
+                added.append(r)
+            elif was == p:
+                kept += 1
+            elif r in running:
+                moved.append(r)
+            elif r not in landed:
+                replanned.append(r)
         out.append(
             ModelChange(
                 model,
-                kept=sum(1 for r, p in new.items() if old.get(r) == p),
-                added=tuple(r for r in new if r not in old),
-                released=tuple(r for r in old if r not in new),
-                moved=tuple(r for r in other if not _pending(old[r])),
+                kept=kept,
+                added=tuple(added),
+                released=tuple(r for r in {**planned, **running} if r not in new),
+                moved=tuple(moved),
                 unplaced=tuple(unplaced.get(model, ())),
-                landed=tuple(
-                    r
-                    for r, p in new.items()
-                    if r in waited and _pending(waited[r]) and not _pending(p)
-                ),
+                landed=tuple(landed),
+                replanned=tuple(replanned),
             )
         )
     return tuple(out)
 
 
-def _before(laid: Inventory, previous: PlanIndex, models: set[str]) -> PlanIndex:
-    """Where the replicas were before this turn: what runs (or the last plan placed: `laid`
-    has both) with a replica name, and the last plan's replicas waiting for new nodes. After
-    a restart (no last plan) the running replicas are the baseline, so they read as kept."""
+def running_index(inventory: Inventory, models: set[str]) -> PlanIndex:
+    """Where the named replicas of `models` run. After a restart (no last plan) this is the
+    baseline, so what runs reads as kept."""
     out: dict[str, dict[str, set[Where]]] = {}
-    nodes = {n.name: n for n in laid.nodes}
-    for run in running_instances(laid):
+    nodes = {n.name: n for n in inventory.nodes}
+    for run in running_instances(inventory):
         if run.model in models and run.replica:
             node = nodes[run.gpu[0]]
             start = None if run.profile == WHOLE else run.start
             where: Where = (node.name, node.gpus[run.gpu[1]].uuid, run.profile, start)
             out.setdefault(run.model, {}).setdefault(run.replica, set()).add(where)
-    for model, replicas in previous.items():
-        for replica, place in replicas.items():
-            if model in models and _pending(place) and replica not in out.get(model, {}):
-                out.setdefault(model, {})[replica] = set(place)
     return {m: {r: frozenset(p) for r, p in rs.items()} for m, rs in out.items()}
 
 

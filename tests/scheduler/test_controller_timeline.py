@@ -8,6 +8,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+import numpy as np
 import pytest
 
 from scheduler.controller import HealthReport, ReconcileResult, reconcile
@@ -315,3 +316,47 @@ def test_running_slices_move_only_when_defragmentation_is_allowed(allowed: bool)
         assert "defragmentation: moving 1 running slice(s) frees 1 GPU(s)" in result.reasons
     else:
         assert result.plan.gpus_used == 2 and not c.moved and c.kept == 2
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_random_timeline_passes_the_checker_every_turn(seed: int) -> None:
+    """Scale changes, unhealthy GPUs, pods that start or not, a zone that runs short: every
+    plan valid, replicas on healthy GPUs never moved without defragmentation."""
+    rng = np.random.default_rng(seed)
+    s = settings_from_dict(
+        {
+            "models": {
+                LLAMA: {"mig_profile": "3g.40gb"},
+                "small": {"mig_profile": "1g.10gb"},
+                "qwen": {"memory_gib": 30, "gpu_models": ["H100-80GB", "A100-80GB"]},
+                BIG: {"gpus_per_replica": 8, "nodes_per_replica": 2},
+            }
+        }
+    )
+    types = (p5("us-east-1a", 3), p5("us-east-1b", 3))
+    loop = Loop(Inventory((node("n1"), node("n2"), node("n3", "us-east-1b")), types), s)
+    for step in range(12):
+        now = 60.0 * step
+        scales = {
+            m: ModelScale(int(rng.integers(0, 6)), int(rng.integers(0, 8)))
+            for m in (LLAMA, "small", "qwen")
+        }
+        scales[BIG] = ModelScale(int(rng.integers(0, 3)), 0)
+        uuids = [g.uuid for n in loop.inventory.nodes for g in n.gpus]
+        sick = [DcgmSample(u, now, xid=79) for u in rng.choice(uuids, size=2, replace=False)]
+        if step == 6:  # us-east-1a runs out of p5.48xlarge
+            loop.inventory = replace(
+                loop.inventory,
+                instance_types=tuple(
+                    replace(t, available=0) if t.zone == "us-east-1a" else t
+                    for t in loop.inventory.instance_types
+                ),
+            )
+        before = running(loop.inventory)
+        result = loop.turn(now, scales, HealthReport(tuple(sick)), pods_start=bool(step % 3))
+        for c in result.changes:
+            assert not c.moved, f"step {step}: {c}"
+        for model, replicas in running(loop.inventory).items():
+            for replica, place in replicas.items():
+                was = before.get(model, {}).get(replica)
+                assert was is None or was == place, (step, model, replica, was, place)
