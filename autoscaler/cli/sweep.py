@@ -26,7 +26,9 @@ SWEEP_FAMILIES = ("predictive", "reactive-tokens", "dynamo-like", "oracle")
 def sweep_command(
     trace: Annotated[
         list[Path] | None,
-        typer.Option(help="request trace or rate series, repeatable; omitted: bundled trace"),
+        typer.Option(
+            metavar="PATH", help="request trace or rate series, repeatable; omitted: bundled trace"
+        ),
     ] = None,
     fmt: FormatOption = "azure",
     policies: Annotated[
@@ -40,6 +42,7 @@ def sweep_command(
         list[str] | None,
         typer.Option(
             "--set",
+            metavar="PATH=VALUES",
             help="profile override, repeatable: path=start:stop:step (stop included), "
             "path=v1,v2,... or path=v; e.g. forecast.quantile=0.8,0.9,0.95",
         ),
@@ -106,6 +109,13 @@ def sweep_command(
             soft_wrap=True,
         )
         raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        console.print(
+            f"interrupted: finished replays are cached in {out / 'cache'}; the same command "
+            "goes on from there",
+            highlight=False,
+        )
+        raise typer.Exit(130) from None
     _report(console, outcome, out)
 
 
