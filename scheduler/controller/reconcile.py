@@ -44,7 +44,6 @@ from scheduler.inventory import Inventory
 from scheduler.packing.problem import NEW_NODE_PREFIX
 from scheduler.place import plan_placement
 from scheduler.plan import Plan
-from scheduler.running import running_instances
 
 
 @dataclass(frozen=True)
@@ -200,13 +199,15 @@ def running_index(inventory: Inventory, models: set[str]) -> PlanIndex:
     """Where the named replicas of `models` run. After a restart (no last plan) this is the
     baseline, so what runs reads as kept."""
     out: dict[str, dict[str, set[Where]]] = {}
-    nodes = {n.name: n for n in inventory.nodes}
-    for run in running_instances(inventory):
-        if run.model in models and run.replica:
-            node = nodes[run.gpu[0]]
-            start = None if run.profile == WHOLE else run.start
-            where: Where = (node.name, node.gpus[run.gpu[1]].uuid, run.profile, start)
-            out.setdefault(run.model, {}).setdefault(run.replica, set()).add(where)
+    for node in inventory.nodes:
+        for gpu in node.gpus:
+            if gpu.in_use and gpu.served_model in models and gpu.replica:
+                where: Where = (node.name, gpu.uuid, WHOLE, None)
+                out.setdefault(gpu.served_model, {}).setdefault(gpu.replica, set()).add(where)
+            for m in gpu.mig:
+                if m.in_use and m.model in models and m.replica:
+                    where = (node.name, gpu.uuid, m.profile, m.start)
+                    out.setdefault(m.model, {}).setdefault(m.replica, set()).add(where)
     return {m: {r: frozenset(p) for r, p in rs.items()} for m, rs in out.items()}
 
 

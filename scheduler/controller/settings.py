@@ -95,15 +95,20 @@ class ControllerSettings(Strict):
 def settings_from_dict(data: Mapping[str, Any], source: str = "placement") -> ControllerSettings:
     """The settings, or a PlacementInputError listing every problem ("models.<name>.<key>:")."""
     settings = parse(ControllerSettings, data, source)
-    problems = [f"models: {p}" for p in _empty_names(settings)]
-    for name, need in settings.models.items():
-        # check_demand knows what a profile needs; its paths say "models.0", ours the name.
-        for problem in check_demand(Demand((need.model_demand(name, 0),))):
-            problems.append(problem.replace("models.0.", f"models.{name}.", 1))
+    problems = check_settings(settings)
     if problems:
         raise PlacementInputError(source, problems)
     return settings
 
 
-def _empty_names(settings: ControllerSettings) -> list[str]:
-    return ["a model name is empty"] if any(not n.strip() for n in settings.models) else []
+def check_settings(settings: ControllerSettings) -> list[str]:
+    """Problems of meaning pydantic cannot see, as "models.<name>.<key>: <problem>": for a
+    config that nests `ControllerSettings` (the serve config) to report with its own."""
+    problems = (
+        ["models: a model name is empty"] if any(not n.strip() for n in settings.models) else []
+    )
+    for name, need in settings.models.items():
+        # check_demand knows what a profile needs; its paths say "models.0", ours the name.
+        for problem in check_demand(Demand((need.model_demand(name, 0),))):
+            problems.append(problem.replace("models.0.", f"models.{name}.", 1))
+    return problems
