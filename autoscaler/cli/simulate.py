@@ -60,30 +60,14 @@ def simulate_command(
     from simulations.fleet.physics import FleetPhysics
     from simulations.report import build_summary, comparison_table, write_report
     from simulations.runner import parse_policy_names, simulate
-    from simulations.traces.inputs import load_trace_input, replay_warmup_s
-    from simulations.traces.loader import RATE_FORMATS, TRACE_FORMATS
+    from simulations.traces.inputs import check_trace_options, load_trace_input, replay_warmup_s
     from simulations.traces.request_trace import TraceFormatError
     from simulations.traces.span import trimmed_note
 
     console = Console(stderr=json_out)
     try:
         names = parse_policy_names(policies)
-        if fmt not in TRACE_FORMATS:
-            raise ValueError(f"unknown --format {fmt!r}; choose from {', '.join(TRACE_FORMATS)}")
-        if process not in ("poisson", "gamma"):
-            raise ValueError(f"unknown --process {process!r}; choose poisson or gamma")
-        synthesis = {
-            "--process": process != "poisson",
-            "--cv": cv != 1.0,
-            "--max-requests": max_requests is not None,
-        }
-        if (trace is None or fmt not in RATE_FORMATS) and any(synthesis.values()):
-            given = ", ".join(flag for flag, set_ in synthesis.items() if set_)
-            source = "the bundled trace" if trace is None else f"--format {fmt}"
-            raise ValueError(
-                f"{given} shape arrivals synthesised from a rate series (--format "
-                f"{' or '.join(RATE_FORMATS)}); {source} lists its requests, so it would be ignored"
-            )
+        check_trace_options(trace is not None, fmt, process, cv, max_requests)
         model_profile = cli_profile(profile, cold_start_s)
         request_trace = load_trace_input(
             trace, fmt, seed=seed, process=process, cv=cv, max_requests=max_requests

@@ -56,6 +56,12 @@ def sweep_command(
             "(default: one day, at most a quarter of each trace; 0: none)"
         ),
     ] = None,
+    process: Annotated[str, typer.Option(help="rate series arrivals: poisson | gamma")] = "poisson",
+    cv: Annotated[float, typer.Option(min=0.01, help="gamma inter-arrival CV")] = 1.0,
+    max_requests: Annotated[
+        int | None,
+        typer.Option(min=1, help="rate series: keep only the earliest N synthesised requests"),
+    ] = None,
     workers: Annotated[
         int | None, typer.Option(min=1, help="worker processes (default: every core)")
     ] = None,
@@ -71,7 +77,7 @@ def sweep_command(
     from simulations.sweep.grid import build_grid
     from simulations.sweep.plan import load_traces, plan_sweep
     from simulations.sweep.tasks import TraceRef
-    from simulations.traces.loader import TRACE_FORMATS
+    from simulations.traces.inputs import check_trace_options
     from simulations.traces.request_trace import TraceFormatError
 
     console = Console()
@@ -80,8 +86,7 @@ def sweep_command(
             names = [name for name in SWEEP_FAMILIES if name in POLICY_NAMES]
         else:
             names = parse_policy_names(policies)
-        if fmt not in TRACE_FORMATS:
-            raise ValueError(f"unknown --format {fmt!r}; choose from {', '.join(TRACE_FORMATS)}")
+        check_trace_options(bool(trace), fmt, process, cv, max_requests)
         paths = [str(path) for path in trace or []]
         repeated = sorted({path for path in paths if paths.count(path) > 1})
         if repeated:
@@ -89,7 +94,9 @@ def sweep_command(
         base = cli_profile(profile)
         grid = build_grid(set_ or [], base)
         check_out_dir(out)
-        refs = [TraceRef(path, fmt, seed) for path in paths] or [TraceRef(None, fmt, seed)]
+        refs = [TraceRef(path, fmt, seed, process, cv, max_requests) for path in paths] or [
+            TraceRef(None, fmt, seed)
+        ]
         traces = load_traces(refs, warmup_s)
     except (ValueError, ProfileError, TraceFormatError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from simulations.traces.loader import TRACE_FORMATS, load_trace
+from simulations.traces.loader import RATE_FORMATS, TRACE_FORMATS, load_trace
 from simulations.traces.request_trace import RequestTrace, TraceFormatError
 from simulations.traces.span import check_replay_span
 from simulations.traces.synthetic import synthetic_trace
@@ -24,6 +24,30 @@ DEMO_MEAN_RPS = 15.0
 def bundled_trace(seed: int) -> RequestTrace:
     """The demo trace (~2.6 M requests over 2 days); the same seed gives the same trace."""
     return synthetic_trace(duration_s=DEMO_DURATION_S, mean_rps=DEMO_MEAN_RPS, seed=seed)
+
+
+def check_trace_options(
+    has_trace: bool, fmt: str, process: str, cv: float, max_requests: int | None
+) -> None:
+    """Raises ValueError naming the flag: an unknown --format or --process, or arrival
+    synthesis options (--process, --cv, --max-requests) where nothing is synthesised (the
+    bundled trace, or a format that lists its requests), since they would be ignored."""
+    if fmt not in TRACE_FORMATS:
+        raise ValueError(f"unknown --format {fmt!r}; choose from {', '.join(TRACE_FORMATS)}")
+    if process not in ("poisson", "gamma"):
+        raise ValueError(f"unknown --process {process!r}; choose poisson or gamma")
+    synthesis = {
+        "--process": process != "poisson",
+        "--cv": cv != 1.0,
+        "--max-requests": max_requests is not None,
+    }
+    if (not has_trace or fmt not in RATE_FORMATS) and any(synthesis.values()):
+        given = ", ".join(flag for flag, set_ in synthesis.items() if set_)
+        source = "the bundled trace" if not has_trace else f"--format {fmt}"
+        raise ValueError(
+            f"{given} shape arrivals synthesised from a rate series (--format "
+            f"{' or '.join(RATE_FORMATS)}); {source} lists its requests, so it would be ignored"
+        )
 
 
 def load_trace_input(

@@ -25,8 +25,17 @@ def trace_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (["--set", "target_utilisation.x=1"], "target_utilisation is a value, not a section"),
         (["--policies", "predictive,magic"], "unknown policy magic"),
         (["--format", "csv"], "unknown --format 'csv'"),
+        (["--format", "azure", "--max-requests", "10"], "--max-requests shape arrivals"),
     ],
-    ids=["unknown-key", "out-of-range", "no-values", "not-a-section", "policy", "format"],
+    ids=[
+        "unknown-key",
+        "out-of-range",
+        "no-values",
+        "not-a-section",
+        "policy",
+        "format",
+        "synthesis-option-ignored",
+    ],
 )
 def test_bad_input_exits_2_naming_it_before_anything_runs(
     tmp_path: Path, trace_path: Path, args: list[str], message: str
