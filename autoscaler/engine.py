@@ -198,7 +198,13 @@ class ModelEngine:
         forecasts = self.forecasts(now_s)
         prompt, generation = forecasts if forecasts else (None, None)
         decision, self.state = decide(
-            self.window.latest, prompt, generation, self.profile, self.state, now_s
+            self.window.latest,
+            prompt,
+            generation,
+            self.profile,
+            self.state,
+            now_s,
+            previous=self.window.previous,
         )
         self.last_decision = decision
         return decision

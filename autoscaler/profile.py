@@ -84,8 +84,11 @@ class ModelProfile(_Strict):
     decision_interval_s: float = Field(15.0, gt=0)
     target_utilisation: float = Field(0.8, gt=0, le=1.0)
     kv_target_utilisation: float = Field(0.85, gt=0, le=1.0)
-    queue_drain_s: float = Field(
-        60.0, gt=0, description="the reactive floor adds capacity to clear the queue this fast"
+    queue_drain_s: float | None = Field(
+        None,
+        gt=0,
+        description="the reactive floor adds capacity to clear the queue within this long "
+        "(default: the cold start, since capacity asked for now arrives only then)",
     )
     typical_request: TypicalRequest = TypicalRequest()
     replicas: ReplicaBounds = ReplicaBounds()
@@ -123,6 +126,13 @@ class ModelProfile(_Strict):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    @property
+    def queue_drain_window_s(self) -> float:
+        """`queue_drain_s`, or the cold start when unset (at least one decision interval)."""
+        if self.queue_drain_s is not None:
+            return self.queue_drain_s
+        return max(self.cold_start_s, self.decision_interval_s)
 
     @property
     def horizon_s(self) -> float:

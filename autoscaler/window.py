@@ -32,6 +32,8 @@ class Window:
         self._first: int | None = None  # absolute index of the oldest bucket ever filled
         self._newest: int | None = None  # absolute index of the newest bucket seen
         self.latest: Observation | None = None
+        # The sample before `latest`: the planner reads the queue's growth between the two.
+        self.previous: Observation | None = None
         self.rejected_out_of_order = 0
 
     def add(self, obs: Observation) -> bool:
@@ -49,6 +51,8 @@ class Window:
         self._sums[0, slot] += obs.prompt_tokens_per_s
         self._sums[1, slot] += obs.generation_tokens_per_s
         self._counts[slot] += 1
+        if self.latest is not None and obs.t_s > self.latest.t_s:
+            self.previous = self.latest
         self.latest = obs
         return True
 
@@ -89,6 +93,7 @@ class Window:
             fresh.add(self.latest)  # the bucket still filling: its newest sample goes on
         else:
             fresh.latest = self.latest  # the planner reads queue and KV from it
+        fresh.previous = self.previous
         return fresh
 
     def _clear(self, first_bucket: int, last_bucket: int) -> None:

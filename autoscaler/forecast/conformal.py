@@ -113,14 +113,19 @@ class ConformalUpper:
         # than a quarter of its buckets is never calibrated and keeps the spread fallback.
         scored_scale = scale if _has_yardstick(history) else np.full_like(scale, np.nan)
         self._pending[origin] = np.vstack([mean, scored_scale, below])
-        if self._errors.shape[1] != horizon_steps:
-            self._reshape(horizon_steps)
-        rel, calibrated = self._relative_upper(history, below)
+        if self._errors.shape[1] != horizon_steps + 1:
+            self._reshape(horizon_steps + 1)
+        at = int(np.argmax(mean)) if mean.size else 0
+        peak_below = bool(below[at]) if below.size else False
+        rel, from_spread = self._relative_upper(history, np.append(below, peak_below))
         note = point.note
-        if not calibrated:
+        if from_spread[:-1].any():
             extra = "quantile from history spread (too few out-of-sample errors yet)"
             note = f"{note}; {extra}" if note else extra
-        upper = mean + rel * scale
+        upper = mean + rel[:-1] * scale
+        # The peak over the whole horizon, calibrated on its own past misses, when they exist;
+        # else the largest per-step upper, which stacks a margin on every step.
+        peak = None if from_spread[-1] or not mean.size else float(mean[at] + rel[-1] * scale.max())
         return Forecast(
             start_s=end_s,
             step_s=self.bucket_s,
@@ -129,23 +134,27 @@ class ConformalUpper:
             quantile=self.quantile,
             method=point.method,
             note=note,
+            calibrated_peak=peak,
         )
 
-    def _reshape(self, horizon_steps: int) -> None:
+    def _reshape(self, columns: int) -> None:
         """The horizon changed (first call, or a profile reload with another cold start).
         Rows are scored at the ring's width, so it must match the horizon: a wider ring
-        would never store a row again (the extra steps have no forecast, rows with NaN are
-        skipped) and calibration would stop for good."""
-        if horizon_steps < self._errors.shape[1]:
-            # Shorter: the stored errors of the first steps still apply; keep them.
-            self._errors = self._errors[:, :horizon_steps].copy()
-            below = np.unpackbits(self._below, axis=1, count=horizon_steps)
-            self._below = np.packbits(below, axis=1)
+        would never store a row again (the extra steps have no forecast, rows with NaN in
+        a step are skipped) and calibration would stop for good. The last column is the
+        peak over the whole horizon."""
+        steps = columns - 1
+        if 0 < steps < self._errors.shape[1] - 1:
+            # Shorter: the stored errors of the first steps still apply; keep them. The old
+            # peaks were over another horizon: the new peak column starts empty (NaN).
+            below = np.unpackbits(self._below, axis=1, count=self._errors.shape[1])
+            peak = np.full((self._max_errors, 1), np.nan, dtype=_ERROR_DTYPE)
+            self._errors = np.hstack([self._errors[:, :steps], peak])
+            self._below = np.packbits(below[:, : steps + 1], axis=1)
             return
-        # Longer: old rows have no error for the new steps, and a ring with NaN in it would
-        # turn the quantile NaN. Calibration starts afresh at the new width.
-        self._errors = np.full((self._max_errors, horizon_steps), np.nan, dtype=_ERROR_DTYPE)
-        self._below = np.zeros((self._max_errors, (horizon_steps + 7) // 8), dtype=np.uint8)
+        # Longer: old rows have no error for the new steps. Calibration starts afresh.
+        self._errors = np.full((self._max_errors, columns), np.nan, dtype=_ERROR_DTYPE)
+        self._below = np.zeros((self._max_errors, (columns + 7) // 8), dtype=np.uint8)
         self._next_row = 0
 
     def _restart_calibration(self) -> None:
@@ -162,13 +171,22 @@ class ConformalUpper:
                 continue
             row = np.full(self._errors.shape[1], np.nan)
             below = np.zeros(row.size, dtype=bool)
-            for step in range(row.size):
+            steps = row.size - 1  # the last column is the peak's
+            for step in range(steps):
                 made = self._pending.get(bucket - step)
                 if made is not None and step < made.shape[1]:
                     row[step] = (actual - made[0, step]) / made[1, step]
                     below[step] = bool(made[2, step])
-            if row.size == 0 or not np.isfinite(row).all():
-                continue  # only the first buckets of a model's life; keeps the ring NaN-free
+            # The forecast whose whole horizon ends with this bucket: its peak is now known.
+            made = self._pending.get(bucket - steps + 1)
+            if steps and made is not None and made.shape[1] == steps:
+                actuals = history[bucket - newest - steps : bucket - newest + history.size]
+                if actuals.size == steps and np.isfinite(actuals).all():
+                    at = int(np.argmax(made[0]))
+                    row[steps] = (float(actuals.max()) - made[0, at]) / made[1].max()
+                    below[steps] = bool(made[2, at])
+            if row.size <= 1 or not np.isfinite(row[:-1]).all():
+                continue  # only the first buckets of a model's life; keeps the steps NaN-free
             clipped = np.clip(row, -_MAX_RELATIVE_ERROR, _MAX_RELATIVE_ERROR)
             ring_row = self._next_row % self._max_errors
             self._errors[ring_row] = clipped
@@ -179,33 +197,40 @@ class ConformalUpper:
         for stale in [o for o in self._pending if o <= newest - horizon]:
             del self._pending[stale]
 
-    def _relative_upper(self, history: np.ndarray, below: np.ndarray) -> tuple[np.ndarray, bool]:
-        """Per step, the quantile of past errors whose forecast was in this forecast's group.
+    def _relative_upper(
+        self, history: np.ndarray, below: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per column (each step, then the horizon's peak), the quantile of past errors whose
+        forecast was in this forecast's group, and whether it came from the history spread.
 
-        A group with too few errors for a step borrows: a below-level forecast takes the
+        A group with too few errors for a column borrows: a below-level forecast takes the
         pooled errors (mostly the other group's, whose relative errors are the smaller), an
         at-level forecast takes the history spread. It must not borrow the below-level
         errors: scaled by a small forecast, they run to hundreds, and right after demand
-        arrives they are most of the pool.
+        arrives they are most of the pool. A peak is missing (NaN) where a gap hid it or the
+        horizon changed; those rows do not count for the peak.
         """
-        steps = below.size
+        columns = below.size
         rows = min(self._next_row, self._max_errors)
-        if rows < MIN_ERRORS:  # rows are stored only when complete: every step or none
-            return self._spread_upper(history, steps), False
-        errors = self._errors[:rows, :steps].astype(float)
-        in_below = np.unpackbits(self._below[:rows], axis=1, count=steps).astype(bool)
-        same_group = in_below == below
+        if rows < MIN_ERRORS:  # step errors are stored only when complete
+            return self._spread_upper(history, columns), np.ones(columns, dtype=bool)
+        errors = self._errors[:rows, :columns].astype(float)
+        known = np.isfinite(errors)
+        in_below = np.unpackbits(self._below[:rows], axis=1, count=columns).astype(bool)
+        same_group = (in_below == below) & known
         counts = same_group.sum(axis=0)
         usable = counts >= MIN_ERRORS
-        # One sort for every step: the group's errors where it has enough, else all of them.
-        mask = same_group | ~usable
-        counts = np.where(usable, counts, rows)
-        rel = _masked_quantile(errors, mask, counts, _finite_sample_level(self.quantile, counts))
-        rel = np.maximum(rel, 0.0)
-        from_spread = ~usable & ~below
+        # One sort for every column: the group's errors where it has enough, else all of them.
+        mask = (same_group | ~usable) & known
+        counts = np.where(usable, counts, known.sum(axis=0))
+        enough = counts >= MIN_ERRORS
+        level = _finite_sample_level(self.quantile, np.maximum(counts, 1))
+        rel = _masked_quantile(np.where(known, errors, np.inf), mask, np.maximum(counts, 1), level)
+        rel = np.maximum(np.where(enough, rel, 0.0), 0.0)
+        from_spread = ~enough | (~usable & ~below)
         if from_spread.any():  # the spread reads the whole history: only when needed
-            rel = np.where(from_spread, self._spread_upper(history, steps), rel)
-        return rel, not from_spread.any()
+            rel = np.where(from_spread, self._spread_upper(history, columns), rel)
+        return rel, from_spread
 
     def _spread_upper(self, history: np.ndarray, steps: int) -> np.ndarray:
         return self._history_spread(history) * np.sqrt(np.arange(steps) + 1.0)
@@ -235,14 +260,16 @@ def _masked_quantile(
     values: np.ndarray, mask: np.ndarray, counts: np.ndarray, quantile: np.ndarray
 ) -> np.ndarray:
     """np.quantile (linear) of each column's masked values, in one sort: np.nanquantile
-    loops over columns in Python and made the demo's replay 60 % slower."""
+    loops over columns in Python and made the demo's replay 60 % slower. A column with
+    fewer masked values than `counts` says answers inf or NaN: callers discard it."""
     ordered = np.sort(np.where(mask, values, np.inf), axis=0)
     position = quantile * (counts - 1)
     low = np.floor(position).astype(int)
     high = np.minimum(low + 1, counts - 1)
     columns = np.arange(values.shape[1])
     below, above = ordered[low, columns], ordered[high, columns]
-    return below + (position - low) * (above - below)
+    with np.errstate(invalid="ignore"):  # inf - inf in a column without values
+        return below + (position - low) * (above - below)
 
 
 def _has_yardstick(history: np.ndarray) -> bool:

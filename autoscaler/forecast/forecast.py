@@ -23,6 +23,9 @@ class Forecast:
     quantile: float
     method: str
     note: str = ""
+    # The `quantile` upper quantile of the largest value over all steps, calibrated on the
+    # forecaster's own past peaks (ConformalUpper); None until enough of them were seen.
+    calibrated_peak: float | None = None
 
     def __post_init__(self) -> None:
         if self.mean.shape != self.upper.shape:
@@ -32,11 +35,24 @@ class Forecast:
     def steps(self) -> int:
         return int(self.mean.shape[0])
 
-    def peak_upper(self, until_s: float) -> float:
-        """Largest upper-quantile value among steps starting before `until_s` (0 if none)."""
-        n = int(np.ceil((until_s - self.start_s) / self.step_s))
-        n = max(1, min(n, self.steps))
-        return float(self.upper[:n].max()) if self.steps else 0.0
+    def horizon_peak(self, until_s: float) -> float:
+        """What the plan provisions for: the upper quantile of the peak over the steps that
+        start before `until_s`.
+
+        Calibrated directly when possible: the calibrated peak spans every step, and the
+        engine forecasts one step more than a horizon from the bucket's start needs (a
+        decision falls anywhere in the bucket), so it is used when the horizon reaches at
+        least the last step but one; a peak is then seen up to one bucket early, never late.
+        Otherwise the largest per-step upper: each step covers its own value at the quantile,
+        but their maximum covers the peak at an unknown level, wide when the steps move
+        together and short when a burst hits one of them.
+        """
+        if not self.steps:
+            return 0.0
+        n = max(1, min(int(np.ceil((until_s - self.start_s) / self.step_s)), self.steps))
+        if self.calibrated_peak is not None and n >= self.steps - 1:
+            return max(self.calibrated_peak, 0.0)
+        return float(self.upper[:n].max())
 
 
 @dataclass(frozen=True)

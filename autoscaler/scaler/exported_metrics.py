@@ -103,7 +103,7 @@ class DecisionMetrics:
         forecasts = tracked.engine.last_forecasts
         if forecasts is not None:
             until = decision.t_s + tracked.engine.profile.horizon_s
-            gauges.prompt_forecast.set(forecasts[0].peak_upper(until))
+            gauges.prompt_forecast.set(forecasts[0].horizon_peak(until))
 
     def count_refused(self, count: int) -> None:
         self.refused.inc(count)

@@ -193,10 +193,24 @@ def test_holt_winters_falls_back_on_short_history() -> None:
     [(-10.0, 1.0), (60.0, 1.0), (61.0, 5.0), (150.0, 5.0), (181.0, 9.0), (10_000.0, 9.0)],
     ids=["before-start", "one-step", "into-second", "third-not-started", "all", "past-end"],
 )
-def test_peak_upper_counts_steps_starting_before_until(until_s: float, expected: float) -> None:
+def test_the_peak_counts_steps_starting_before_until(until_s: float, expected: float) -> None:
     # Steps start at 0, 60, 120, 180 s with uppers 1, 5, 2, 9.
     fc = Forecast(0.0, 60.0, np.zeros(4), np.array([1.0, 5.0, 2.0, 9.0]), 0.95, "test")
-    assert fc.peak_upper(until_s) == expected
+    assert fc.horizon_peak(until_s) == expected
+
+
+@pytest.mark.parametrize(
+    ("until_s", "expected"), [(61.0, 5.0), (121.0, 6.5), (10_000.0, 6.5)],
+    ids=["two-of-four-steps", "three-of-four", "all"],
+)  # fmt: skip
+def test_the_calibrated_peak_serves_a_horizon_reaching_the_last_step_but_one(
+    until_s: float, expected: float
+) -> None:
+    uppers = np.array([1.0, 5.0, 2.0, 9.0])
+    fc = Forecast(0.0, 60.0, np.zeros(4), uppers, 0.95, "test", calibrated_peak=6.5)
+    assert fc.horizon_peak(until_s) == expected
+    below_zero = Forecast(0.0, 60.0, np.zeros(4), uppers, 0.95, "test", calibrated_peak=-1.0)
+    assert below_zero.horizon_peak(10_000.0) == 0.0
 
 
 def test_forecast_shapes_must_match() -> None:

@@ -164,12 +164,22 @@ def _parts(decision: Decision) -> tuple[int, int, int]:
 
 def test_queue_raises_replicas_above_a_flat_forecast_worked_number() -> None:
     # 40,000 prompt + 2,500 gen tok/s = 5.0 + 1.0 = 6.0 replicas served at 30 req/s:
-    # 0.2 replica-s per request; 600 waiting over 60 s is +2.0 -> 8.0 / 0.8 = 10.
-    # The flat forecast of the served rate alone says ceil(6.0 / 0.8) = 8.
+    # 0.2 replica-s per request. The queue grew from 300 to 600 in 15 s: 20 requests/s
+    # beyond what is served, +4.0; the 600 waiting over the 300 s cold start, +0.4 ->
+    # 10.4 / 0.8 = 13. The flat forecast of the served rate alone says ceil(6.0 / 0.8) = 8.
+    before = observation(-15.0, 40_000, 2_500, waiting=300, ready=8, requests_per_s=30)
     obs = observation(0.0, 40_000, 2_500, waiting=600, ready=8, requests_per_s=30)
-    decision = _decide_now(obs, 40_000, 2_500, replicas=8)
-    assert _parts(decision) == (10, 10, 8)
-    assert decision.reason.startswith("reactive: served 6.00 + queued 2.00")
+    decision, _ = decide(
+        obs,
+        forecast(40_000, 0.0),
+        forecast(2_500, 0.0),
+        make_profile(),
+        PlannerState(8),
+        0.0,
+        previous=before,
+    )
+    assert _parts(decision) == (13, 13, 8)
+    assert decision.reason.startswith("reactive: served 6.00 + queued 4.40")
 
 
 def test_without_a_queue_the_same_load_needs_only_the_forecast() -> None:

@@ -2,7 +2,8 @@
 
 One saturated replica (KV full) serves 8,000 prompt + 500 gen tok/s = 1.2 replicas of load
 while 500 requests wait. The profile's typical request is 2,048 / 8,000 + 256 / 2,500 =
-0.3584 replica-seconds; 500 of them over the 60 s drain is 2.99 replicas more.
+0.3584 replica-seconds; 500 of them over a 60 s drain is 2.99 replicas more. (The default
+drain is the cold start; 60 s keeps these numbers readable.)
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from autoscaler.planner import decide
 from autoscaler.profile import ModelProfile
 from tests.fakes import forecast, make_profile, observation
 
-PROFILE = make_profile()
+PROFILE = make_profile(queue_drain_s=60)
 
 
 def _floor(
@@ -46,7 +47,9 @@ def test_queue_work_is_bounded(
 
 
 def test_the_typical_request_comes_from_the_profile() -> None:
-    long_prompts = make_profile(typical_request={"prompt_tokens": 8000, "output_tokens": 2500})
+    long_prompts = make_profile(
+        typical_request={"prompt_tokens": 8000, "output_tokens": 2500}, queue_drain_s=60
+    )
     assert _floor(0.0, profile=long_prompts)[1] == pytest.approx(500 * 2.0 / 60, abs=0.01)
 
 
@@ -55,3 +58,29 @@ def test_replicas_max_bounds_a_huge_queue() -> None:
     obs = observation(0.0, 8000.0, waiting=100_000, kv=1.0)
     d, _ = decide(obs, None, None, bounded, PlannerState(10), 0.0)
     assert d.reactive_replicas > 10 and d.replicas == 10
+
+
+def test_by_default_the_backlog_drains_over_the_cold_start() -> None:
+    # Replicas asked for now arrive after the 300 s cold start: 500 typical requests are
+    # 179.2 replica-seconds, over 300 s 0.6 replicas more.
+    assert make_profile().queue_drain_window_s == 300.0
+    assert _floor(0.0, profile=make_profile())[1] == pytest.approx(0.6, abs=0.01)
+
+
+def test_a_growing_queue_counts_as_demand_beyond_what_is_served() -> None:
+    # 200 more waiting than 15 s ago: 13.3 typical requests/s (4.78 replicas of load) arrive
+    # beyond what is served, on top of the 500-request backlog over 60 s (2.99).
+    before = observation(-15.0, 8000.0, 500.0, waiting=300, running=256, kv=1.0)
+    now = observation(0.0, 8000.0, 500.0, waiting=500, running=256, kv=1.0)
+    d, _ = decide(
+        now, forecast(0.0, 0.0), forecast(0.0, 0.0), PROFILE, PlannerState(60), 0.0,
+        previous=before,
+    )  # fmt: skip
+    assert "queued 7.77" in d.reason
+    assert d.reactive_replicas == 12  # (1.2 + 7.77) / 0.8 = 11.2 -> 12
+    shrinking = observation(-15.0, 8000.0, 500.0, waiting=900, running=256, kv=1.0)
+    d, _ = decide(
+        now, forecast(0.0, 0.0), forecast(0.0, 0.0), PROFILE, PlannerState(60), 0.0,
+        previous=shrinking,
+    )  # fmt: skip
+    assert "queued 2.99" in d.reason  # a draining queue adds only its backlog
