@@ -28,6 +28,7 @@ COLOURS = {
     "static": "tab:brown",
     "oracle": "black",
 }
+MAX_LABELLED = 12  # frontier points per family that get their values written beside them
 EXTRA_COLOURS = ("tab:purple", "tab:pink", "tab:olive", "tab:cyan", "tab:gray")
 
 
@@ -69,7 +70,8 @@ def plot_frontier(per_trace: Sequence[TraceResults], path: Path) -> Path:
                 color=colour,
                 label=f"{family} ({len(front)}/{len(family_rows)} on frontier)",
             )
-            for row in front:  # which values made each frontier point, e.g. "0.7/0.95"
+            # Which values made each frontier point ("0.7/0.95"); past a dozen they overlap.
+            for row in front if len(front) <= MAX_LABELLED else []:
                 text = "/".join(
                     f"{value:g}" if isinstance(value, float) else str(value)
                     for _, value in row.point.overrides
@@ -110,7 +112,7 @@ def plot_frontier(per_trace: Sequence[TraceResults], path: Path) -> Path:
         ax.set_visible(False)
     fig.suptitle(
         "Cost/SLO frontier: down and left is better; rings: the profile as given;\n"
-        "labels: the swept values of each frontier point",
+        "labels: the swept values of a frontier point",
         fontsize=10,
     )
     fig.tight_layout()
