@@ -163,4 +163,4 @@ def _render(model: str, parts: Parts, namespace: str) -> list[Obj]:
     if assignments:
         return render_manifests(plan, namespace=namespace)
     placement = model_placements(plan).get(model) or ModelPlacement(model, (), (), ())
-    return [placement_configmap(placement, namespace)]
+    return [placement_configmap(placement, namespace, plan)]

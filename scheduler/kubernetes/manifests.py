@@ -4,12 +4,17 @@ and a kustomization.yaml listing them, so `kubectl apply -k <dir>` applies the p
 The ConfigMap `prewarm-placement-<model>` holds, under `placement.json`, exactly what the
 admission webhook injects into that model's pods (computed by the same `placement.py`):
 per pod slot the claim template, and for multi-node replicas the node affinity and
-annotations, plus the annotations that belong on the LeaderWorkerSet itself.
+annotations, plus the annotations that belong on the LeaderWorkerSet itself. Under
+`plan.json` it holds the model's share of the plan (its assignments and unplaced replicas,
+in plan.json's shape), the source both are computed from: the webhook, watching the
+ConfigMaps, rebuilds its placements from it with the code that renders them, and a newly
+elected controller reads its predecessor's plan back from it rather than plan anew.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +28,7 @@ from scheduler.plan import Plan
 MODEL_LABEL = "prewarm.dev/model"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "prewarm"}
 PLACEMENT_KEY = "placement.json"
+PLAN_KEY = "plan.json"
 CONFIGMAP_PREFIX = "prewarm-placement-"
 
 Obj = dict[str, Any]
@@ -46,11 +52,32 @@ def render_manifests(plan: Plan, *, namespace: str = "default") -> list[Obj]:
             resource_claim_template(t, namespace, labels, annotations) for t in placement.templates
         ]
     for placement in placements:
-        objects.append(placement_configmap(placement, namespace))
+        objects.append(placement_configmap(placement, namespace, plan))
     return objects
 
 
-def placement_configmap(placement: ModelPlacement, namespace: str) -> Obj:
+def model_share(plan: Plan, model: str) -> dict[str, Any]:
+    """The model's assignments and unplaced replicas in plan.json's shape (`plan_from_json`
+    reads it back). `kept` is left out: it says how this plan came about, not where
+    replicas go, and would make two plans placing alike write different ConfigMaps."""
+    assignments = [asdict(a) for a in plan.assignments if a.model == model]
+    return {
+        "gpus_used": 0,
+        "lower_bound_gpus": 0,
+        "cost_per_hour": 0.0,
+        "moves": 0,
+        "assignments": [{k: v for k, v in a.items() if k != "kept"} for a in assignments],
+        "unplaced": [asdict(u) for u in plan.unplaced if u.model == model],
+    }
+
+
+def placement_configmap(placement: ModelPlacement, namespace: str, plan: Plan | None = None) -> Obj:
+    """`plan`: the plan `placement` was computed from; its share of the model goes under
+    `plan.json` (without one, only `placement.json` is written)."""
+    data = {PLACEMENT_KEY: json.dumps(placement.to_json(), indent=2, sort_keys=True)}
+    if plan is not None:
+        share = model_share(plan, placement.model)
+        data[PLAN_KEY] = json.dumps(share, indent=1, sort_keys=True)
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -61,7 +88,7 @@ def placement_configmap(placement: ModelPlacement, namespace: str) -> Obj:
             # The exact model name: a label value cannot hold "/".
             "annotations": {MODEL_LABEL: placement.model},
         },
-        "data": {PLACEMENT_KEY: json.dumps(placement.to_json(), indent=2, sort_keys=True)},
+        "data": data,
     }
 
 
