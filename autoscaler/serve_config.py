@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 from pydantic import (
@@ -161,16 +162,38 @@ class ServeConfig(_Strict):
         10.0, ge=0, description="check profile files for changes this often; 0 turns it off"
     )
     log_level: str = Field("info", pattern="^(debug|info|warning|error)$")
+    # Read here as a mapping and checked by the section checker the CLI passes in
+    # (`load_serve_config(sections=...)`): the placement controller's settings belong to
+    # scheduler/, which autoscaler/ does not import. Present: `serve` runs the controller.
+    placement: dict[str, Any] | None = Field(
+        None,
+        description="placement controller settings (scheduler/kubernetes/controller_config.py); "
+        "present: `prewarm serve` also runs the leader-elected placement loop",
+    )
 
 
-def load_serve_config(path: str | Path) -> tuple[ServeConfig, dict[str, ModelProfile]]:
-    """The config and its profiles, every error reported at once."""
+SectionCheck = Callable[[Any], list[str]]  # a raw section -> "<dotted path>: <problem>"
+
+
+def load_serve_config(
+    path: str | Path, sections: Mapping[str, SectionCheck] | None = None
+) -> tuple[ServeConfig, dict[str, ModelProfile]]:
+    """The config and its profiles, every error reported at once. `sections`: checkers of
+    sections this package reads only as mappings (`placement`), their problems reported
+    with the rest under the section's name."""
     path = Path(path)
     data = read_yaml(path, "config file") or {}
+    problems = []
     try:
         config = ServeConfig.model_validate(data)
     except ValidationError as exc:
-        raise ProfileError(f"{path}: invalid config:\n{format_errors(exc)}") from None
+        problems.append(format_errors(exc))
+    if isinstance(data, dict):
+        for key, check in (sections or {}).items():
+            if isinstance(data.get(key), dict):
+                problems += [f"  {key}.{problem}" for problem in check(data[key])]
+    if problems:
+        raise ProfileError(f"{path}: invalid config:\n" + "\n".join(problems))
     profiles, problems = {}, []
     for name, full in profile_paths(config, path).items():
         try:

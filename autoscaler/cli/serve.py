@@ -56,7 +56,7 @@ def serve_command(
         raise typer.Exit(2)
     try:
         if config is not None:
-            serve_config, profiles = load_serve_config(config)
+            serve_config, profiles = load_serve_config(config, _sections())
         else:
             serve_config = ServeConfig()
             profiles = {"default": load_profile(BUNDLED_PROFILE)}
@@ -99,6 +99,23 @@ def serve_command(
         raise typer.Exit(1) from None
 
 
+def _sections() -> dict[str, Callable[[Any], list[str]]]:
+    """The serve config's sections checked outside autoscaler/: `placement` (its settings
+    are scheduler's, which autoscaler/ does not import; the CLI joins the two)."""
+    from scheduler.kubernetes.controller_config import placement_problems
+
+    return {"placement": placement_problems}
+
+
+def _placement(serve_config: Any) -> Any:
+    """The checked `placement:` section, or None when placement is off."""
+    if serve_config.placement is None:
+        return None
+    from scheduler.kubernetes.controller_config import placement_config
+
+    return placement_config(serve_config.placement)
+
+
 def _profile_loader(config_path: Path | None) -> Callable[[], dict[str, ModelProfile]]:
     """What a reload re-reads: the config's profiles, or the bundled one for --demo."""
     from autoscaler.serve_config import load_serve_config
@@ -127,6 +144,12 @@ async def _serve(  # type: ignore[no-untyped-def]
     clock = SystemClock()
     source_for = _demo_sources(profiles, clock, speed) if demo else _prometheus_sources(config)
     metrics = DecisionMetrics()
+    placement = _placement(config)
+    board = None
+    if placement is not None:
+        from autoscaler.cli.placement import DecisionBoard
+
+        board = DecisionBoard()
     registry = ScalerRegistry(
         ProfileBook(profiles),
         source_for,
@@ -134,8 +157,8 @@ async def _serve(  # type: ignore[no-untyped-def]
         source_timeout_s=config.prometheus.timeout_s,
         idle_after_s=config.idle_after_s,
         max_tracked=config.max_scaled_objects,
-        listeners=(metrics,),
-        on_drop=(metrics.forget,),
+        listeners=(metrics,) if board is None else (metrics, board),
+        on_drop=(metrics.forget,) if board is None else (metrics.forget, board.forget),
         on_refused=(metrics.count_refused,),
         engine_for=functools.partial(ModelEngine, inline_refits=config.refits.workers == 0),
         prometheus_addresses=PrometheusAddresses(
@@ -188,7 +211,17 @@ async def _serve(  # type: ignore[no-untyped-def]
             f"Demo: model [bold]{DEMO_MODEL}[/bold] on gRPC 0.0.0.0:{grpc_port}, "
             f"HTTP :{http_port} (/healthz, /metrics, /models). Ctrl-C stops."
         )
-    await app.run(stop)
+    if placement is None or board is None:
+        await app.run(stop)
+        return
+    from autoscaler.cli.placement import run_placement
+
+    placing = asyncio.create_task(run_placement(placement, board, clock, metrics.registry, stop))
+    try:
+        await app.run(stop)
+    finally:
+        stop.set()
+        await placing
 
 
 def _prometheus_sources(config):  # type: ignore[no-untyped-def]
@@ -238,6 +271,14 @@ def _print_checked(
             f"  profile {name}: model {profile.model}, cold start {profile.cold_start_s:g} s, "
             f"forecast {profile.forecast.kind}, replicas {profile.replicas.min}-"
             f"{profile.replicas.max}",
+            highlight=False,
+        )
+    placement = _placement(serve_config)
+    if placement is not None:
+        console.print(
+            f"  placement: {len(placement.models)} model(s) into namespace "
+            f"{placement.namespace}, {len(placement.instance_types)} instance type(s), "
+            f"Lease {placement.lease.name}",
             highlight=False,
         )
     tls = serve_config.grpc.tls

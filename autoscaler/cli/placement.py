@@ -1,0 +1,132 @@
+"""Where `prewarm serve` meets the placement controller: the CLI layer, the one place that
+imports both autoscaler/ (the decisions) and scheduler/ (placement).
+
+Why `serve` runs the loop (when its config has a `placement:` section) rather than a
+`prewarm controller` of its own: the demand IS the scaler's decisions. In the same process
+they reach the loop through one callback, at the instant they are made; a separate
+controller would have to poll `serve`'s HTTP face for them, adding a staleness, a failure
+mode and an auth path for no gain. Serve's replicas already agree on every decision
+(peers/), and the Lease makes exactly one of them write, so running the loop in each
+replica costs one set of watches per replica and gives a warm standby.
+
+The seam is `DecisionBoard`: a registry listener (`ScalerRegistry(listeners=...)`) that keeps
+each model's latest decision as `ModelDecision(ModelScale(replicas now, forecast replicas at
+the horizon), the ScaledObject)` and pokes the loop when what placement sees changed. A
+ScaledObject the registry drops (KEDA stopped asking) leaves the board: its model then holds
+the last plan's replicas (scale_demand.py), never shrinks for want of data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from autoscaler.clock import Clock
+from autoscaler.decision import Decision
+from autoscaler.scaler.tracked import Tracked
+from scheduler.controller.scale_demand import ModelScale
+from scheduler.kubernetes.controller_config import PlacementConfig
+from scheduler.kubernetes.controller_loop import ModelDecision, PlacementLoop
+from scheduler.kubernetes.events import InvolvedObject
+
+log = logging.getLogger("prewarm.placement")
+SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+class DecisionBoard:
+    """Per model, what the scaler decided last. Replicas of a model scaled by several
+    ScaledObjects (one per namespace, say) add up: they all take the model's placement."""
+
+    def __init__(self, on_change: Callable[[], None] = lambda: None) -> None:
+        self.on_change = on_change
+        self._by_target: dict[str, tuple[str, ModelScale, InvolvedObject]] = {}
+
+    def __call__(self, tracked: Tracked, decision: Decision) -> None:
+        """The registry's listener: runs on the RPC loop for every decision; cheap."""
+        target = tracked.target
+        namespace, _, name = target.scaled_object.rpartition("/")
+        workload = InvolvedObject("keda.sh/v1alpha1", "ScaledObject", namespace, name)
+        entry = (target.model, ModelScale.from_decision(decision), workload)
+        if self._by_target.get(target.scaled_object) != entry:
+            self._by_target[target.scaled_object] = entry
+            self.on_change()
+
+    def forget(self, tracked: Tracked) -> None:
+        """The registry's on_drop."""
+        if self._by_target.pop(tracked.target.scaled_object, None) is not None:
+            self.on_change()
+
+    def decisions(self) -> Mapping[str, ModelDecision]:
+        now: dict[str, int] = {}
+        ahead: dict[str, int] = {}
+        workload: dict[str, InvolvedObject] = {}
+        for model, scale, involved in self._by_target.values():
+            now[model] = now.get(model, 0) + scale.replicas_now
+            ahead[model] = ahead.get(model, 0) + scale.replicas_at_horizon
+            workload.setdefault(model, involved)
+        return {m: ModelDecision(ModelScale(now[m], ahead[m]), workload[m]) for m in now}
+
+
+def pod_namespace() -> str:
+    try:
+        return SERVICE_ACCOUNT_NAMESPACE.read_text().strip() or "default"
+    except OSError:
+        return os.environ.get("POD_NAMESPACE", "default")
+
+
+async def run_placement(
+    config: PlacementConfig,
+    board: DecisionBoard,
+    clock: Clock,
+    registry: Any,
+    stop: asyncio.Event,
+    kubeconfig: Path | None = None,
+) -> None:
+    """The loop against the cluster until `stop`. `registry`: the Prometheus registry
+    /metrics serves. A loop that cannot start (no cluster credentials) says so and leaves
+    the scaler serving."""
+    from scheduler.kubernetes.api_client import api_client
+    from scheduler.kubernetes.controller_metrics import ControllerMetrics
+    from scheduler.kubernetes.events import EventRecorder
+    from scheduler.kubernetes.inventory_watch import InventoryWatch
+    from scheduler.kubernetes.leader_election import LeaderElector, default_identity
+
+    identity = default_identity()
+    try:
+        async with api_client(kubeconfig) as api:
+            lease = config.lease
+            elector = LeaderElector(
+                api,
+                lease.namespace or pod_namespace(),
+                lease.name,
+                identity,
+                clock,
+                lease_duration_s=lease.duration_s,
+                renew_deadline_s=lease.renew_deadline_s,
+                retry_period_s=lease.retry_period_s,
+            )
+            loop = PlacementLoop(
+                api,
+                config.controller_settings(),
+                clock,
+                decisions=board.decisions,
+                inventory=InventoryWatch(api),
+                elector=elector,
+                instance_types=config.instance_type_dicts,
+                metrics=ControllerMetrics(registry),
+                events=EventRecorder(api, clock, instance=identity) if config.events else None,
+                debounce_s=config.debounce_s,
+                resync_s=config.resync_s,
+            )
+            board.on_change = loop.poke
+            log.info(
+                "placement controller started",
+                extra={"identity": identity, "models": sorted(config.models)},
+            )
+            await loop.run(stop)
+    except Exception:  # placement must never take the scaler down with it
+        log.exception("placement controller stopped")
