@@ -103,13 +103,13 @@ def summary(scores: dict[str, Score]) -> dict[str, Any]:
 
 def print_table(title: str, scores: dict[str, Score], verdict: dict[str, Any]) -> None:
     print(f"\n{title}")
-    print(f"  {'forecaster':<20} {'WAPE':>6} {'MASE':>5} {'cov.':>6} {'vs q':>6} {'under':>6}"
+    print(f"  {'forecaster':<20} {'WAPE':>6} {'MASE':>5} {'cov.':>6} {'vs q':>6} {'peak':>6}"
           f" {'calib.':>6} {'origins':>7}")  # fmt: skip
     for kind, s in scores.items():
         tag = " (baseline)" if kind in BASELINES else ""
         print(
             f"  {kind:<20} {s.wape:6.3f} {s.mase:5.2f} {s.coverage:6.1%} "
-            f"{(s.coverage - s.quantile) * 100:+5.1f}p {s.under_provisioned_fraction:6.1%} "
+            f"{(s.coverage - s.quantile) * 100:+5.1f}p {s.peak_coverage:6.1%} "
             f"{s.calibrated_fraction:6.0%} {s.origins_scored:7d}{tag}"
         )
     print(

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from autoscaler.backtest import metrics
-from autoscaler.backtest.rolling import RollingRun, origin_indices
+from autoscaler.backtest.rolling import RollingRun, forecast_steps, origin_indices
 from autoscaler.backtest.series import DemandSeries
 from autoscaler.backtest.size import check_run_size
 
@@ -25,16 +25,23 @@ DAY_S = 86400.0
 
 @dataclass(frozen=True)
 class Score:
-    """Everything backtest.json says about one forecaster (the first five are the contract)."""
+    """Everything backtest.json says about one forecaster (wape, mase, pinball, coverage,
+    peak_coverage and under_provisioned_fraction are the contract).
+
+    `coverage` is the per-step upper's at the bucket at the horizon; `peak_coverage` the
+    plan's peak's over the horizon (`under_provisioned_fraction` = 1 - peak_coverage). Both
+    read against `quantile`."""
 
     wape: float
     mase: float
     pinball: float
     coverage: float
+    peak_coverage: float
     under_provisioned_fraction: float
     quantile: float
     origins_scored: int
     calibrated_fraction: float  # share of scored origins whose upper came from real errors
+    peak_calibrated_fraction: float  # ... whose plan's peak came from past peaks
     shortfall: float  # sum of unmet peak demand / sum of peak demand (see metrics)
     excess: float  # sum of idle provisioned peak / sum of peak demand
     seconds: float = 0.0  # wall time of the rolling run, filled in by the caller
@@ -77,20 +84,23 @@ def score(run: RollingRun, series: DemandSeries, warmup_s: float, seconds: float
     rows = scored_rows(run, series, warmup_s)
     if rows.size == 0:
         raise _no_origin_to_score(series, warmup_s)
-    windows = run.actual_windows(series)[rows]
-    mean, upper = run.mean[rows], run.upper[rows]
-    at_horizon = windows[:, -1]
+    step = run.horizon_steps - 1  # the bucket at the horizon
+    at_horizon = run.actual_windows(series)[rows, step]
+    mean, upper = run.mean[rows, step], run.upper[rows, step]
+    needed, provisioned = run.actual_peaks(series)[rows], run.peak[rows]
     quantile = float(run.settings.quantile)
-    _, shortfall, excess = metrics.provisioning_cost(windows, upper, 1.0, 1.0)
+    _, shortfall, excess = metrics.provisioning_cost(needed, provisioned, 1.0, 1.0)
     return Score(
-        wape=metrics.wape(at_horizon, mean[:, -1]),
-        mase=metrics.mase(at_horizon, mean[:, -1], metrics.naive_scale(series.values)),
-        pinball=metrics.pinball(at_horizon, upper[:, -1], quantile),
-        coverage=metrics.coverage(at_horizon, upper[:, -1]),
-        under_provisioned_fraction=metrics.under_provisioned_fraction(windows, upper),
+        wape=metrics.wape(at_horizon, mean),
+        mase=metrics.mase(at_horizon, mean, metrics.naive_scale(series.values)),
+        pinball=metrics.pinball(at_horizon, upper, quantile),
+        coverage=metrics.coverage(at_horizon, upper),
+        peak_coverage=metrics.peak_coverage(needed, provisioned),
+        under_provisioned_fraction=metrics.under_provisioned_fraction(needed, provisioned),
         quantile=quantile,
         origins_scored=int(rows.size),
         calibrated_fraction=float(run.calibrated[rows].mean()),
+        peak_calibrated_fraction=float(run.peak_calibrated[rows].mean()),
         shortfall=shortfall,
         excess=excess,
         seconds=seconds,
@@ -114,7 +124,8 @@ def report(
     runs: Mapping[str, RollingRun],
 ) -> dict[str, Any]:
     """The backtest.json document: `{"horizon_s", "forecasters": {kind: {wape, mase, pinball,
-    coverage, under_provisioned_fraction, ...}}}` plus the series and run parameters."""
+    coverage, peak_coverage, under_provisioned_fraction, ...}}}` plus the series and run
+    parameters."""
     forecasters: dict[str, Any] = {}
     for kind, result in scores.items():
         entry = {key: json_number(value) for key, value in asdict(result).items()}
@@ -130,6 +141,11 @@ def report(
         "stride_buckets": stride,
         "warmup_s": warmup_s,
         "scored_bucket": "the bucket at the horizon (steps ahead = horizon_steps)",
+        "peak_buckets": forecast_steps(horizon_steps),
+        "scored_peak": (
+            "the plan's peak (Forecast.horizon_peak at the horizon) against the actual peak"
+            " over the peak_buckets buckets the engine forecasts"
+        ),
         "series": {k: json_number(v) for k, v in series.describe().items()},
         "forecasters": forecasters,
     }

@@ -2,9 +2,13 @@
 
 Point metrics (WAPE, MASE, pinball, coverage) score one forecast per origin: the one for the
 bucket *at the horizon*, steps = ceil(horizon_s / bucket_s) buckets ahead (at least 1),
-because that is the bucket a replica ordered now first serves. The provisioning metrics look
-at the whole horizon, as the planner does: it provisions for the largest upper forecast
-among the steps up to the horizon (`Forecast.peak_upper`).
+because that is the bucket a replica ordered now first serves. The provisioning metrics
+(peak coverage, under-provisioned fraction, shortfall, excess) look at the whole horizon, as
+the planner does: they compare the actual peak over the forecast's steps with the peak the
+plan provisions for (`Forecast.horizon_peak`, calibrated on the forecaster's past peaks; see
+rolling.py for which steps). The maximum of per-step uppers is not that number: each step
+covers its own bucket at the quantile, and their maximum covers the peak at an unknown
+level, short when a burst hits one step.
 
 An undefined ratio (all-zero actuals, a constant series' MASE scale) is 0 when the forecast
 is exact and NaN otherwise: NaN becomes `null` in backtest.json.
@@ -88,35 +92,45 @@ def coverage(actual: np.ndarray, upper: np.ndarray) -> float:
     return float(np.mean(y <= u)) if y.size else float("nan")
 
 
-def horizon_peaks(actual_windows: np.ndarray, upper_windows: np.ndarray) -> np.ndarray:
-    """Per origin (row): [needed, provisioned] = [max actual, max upper] over the steps up to
-    the horizon; rows whose actuals are all gaps are dropped. Shape (origins, 2)."""
-    actual = np.asarray(actual_windows, dtype=np.float64)
-    upper = np.asarray(upper_windows, dtype=np.float64)
-    keep = np.isfinite(actual).any(axis=1)
-    needed = np.nanmax(np.where(np.isfinite(actual[keep]), actual[keep], -np.inf), axis=1)
-    return np.column_stack([needed, upper[keep].max(axis=1)])
+def window_peaks(actual_windows: np.ndarray) -> np.ndarray:
+    """Per row: the largest observed value over its steps, NaN where all are gaps.
 
-
-def under_provisioned_fraction(actual_windows: np.ndarray, upper_windows: np.ndarray) -> float:
-    """Share of origins whose actual peak over (origin, origin + horizon] exceeds the largest
-    upper forecast over the same steps: the plan made then would have been short.
-
-    Worked number: origins with (actual peak, upper peak) (100, 120), (130, 120), (90, 95),
-    (101, 100) -> 2 / 4 = 0.5.
+    Worked number: rows [100, 130, 90] and [NaN, 80, NaN] -> [130, 80].
     """
-    peaks = horizon_peaks(actual_windows, upper_windows)
-    return float(np.mean(peaks[:, 0] > peaks[:, 1])) if peaks.size else float("nan")
+    actual = np.asarray(actual_windows, dtype=np.float64)
+    finite = np.isfinite(actual)
+    peaks = np.where(finite, actual, -np.inf).max(axis=1)
+    return np.where(finite.any(axis=1), peaks, np.nan)
+
+
+def peak_coverage(needed: np.ndarray, provisioned: np.ndarray) -> float:
+    """Share of origins whose actual peak over the horizon (`needed`) is at or below the
+    peak the plan provisioned for; NaN peaks (all gaps) are skipped. Read it against the
+    nominal quantile, as `coverage`: it is the coverage of the one number the plan uses.
+
+    Worked number: (needed, provisioned) (100, 120), (130, 120), (90, 95), (101, 100)
+    -> 2 / 4 = 0.5.
+    """
+    return coverage(needed, provisioned)
+
+
+def under_provisioned_fraction(needed: np.ndarray, provisioned: np.ndarray) -> float:
+    """1 - peak_coverage: share of origins whose actual peak over the horizon exceeded the
+    plan's peak, so the plan made then would have been short. Same worked number: 0.5."""
+    covered = peak_coverage(needed, provisioned)
+    return 1.0 - covered if covered == covered else float("nan")
 
 
 def provisioning_cost(
-    actual_windows: np.ndarray,
-    upper_windows: np.ndarray,
+    needed: np.ndarray,
+    provisioned: np.ndarray,
     under_weight: float,
     over_weight: float,
 ) -> tuple[float, float, float]:
-    """(objective, shortfall share, excess share) of provisioning the upper peak.
+    """(objective, shortfall share, excess share) of provisioning the plan's peak.
 
+    Per origin, needed = the actual peak over the horizon, provisioned = the plan's peak;
+    origins whose needed is NaN (all gaps) are skipped.
     shortfall = sum max(0, needed - provisioned) / sum needed (demand not served in time:
     SLO risk); excess = sum max(0, provisioned - needed) / sum needed (capacity paid for
     and idle: GPU cost); objective = under_weight * shortfall + over_weight * excess.
@@ -125,10 +139,9 @@ def provisioning_cost(
     says one token/s short costs as much as ten idle: the best plan then sits near the
     10 / 11 = 91st percentile of the peak.
     """
-    peaks = horizon_peaks(actual_windows, upper_windows)
-    if peaks.size == 0:
+    needed, provisioned = _finite(needed, provisioned)
+    if needed.size == 0:
         return float("nan"), float("nan"), float("nan")
-    needed, provisioned = peaks[:, 0], peaks[:, 1]
     total = float(needed.sum())
     shortfall = _ratio(float(np.maximum(needed - provisioned, 0).sum()), total)
     excess = _ratio(float(np.maximum(provisioned - needed, 0).sum()), total)

@@ -66,7 +66,12 @@ def backtest_document(
     for kind, kind_setting in settings.items():
         started = time.perf_counter()
         runs[kind] = rolling_origin(
-            series, kind_setting, steps, stride=stride, on_progress=progress_for(kind)
+            series,
+            kind_setting,
+            steps,
+            horizon_s=horizon_s,
+            stride=stride,
+            on_progress=progress_for(kind),
         )
         scores[kind] = score(runs[kind], series, warmup, time.perf_counter() - started)
     doc = report(series, horizon_s, steps, stride, warmup, scores, runs)

@@ -1,8 +1,9 @@
 """What one backtest or tune run may cost, checked before any forecaster runs.
 
-A run keeps, per forecaster, a mean and an upper for every origin and horizon step (16 bytes
-each) until it is scored, and each forecaster's ConformalUpper keeps its error ring (one day
-of errors, the settings' default, x the steps). A series within MAX_SERIES_BUCKETS can still
+A run keeps, per forecaster, a mean and an upper for every origin and forecast step (16 bytes
+each; a horizon of N buckets is forecast N + 1 steps ahead, as the engine does) until it is
+scored, and each forecaster's ConformalUpper keeps its error ring (one day of errors, the
+settings' default, x the steps). A series within MAX_SERIES_BUCKETS can still
 multiply into gigabytes through the horizon: 1 s buckets and a 300 s horizon were 26 M error
 cells, ~0.8 GB while a quantile was sorted.
 """
@@ -23,13 +24,16 @@ _ERROR_WINDOW_S = float(ForecastSettingsBase.model_fields["error_window_s"].defa
 
 
 def check_run_size(series: DemandSeries, steps: int, stride: int) -> None:
-    """ValueError naming the series' source, the sizes and the limit they pass."""
+    """ValueError naming the series' source, the sizes and the limit they pass. `steps`:
+    the horizon's buckets; the checks count the forecast's, one more."""
     where = f"{series.source}: "
+    horizon = steps
+    steps += 1  # forecast steps, as rolling.forecast_steps
     if steps > MAX_HORIZON_STEPS:
         raise ValueError(
-            f"{where}the horizon is {steps:,} buckets of {series.bucket_s:g} s, over the limit "
-            f"of {MAX_HORIZON_STEPS} (MAX_HORIZON_STEPS): a shorter --horizon-s or a longer "
-            "--bucket-s"
+            f"{where}the horizon is {horizon:,} buckets of {series.bucket_s:g} s ({steps:,} "
+            f"forecast steps), over the limit of {MAX_HORIZON_STEPS} (MAX_HORIZON_STEPS): a "
+            "shorter --horizon-s or a longer --bucket-s"
         )
     rows = max(MIN_ERRORS, _ERROR_WINDOW_S / series.bucket_s)
     if rows * steps > MAX_ERROR_CELLS:

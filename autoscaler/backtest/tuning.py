@@ -12,8 +12,10 @@ The grid is built from the settings fields a kind has, so kinds added later get 
     anything else  the kind's default
 
 Objective (metrics.provisioning_cost): under_weight x shortfall + over_weight x excess,
-both as shares of the peak demand over each origin's horizon. With --under-weight 10
---over-weight 1, a token/s missing when needed costs as much as ten idle ones.
+both as shares of the peak demand over each origin's horizon, where what is provisioned is
+the plan's peak (`Forecast.horizon_peak`, as the planner asks it; rolling.py). With
+--under-weight 10 --over-weight 1, a token/s missing when needed costs as much as ten idle
+ones.
 """
 
 from __future__ import annotations
@@ -130,13 +132,22 @@ def run_trial(
     warmup_s: float,
     under_weight: float,
     over_weight: float,
+    horizon_s: float | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> Trial:
-    """One rolling-origin backtest of a candidate, scored by the objective."""
-    run = rolling_origin(series, candidate.settings, steps, stride=stride, on_progress=on_progress)
+    """One rolling-origin backtest of a candidate, scored by the objective on the plan's
+    peak. `horizon_s` defaults to `steps` whole buckets."""
+    run = rolling_origin(
+        series,
+        candidate.settings,
+        steps,
+        horizon_s=horizon_s,
+        stride=stride,
+        on_progress=on_progress,
+    )
     rows = scored_rows(run, series, warmup_s)
     objective, _, _ = metrics.provisioning_cost(
-        run.actual_windows(series)[rows], run.upper[rows], under_weight, over_weight
+        run.actual_peaks(series)[rows], run.peak[rows], under_weight, over_weight
     )
     return Trial(candidate, objective, score(run, series, warmup_s))
 

@@ -5,7 +5,8 @@
     prewarm backtest --prometheus http://prom:9090 --model llama --lookback-s 604800
 
 Writes DIR/backtest.json (`{"horizon_s", "forecasters": {kind: {wape, mase, pinball,
-coverage, under_provisioned_fraction, ...}}}`) and DIR/forecasts.png; prints a table.
+coverage, peak_coverage, under_provisioned_fraction, ...}}}`) and DIR/forecasts.png; prints
+a table.
 Definitions: autoscaler/backtest/metrics.py. The source options are shared with `tune`.
 """
 
@@ -187,16 +188,18 @@ def _num(value: float | None, fmt: str) -> str:
 
 
 def score_table(doc: dict[str, Any]) -> Table:
-    """One row per forecaster; `cov.` is read against the quantile in the title."""
+    """One row per forecaster; `cov.` (per step, the bucket at the horizon) and `peak cov.`
+    (the plan's peak over the horizon) are both read against the nominal quantile in the
+    title."""
     quantiles = sorted({s["quantile"] for s in doc["forecasters"].values()})
     nominal = ", ".join(f"{q:.0%}" for q in quantiles)
     table = Table(
         box=box.SIMPLE_HEAD,
-        title=f"horizon {doc['horizon_s']:g} s, upper quantile {nominal}",
+        title=f"horizon {doc['horizon_s']:g} s, quantile {nominal} (cov. and peak cov. read vs it)",
         title_justify="left",
     )
     table.add_column("forecaster", no_wrap=True)
-    for name in ("WAPE", "MASE", "pinball", "cov.", "under", "calib.", "s"):
+    for name in ("WAPE", "MASE", "pinball", "cov.", "peak cov.", "calib.", "s"):
         table.add_column(name, justify="right", no_wrap=True)
     for kind, s in doc["forecasters"].items():
         table.add_row(
@@ -205,7 +208,7 @@ def score_table(doc: dict[str, Any]) -> Table:
             _num(s["mase"], ".2f"),
             _num(s["pinball"], ".4g"),
             _num(s["coverage"], ".1%"),
-            _num(s["under_provisioned_fraction"], ".1%"),
+            _num(s["peak_coverage"], ".1%"),
             _num(s["calibrated_fraction"], ".0%"),
             _num(s["seconds"], ".1f"),
         )
@@ -260,16 +263,18 @@ def backtest_command(
         make_out_dir(out)
     console.print(describe(demand), highlight=False)
     console.print(
-        f"Horizon {horizon_s:g} s = {steps} bucket(s) ahead; forecasting every {stride} "
-        f"bucket(s); first {warmup / 3600:.1f} h fed but not scored",
+        f"Horizon {horizon_s:g} s = {steps} bucket(s) ahead (the plan's peak spans "
+        f"{steps + 1}, as the engine forecasts); forecasting every {stride} bucket(s); first "
+        f"{warmup / 3600:.1f} h fed but not scored",
         highlight=False,
     )
     for kind, reason in skipped.items():
         console.print(f"[yellow]skipped {kind}:[/yellow] {reason}", highlight=False)
-    if stride > 1 and steps > 1:
+    if stride > 1:
         console.print(
-            "[yellow]note:[/yellow] with --stride-s over one bucket the upper quantile cannot "
-            "calibrate on its own errors; coverage reflects the fallback spread"
+            "[yellow]note:[/yellow] with --stride-s over one bucket the upper quantile and the "
+            "plan's peak cannot calibrate on their own errors; both coverages reflect the "
+            "fallback spread"
         )
     with progress(console) as bar, input_errors(console):
 
@@ -299,8 +304,11 @@ def backtest_command(
         return
     console.print(score_table(doc))
     console.print(
-        "WAPE, MASE, pinball, cov. (coverage) score the bucket at the horizon; under = share "
-        "of origins whose actual peak beat the upper peak; calib. = upper from real errors",
+        "WAPE, MASE, pinball, cov. (coverage of the upper) score the bucket at the horizon; "
+        "peak cov. = share of origins whose actual peak over the horizon was at or below the "
+        "plan's peak (what it provisions for); read both against the quantile. "
+        "under_provisioned_fraction in backtest.json = 1 - peak cov.; calib. = upper from real "
+        "errors",
         style="dim",
     )
     console.print(

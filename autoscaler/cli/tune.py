@@ -216,6 +216,7 @@ def tune_command(
                     candidate,
                     demand,
                     steps,
+                    horizon_s=horizon,
                     stride=stride,
                     warmup_s=warmup,
                     under_weight=under_weight,
@@ -319,6 +320,7 @@ def _row(trial: Any) -> dict[str, Any]:
         "under_provisioned_fraction": json_number(s.under_provisioned_fraction),
         "wape": json_number(s.wape),
         "coverage": json_number(s.coverage),
+        "peak_coverage": json_number(s.peak_coverage),
         "quantile": s.quantile,
     }
 

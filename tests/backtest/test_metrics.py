@@ -79,18 +79,27 @@ def test_coverage(actual: list[float], upper: list[float], expected: float) -> N
     )
 
 
-def test_under_provisioned_fraction_uses_peaks_over_the_horizon() -> None:
-    # Rows: origins; columns: steps. Peaks (actual, upper): (100, 120), (130, 120),
-    # (90, 95), (101, 100) -> 2 of 4 short.
-    actual = np.array([[100, 80], [130, 100], [90, NAN], [50, 101]])
-    upper = np.array([[120, 110], [110, 120], [95, 60], [100, 100]])
-    assert metrics.under_provisioned_fraction(actual, upper) == 0.5
+def test_window_peaks_take_the_largest_observed_value_of_each_row() -> None:
+    actual = np.array([[100, 80], [130, 100], [90, NAN], [NAN, NAN]])
+    np.testing.assert_array_equal(metrics.window_peaks(actual), [100, 130, 90, NAN])
 
 
-def test_under_provisioned_fraction_drops_all_gap_rows() -> None:
-    actual = np.array([[NAN, NAN], [10, 10]])
-    upper = np.array([[0, 0], [5, 5]])
-    assert metrics.under_provisioned_fraction(actual, upper) == 1.0
+def test_peak_coverage_and_under_provisioned_fraction_compare_peaks() -> None:
+    # (needed, provisioned): (100, 120), (130, 120), (90, 95), (101, 100) -> 2 of 4 covered.
+    needed = np.array([100, 130, 90, 101])
+    provisioned = np.array([120, 120, 95, 100])
+    assert metrics.peak_coverage(needed, provisioned) == 0.5
+    assert metrics.under_provisioned_fraction(needed, provisioned) == 0.5
+    assert metrics.peak_coverage(np.array([100.0]), np.array([100.0])) == 1.0  # at = covered
+
+
+def test_peak_metrics_drop_all_gap_rows() -> None:
+    needed = metrics.window_peaks(np.array([[NAN, NAN], [10, 10]]))
+    provisioned = np.array([0.0, 5.0])
+    assert metrics.under_provisioned_fraction(needed, provisioned) == 1.0
+    assert metrics.peak_coverage(needed, provisioned) == 0.0
+    _, shortfall, excess = metrics.provisioning_cost(needed, provisioned, 1, 1)
+    assert (shortfall, excess) == (0.5, 0.0)
 
 
 @pytest.mark.parametrize(
@@ -99,9 +108,9 @@ def test_under_provisioned_fraction_drops_all_gap_rows() -> None:
     ids=["worked-number-10-to-1", "even", "cost-only"],
 )
 def test_provisioning_cost(under_w: float, over_w: float, expected: float) -> None:
-    actual = np.array([[100.0], [130.0]])
-    upper = np.array([[120.0], [120.0]])
-    objective, shortfall, excess = metrics.provisioning_cost(actual, upper, under_w, over_w)
+    needed = np.array([100.0, 130.0])
+    provisioned = np.array([120.0, 120.0])
+    objective, shortfall, excess = metrics.provisioning_cost(needed, provisioned, under_w, over_w)
     assert objective == pytest.approx(expected)
     assert shortfall == pytest.approx(10 / 230)
     assert excess == pytest.approx(20 / 230)

@@ -55,11 +55,12 @@ def test_feeds_the_window_ending_at_each_origin(scripted: list[Any]) -> None:
     settings = make_settings("scripted", 60.0, history_s=300.0)  # a 5-bucket window
     run = rolling_origin(series, settings, horizon_steps=3, stride=4)
     (forecaster,) = scripted
-    # Origins 1, 5, 9, 13, 17 (the last whose 3-step horizon fits in 20 buckets).
-    assert run.origins.tolist() == [1, 5, 9, 13, 17]
-    assert forecaster.calls == [(660.0, 1, 3), (900.0, 5, 3), (1140.0, 5, 3), (1380.0, 5, 3),
-                                (1620.0, 5, 3)]  # fmt: skip
-    np.testing.assert_array_equal(run.actual_windows(series)[1], [105, 106, 107])
+    # Origins 1, 5, 9, 13 (the last whose 3-step horizon and the one more step the engine
+    # forecasts fit in 20 buckets), each asked for 4 steps as the engine asks.
+    assert run.origins.tolist() == [1, 5, 9, 13]
+    assert forecaster.calls == [(660.0, 1, 4), (900.0, 5, 4), (1140.0, 5, 4), (1380.0, 5, 4)]
+    np.testing.assert_array_equal(run.actual_windows(series)[1], [105, 106, 107, 108])
+    assert run.horizon_steps == 3 and run.steps == 4
 
 
 def test_a_perfect_forecaster_scores_zero_error(scripted: list[Any]) -> None:
@@ -81,7 +82,8 @@ def test_last_value_on_a_constant_series_is_perfect() -> None:
     assert result.calibrated_fraction == 1.0
     assert result.wape == 0.0 and result.mase == 0.0 and result.pinball == 0.0
     assert result.coverage == 1.0 and result.under_provisioned_fraction == 0.0
-    assert result.origins_scored == 300 - 5 - 60 + 1
+    assert result.peak_coverage == 1.0 and result.peak_calibrated_fraction == 1.0
+    assert result.origins_scored == 300 - 6 - 60 + 1  # 6 steps forecast, 60 warm-up
 
 
 def test_last_value_on_a_rising_ramp_is_mostly_under_provisioned() -> None:

@@ -59,12 +59,24 @@ def _series(n_buckets: int, bucket_s: float = 60.0) -> DemandSeries:
 @pytest.mark.parametrize(
     ("series", "steps", "words"),
     [
-        (_series(5000), 1667, ["demand.csv: the horizon is 1,667 buckets", "MAX_HORIZON_STEPS"]),
-        (_series(5000, 1.0), 300, ["25,920,000 calibration error cells", "MAX_ERROR_CELLS"]),
+        (
+            _series(5000),
+            1667,
+            [
+                "demand.csv: the horizon is 1,667 buckets",
+                "1,668 forecast steps",
+                "MAX_HORIZON_STEPS",
+            ],
+        ),
+        (
+            _series(5000, 1.0),
+            300,
+            ["301 steps", "26,006,400 calibration error cells", "MAX_ERROR_CELLS"],
+        ),
         (
             _series(MAX_SERIES_BUCKETS),
             121,
-            ["121 steps", f"{MAX_FORECAST_VALUES:,} (MAX_FORECAST_VALUES)", "--stride-s"],
+            ["122 steps", f"{MAX_FORECAST_VALUES:,} (MAX_FORECAST_VALUES)", "--stride-s"],
         ),
     ],
     ids=["horizon-steps", "error-ring", "forecast-values"],
