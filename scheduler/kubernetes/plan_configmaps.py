@@ -35,6 +35,7 @@ class StoredPlan:
     plan: Plan  # the shares merged; `extra["models"]` lists every model with a ConfigMap
     placements: dict[str, ModelPlacement]  # by exact model name
     problems: tuple[str, ...]  # "ConfigMap <ns>/<name>: <why it was skipped>"
+    skipped: tuple[str, ...] = ()  # the models of the skipped ConfigMaps, where named
 
 
 def plan_from_configmaps(configmaps: Iterable[Obj]) -> StoredPlan:
@@ -43,6 +44,7 @@ def plan_from_configmaps(configmaps: Iterable[Obj]) -> StoredPlan:
     unplaced: list[Unplaced] = []
     models: list[str] = []
     problems: list[str] = []
+    skipped: list[str] = []
     placements: dict[str, ModelPlacement] = {}
     for cm in configmaps:
         meta = cm.get("metadata") or {}
@@ -54,6 +56,7 @@ def plan_from_configmaps(configmaps: Iterable[Obj]) -> StoredPlan:
             continue
         if text is None:
             problems.append(f"{where}: no {PLAN_KEY} (written by an older prewarm?)")
+            skipped.append(model)
             continue
         try:
             share = plan_from_json(json.loads(text))
@@ -63,10 +66,11 @@ def plan_from_configmaps(configmaps: Iterable[Obj]) -> StoredPlan:
             placement = model_placements(share).get(model)
         except (ValueError, RecursionError) as exc:  # JSON, PlanFileError, PlanError
             problems.append(f"{where}: {PLAN_KEY}: {str(exc)[:300]}")
+            skipped.append(model)
             continue
         models.append(model)
         assignments += share.assignments
         unplaced += share.unplaced
         placements[model] = placement or ModelPlacement(model, (), (), ())
     plan = Plan(0, 0, 0.0, 0, tuple(assignments), tuple(unplaced), extra={"models": models})
-    return StoredPlan(plan, placements, tuple(problems))
+    return StoredPlan(plan, placements, tuple(problems), tuple(skipped))

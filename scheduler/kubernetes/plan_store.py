@@ -12,6 +12,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from scheduler.kubernetes.dns_names import label_value
 from scheduler.kubernetes.placement import ModelPlacement
@@ -66,7 +67,7 @@ class PlanStore:
             )
             return False
         generation = (self.current.generation if self.current else 0) + 1
-        self.current = LoadedPlan(placements, generation, _label_index(placements))
+        self.current = LoadedPlan(placements, generation, label_index(placements))
         self.last_error = None
         log.info(
             "plan loaded",
@@ -91,7 +92,20 @@ class PlanStore:
         return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
-def _label_index(placements: dict[str, ModelPlacement]) -> dict[str, str]:
+class PlanSource(Protocol):
+    """What the webhook reads its plan from: this file store, or the placement ConfigMaps
+    (configmap_plan_store.py)."""
+
+    current: LoadedPlan | None
+    last_error: str | None
+
+    def check(self) -> bool: ...
+
+    async def watch(self, interval_s: float) -> None: ...
+
+
+def label_index(placements: dict[str, ModelPlacement]) -> dict[str, str]:
+    """Label-safe model name -> exact name; names two models share are left out."""
     index: dict[str, str] = {}
     ambiguous = set()
     for model in placements:
@@ -103,3 +117,6 @@ def _label_index(placements: dict[str, ModelPlacement]) -> dict[str, str]:
         log.warning("model label is ambiguous", extra={"label": key})
         del index[key]
     return index
+
+
+_label_index = label_index  # the name tests imported before the ConfigMap store shared it

@@ -26,7 +26,7 @@ from fastapi import FastAPI, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from scheduler.kubernetes.admission import Mutation, mutate_pod
-from scheduler.kubernetes.plan_store import PlanStore
+from scheduler.kubernetes.plan_store import PlanSource
 
 log = logging.getLogger("prewarm.placement")
 
@@ -68,8 +68,9 @@ def _pod_to_create(request: _Request) -> dict[str, Any] | None:
     return request.object
 
 
-def build_webhook_app(store: PlanStore, *, watch_interval_s: float = 2.0) -> FastAPI:
-    """The app; while it runs (its lifespan) it re-checks the plan file every interval."""
+def build_webhook_app(store: PlanSource, *, watch_interval_s: float = 2.0) -> FastAPI:
+    """The app; while it runs (its lifespan) it re-checks the plan file every interval, or
+    watches the placement ConfigMaps."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
