@@ -18,6 +18,7 @@ from autoscaler.forecast.registry import build_with_upper
 from autoscaler.observation import Observation
 from autoscaler.planner import decide, held_decision
 from autoscaler.profile import ModelProfile
+from autoscaler.queue_work import arrived_token_rates
 from autoscaler.window import Window
 
 
@@ -106,7 +107,8 @@ class ModelEngine:
         return self._forecasts
 
     def observe(self, obs: Observation) -> bool:
-        """Adds `obs` to the history; False when it is refused.
+        """Adds `obs` to the history (its token rates corrected by the queue's change, see
+        `queue_work.arrived_token_rates`); False when it is refused.
 
         No ready replicas while the fleet has replicas means pods starting (or lost): vLLM
         exports nothing for them, so the sample says nothing about demand. It is dropped and
@@ -114,7 +116,9 @@ class ModelEngine:
         """
         if obs.ready_replicas == 0 and self._fleet_replicas(obs.t_s) > 0:
             return False
-        return self.window.add(obs)
+        # The forecasters learn what arrived, not what was served: a burst's backlog drain
+        # is not a second burst.
+        return self.window.add(obs, arrived_token_rates(obs, self.window.latest, self.profile))
 
     def observe_no_series(self, now_s: float) -> bool:
         """The source answered, but no pod of the model exports metrics.

@@ -26,6 +26,7 @@ from autoscaler.decision import Decision, PlannerState
 from autoscaler.forecast.forecast import Forecast
 from autoscaler.observation import Observation
 from autoscaler.profile import ModelProfile
+from autoscaler.queue_work import queue_change_load, request_work, served_load
 from autoscaler.stabiliser import stabilise
 
 
@@ -132,14 +133,6 @@ def _kv_seconds(latest: Observation, profile: ModelProfile) -> float:
     return in_use / latest.generation_tokens_per_s
 
 
-# Completions per second below which served work / completions is too noisy to size a
-# request (under 60 in a one-minute rate window, or none): the profile's typical request.
-_MIN_COMPLETIONS_PER_S = 1.0
-# A fleet's mean request stays within this factor of the typical one either way; beyond it
-# the ratio measures completion lag (long decodes still in flight), not request size.
-_REQUEST_WORK_RANGE = 8.0
-
-
 def _reactive_floor(
     latest: Observation, previous: Observation | None, profile: ModelProfile
 ) -> tuple[int, str]:
@@ -154,16 +147,11 @@ def _reactive_floor(
     20 requests/s or 4.0 replicas beyond what is served; 600 waiting is 120 replica-seconds,
     over a 300 s cold start 0.4 more: 10.4 replicas of load -> 13 at 80 % utilisation.
     """
-    served = token_load_replicas(
-        latest.prompt_tokens_per_s, latest.generation_tokens_per_s, profile.capacity
-    )
+    served = served_load(latest, profile)
     queued = 0.0
     if latest.requests_waiting > 0:
-        per_request = _request_work(served, latest.requests_per_s, profile)
-        growing = 0.0
-        if previous is not None and latest.t_s > previous.t_s:
-            grown = max(0.0, latest.requests_waiting - previous.requests_waiting)
-            growing = grown * per_request / (latest.t_s - previous.t_s)
+        per_request = request_work(served, latest.requests_per_s, profile)
+        growing = max(0.0, queue_change_load(latest, previous, per_request))
         backlog = latest.requests_waiting * per_request / profile.queue_drain_window_s
         queued = growing + backlog
     by_load = replicas_for(served + queued, profile.target_utilisation)
@@ -179,24 +167,3 @@ def _reactive_floor(
         f"KV {latest.kv_cache_usage:.0%} of {latest.ready_replicas} ready -> {replicas}"
     )
     return replicas, reason
-
-
-def _request_work(served: float, requests_per_s: float, profile: ModelProfile) -> float:
-    """Replica-seconds of work one waiting request brings.
-
-    Measured as served load / completions, which is 0/0 when nothing finishes and explodes
-    when few do (the work of requests still decoding is counted, their completions not yet),
-    exactly when a queue builds. So below `_MIN_COMPLETIONS_PER_S` the profile's typical
-    request is used, and the measurement is kept within `_REQUEST_WORK_RANGE` of it.
-    Worked number: 2,048 prompt / 8,000 + 256 output / 2,500 = 0.36 replica-seconds.
-    """
-    typical = token_load_replicas(
-        profile.typical_request.prompt_tokens,
-        profile.typical_request.output_tokens,
-        profile.capacity,
-    )
-    if requests_per_s < _MIN_COMPLETIONS_PER_S:
-        return typical
-    return min(
-        max(served / requests_per_s, typical / _REQUEST_WORK_RANGE), typical * _REQUEST_WORK_RANGE
-    )

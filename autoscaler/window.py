@@ -36,8 +36,11 @@ class Window:
         self.previous: Observation | None = None
         self.rejected_out_of_order = 0
 
-    def add(self, obs: Observation) -> bool:
-        """Adds a sample; returns False (and counts it) when it is older than the latest."""
+    def add(self, obs: Observation, demand: tuple[float, float] | None = None) -> bool:
+        """Adds a sample; returns False (and counts it) when it is older than the latest.
+
+        `demand`: the (prompt, generation) rates to bucket instead of the served ones
+        (queue_work.arrived_token_rates); `latest` stays the sample as observed."""
         if self.latest is not None and obs.t_s < self.latest.t_s:
             self.rejected_out_of_order += 1
             return False
@@ -48,8 +51,11 @@ class Window:
             self._clear(self._newest + 1, bucket)
         self._newest = bucket if self._newest is None else max(self._newest, bucket)
         slot = bucket % self._slots
-        self._sums[0, slot] += obs.prompt_tokens_per_s
-        self._sums[1, slot] += obs.generation_tokens_per_s
+        prompt, generation = (
+            (obs.prompt_tokens_per_s, obs.generation_tokens_per_s) if demand is None else demand
+        )
+        self._sums[0, slot] += prompt
+        self._sums[1, slot] += generation
         self._counts[slot] += 1
         if self.latest is not None and obs.t_s > self.latest.t_s:
             self.previous = self.latest
