@@ -7,8 +7,8 @@ placement and repeats fold into a count (events.py):
   plan's gap to the lower bound. Only for a model whose placement changed.
 - Warning `NotPlaced`: how many replicas could not be placed, and why (the first few).
 - Warning `IdleGpus`: DCGM shows the model's GPUs idle while vLLM reports no request.
-Worked message: "placed 9 (kept 4, added 5: llama-8b-4..llama-8b-8); plan: 5 GPU(s),
-lower bound 5, gap 0".
+Worked message: "placed 3 (kept 1; added 2: llama-8b-1, llama-8b-2); plan: 21 GPU(s),
+lower bound 21, gap 0; llama-8b: places 3 = max(1 now, 3 forecast at the horizon)".
 """
 
 from __future__ import annotations

@@ -31,10 +31,12 @@ REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 EXAMPLES = DEPLOY / "examples"
 CONFIG_DIR = DEPLOY / "config"
-OVERLAYS = ("overlays/dev", "overlays/production")
+OVERLAYS = ("overlays/dev", "overlays/production", "overlays/placement")
+# The placement webhook reading the controller's ConfigMaps (not a Prewarm scaler build).
+PLACEMENT_WEBHOOK = "overlays/placement/webhook"
 # Everything kustomize can build under deploy/ (the base too: overlays must not hide a
 # broken base behind a patch).
-BUILDS = ("base", *OVERLAYS, "dashboards")
+BUILDS = ("base", *OVERLAYS, PLACEMENT_WEBHOOK, "dashboards")
 
 # DRA's resource.k8s.io/v1 is GA from Kubernetes 1.34: the oldest version the manifests
 # target. Built-in kinds are also checked against the newest schemas the validator ships,

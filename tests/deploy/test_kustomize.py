@@ -10,12 +10,14 @@ import yaml
 
 from autoscaler.scaler.server import SERVICE_NAME
 from autoscaler.serve_config import load_serve_config
+from scheduler.kubernetes.controller_config import placement_config, placement_problems
 from scheduler.kubernetes.inventory_reader import CLAIMS_PATH, NODES_PATH, PODS_PATH, SLICES_PATH
 from tests.deploy.manifests import (
     BUILDS,
     CONFIG_DIR,
     K8S_VERSIONS,
     OVERLAYS,
+    PLACEMENT_WEBHOOK,
     Obj,
     build,
     config_files,
@@ -64,7 +66,13 @@ def test_builds_have_every_piece(relpath: str) -> None:
     namespaced = [
         o for o in objects if o["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding")
     ]
-    assert {o["metadata"].get("namespace") for o in namespaced} == {"prewarm"}
+    # The one exception: the placement controller's write permissions, granted in the models'
+    # namespace by a RoleBinding there (test_placement_rbac_is_exactly_what_the_loop_writes).
+    elsewhere = [o for o in namespaced if o["metadata"].get("namespace") != "prewarm"]
+    assert all(o["kind"] == "RoleBinding" for o in elsewhere), [ident(o) for o in elsewhere]
+    assert {o["metadata"].get("namespace") for o in namespaced} - {"prewarm"} == (
+        {"llm"} if relpath == "overlays/placement" else set()
+    )
 
 
 def test_production_adds_tls_and_a_disruption_budget() -> None:
@@ -78,7 +86,8 @@ def test_production_adds_tls_and_a_disruption_budget() -> None:
 
 
 @pytest.mark.parametrize(
-    ("relpath", "replicas"), [("base", 2), ("overlays/dev", 1), ("overlays/production", 2)]
+    ("relpath", "replicas"),
+    [("base", 2), ("overlays/dev", 1), ("overlays/production", 2), ("overlays/placement", 2)],
 )
 def test_replicas(relpath: str, replicas: int) -> None:
     assert one(build(relpath), "Deployment")["spec"]["replicas"] == replicas
@@ -96,9 +105,13 @@ def test_configmap_carries_every_file_of_deploy_config() -> None:
 
 @pytest.mark.parametrize("relpath", PREWARM_BUILDS)
 def test_config_in_the_configmap_loads(relpath: str, tmp_path: Path) -> None:
-    """The pod's /etc/prewarm/prewarm.yaml passes Prewarm's own loader, profiles and all."""
-    config, profiles = load_serve_config(config_files(build(relpath), tmp_path))
+    """The pod's /etc/prewarm/prewarm.yaml passes Prewarm's own loader, profiles and all,
+    with the `placement:` checks `prewarm serve` adds."""
+    config, profiles = load_serve_config(
+        config_files(build(relpath), tmp_path), {"placement": placement_problems}
+    )
     assert "default" in profiles
+    assert (config.placement is not None) == (relpath == "overlays/placement")
 
 
 def test_production_config_differs_from_the_base_only_by_tls() -> None:
@@ -109,6 +122,21 @@ def test_production_config_differs_from_the_base_only_by_tls() -> None:
     tls = production["grpc"].pop("tls")
     assert production == base
     assert set(tls) == {"cert_file", "key_file", "client_ca_file"}, "mutual TLS in production"
+
+
+def test_placement_config_is_production_plus_the_placement_section() -> None:
+    production = yaml.safe_load(
+        one(build("overlays/production"), "ConfigMap")["data"]["prewarm.yaml"]
+    )
+    placement = yaml.safe_load(
+        one(build("overlays/placement"), "ConfigMap")["data"]["prewarm.yaml"]
+    )
+    section = placement_config(placement.pop("placement"))
+    assert placement == production
+    # Every model it places is one a profile describes (a ScaledObject's `model`).
+    base_profiles = one(build("base"), "ConfigMap")["data"]
+    models = {yaml.safe_load(v)["model"] for k, v in base_profiles.items() if k != "prewarm.yaml"}
+    assert set(section.models) <= models
 
 
 def test_production_keeps_the_base_profiles() -> None:
@@ -207,7 +235,7 @@ def test_pod_is_hardened(relpath: str) -> None:
 @pytest.mark.parametrize("relpath", PREWARM_BUILDS)
 def test_rbac_is_read_only_and_least_privilege(relpath: str) -> None:
     objects = build(relpath)
-    rules = one(objects, "ClusterRole")["rules"]
+    rules = one(objects, "ClusterRole", "prewarm-reader")["rules"]
     granted = {
         (group, resource, verb)
         for rule in rules
@@ -227,9 +255,11 @@ def test_rbac_is_read_only_and_least_privilege(relpath: str) -> None:
         parts = path.strip("/").split("/")  # api/v1/<r> or apis/<group>/<version>/<r>
         group = "" if parts[0] == "api" else parts[1]
         assert (group, parts[-1], "list") in granted, path
-    assert not of_kind(objects, "Role") and not of_kind(objects, "RoleBinding")
+    if relpath != "overlays/placement":  # only the placement controller writes
+        assert len(of_kind(objects, "ClusterRole")) == 1
+        assert not of_kind(objects, "Role") and not of_kind(objects, "RoleBinding")
     binding = one(objects, "ClusterRoleBinding")
-    assert binding["roleRef"]["name"] == one(objects, "ClusterRole")["metadata"]["name"]
+    assert binding["roleRef"]["name"] == "prewarm-reader"
     sa = one(objects, "ServiceAccount")["metadata"]
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": sa["name"], "namespace": sa["namespace"]}
@@ -259,7 +289,7 @@ def test_networkpolicy_admits_keda_monitoring_and_the_peers_only(
 ) -> None:
     objects = build(relpath)
     config, _ = load_serve_config(config_files(objects, tmp_path))
-    policy = one(objects, "NetworkPolicy")["spec"]
+    policy = one(objects, "NetworkPolicy", "prewarm")["spec"]
     pod_labels = one(objects, "Deployment")["spec"]["template"]["metadata"]["labels"]
     assert policy["podSelector"]["matchLabels"].items() <= pod_labels.items()
     assert set(policy["policyTypes"]) == {"Ingress", "Egress"}
@@ -352,3 +382,88 @@ def test_peers_find_each_other_through_the_headless_service(relpath: str, tmp_pa
     assert port["port"] == config.http.port
     env = {e["name"]: e for e in container(objects).get("env", [])}
     assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+
+
+# --- the placement controller --------------------------------------------------------------
+def grants(rules: list[Obj]) -> set[tuple[str, str, str]]:
+    return {
+        (group, resource, verb)
+        for rule in rules
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+
+
+def test_placement_rbac_is_exactly_what_the_loop_writes(tmp_path: Path) -> None:
+    objects = build("overlays/placement")
+    config, _ = load_serve_config(
+        config_files(objects, tmp_path), {"placement": placement_problems}
+    )
+    placement = placement_config(config.placement)
+    sa = one(objects, "ServiceAccount")["metadata"]
+    subject = [{"kind": "ServiceAccount", "name": sa["name"], "namespace": sa["namespace"]}]
+    # Writes, in the models' namespace only: SSA (patch; create when the apply creates),
+    # the GETs of the writer and the read-back LIST, deletions; Events.
+    writer = one(objects, "ClusterRole", "prewarm-placement-writer")
+    assert grants(writer["rules"]) == {
+        ("", "configmaps", "get"),
+        ("", "configmaps", "list"),
+        ("", "configmaps", "create"),
+        ("", "configmaps", "patch"),
+        ("", "configmaps", "delete"),
+        ("resource.k8s.io", "resourceclaimtemplates", "get"),
+        ("resource.k8s.io", "resourceclaimtemplates", "create"),
+        ("resource.k8s.io", "resourceclaimtemplates", "patch"),
+        ("resource.k8s.io", "resourceclaimtemplates", "delete"),
+        ("", "events", "create"),
+        ("", "events", "patch"),
+    }
+    assert not [
+        b
+        for b in of_kind(objects, "ClusterRoleBinding")
+        if b["roleRef"]["name"] == "prewarm-placement-writer"
+    ]
+    bound = one(objects, "RoleBinding", "prewarm-placement-writer")
+    assert bound["metadata"]["namespace"] == placement.namespace
+    assert bound["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": "prewarm-placement-writer",
+    }
+    assert bound["subjects"] == subject
+    # The Lease, where the config puts it.
+    role = one(objects, "Role", "prewarm-leader-election")
+    assert role["metadata"]["namespace"] == placement.lease.namespace
+    assert grants(role["rules"]) == {
+        ("coordination.k8s.io", "leases", verb) for verb in ("get", "create", "update")
+    }
+    lease_binding = one(objects, "RoleBinding", "prewarm-leader-election")
+    assert lease_binding["metadata"]["namespace"] == placement.lease.namespace
+    assert lease_binding["subjects"] == subject
+    # The API server is reachable: the base policy plus one egress rule.
+    api = one(objects, "NetworkPolicy", "prewarm-kube-api")["spec"]
+    assert api["policyTypes"] == ["Egress"]
+    assert {p["port"] for rule in api["egress"] for p in rule["ports"]} == {443, 6443}
+
+
+def test_the_placement_webhook_watches_the_controllers_configmaps(tmp_path: Path) -> None:
+    config, _ = load_serve_config(
+        config_files(build("overlays/placement"), tmp_path), {"placement": placement_problems}
+    )
+    namespace = placement_config(config.placement).namespace
+    objects = build(PLACEMENT_WEBHOOK)
+    deployment = one(objects, "Deployment", "prewarm-placement-webhook")
+    pod = deployment["spec"]["template"]["spec"]
+    args = pod["containers"][0]["args"]
+    assert f"--plan-configmaps={namespace}" in args
+    assert not [a for a in args if a.startswith("--plan=")]
+    assert pod["automountServiceAccountToken"] is True
+    assert {v["name"] for v in pod["volumes"]} == {"tls", "tmp"}  # no plan file mounted
+    role = one(objects, "Role", "prewarm-placement-webhook")
+    assert role["metadata"]["namespace"] == namespace
+    assert grants(role["rules"]) == {("", "configmaps", "list"), ("", "configmaps", "watch")}
+    binding = one(objects, "RoleBinding", "prewarm-placement-webhook")
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": pod["serviceAccountName"], "namespace": "prewarm"}
+    ]
