@@ -84,13 +84,16 @@ async def run_placement(
     clock: Clock,
     registry: Any,
     stop: asyncio.Event,
+    prometheus_url: str | None = None,
     kubeconfig: Path | None = None,
 ) -> None:
     """The loop against the cluster until `stop`. `registry`: the Prometheus registry
-    /metrics serves. A loop that cannot start (no cluster credentials) says so and leaves
-    the scaler serving."""
+    /metrics serves; `prometheus_url`: where dcgm-exporter's series are (the serve config's
+    Prometheus). A loop that cannot start (no cluster credentials) says so and leaves the
+    scaler serving."""
     from scheduler.kubernetes.api_client import api_client
     from scheduler.kubernetes.controller_metrics import ControllerMetrics
+    from scheduler.kubernetes.dcgm_feed import DcgmFeed
     from scheduler.kubernetes.events import EventRecorder
     from scheduler.kubernetes.inventory_watch import InventoryWatch
     from scheduler.kubernetes.leader_election import LeaderElector, default_identity
@@ -109,6 +112,9 @@ async def run_placement(
                 renew_deadline_s=lease.renew_deadline_s,
                 retry_period_s=lease.retry_period_s,
             )
+            health = None
+            if config.dcgm and prometheus_url:
+                health = DcgmFeed(prometheus_url, config.health, window_s=config.dcgm_window_s)
             loop = PlacementLoop(
                 api,
                 config.controller_settings(),
@@ -117,6 +123,7 @@ async def run_placement(
                 inventory=InventoryWatch(api),
                 elector=elector,
                 instance_types=config.instance_type_dicts,
+                health=health,
                 metrics=ControllerMetrics(registry),
                 events=EventRecorder(api, clock, instance=identity) if config.events else None,
                 debounce_s=config.debounce_s,

@@ -216,7 +216,9 @@ async def _serve(  # type: ignore[no-untyped-def]
         return
     from autoscaler.cli.placement import run_placement
 
-    placing = asyncio.create_task(run_placement(placement, board, clock, metrics.registry, stop))
+    placing = asyncio.create_task(
+        run_placement(placement, board, clock, metrics.registry, stop, config.prometheus.url)
+    )
     try:
         await app.run(stop)
     finally:

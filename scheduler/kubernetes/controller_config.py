@@ -58,6 +58,14 @@ class PlacementConfig(ControllerSettings):
     )
     resync_s: float = Field(60.0, gt=0, description="reconcile at least this often")
     events: bool = Field(True, description="Kubernetes Events on each model's workload")
+    dcgm: bool = Field(
+        True,
+        description="read GPU health from dcgm-exporter's series in the serve config's "
+        "Prometheus: unhealthy or throttled GPUs get no new replicas and lose theirs first",
+    )
+    dcgm_window_s: float = Field(
+        60.0, gt=0, description="rate window of the thermal/power violation counters"
+    )
 
     def instance_type_dicts(self) -> list[dict[str, Any]]:
         return [t.model_dump() for t in self.instance_types]
