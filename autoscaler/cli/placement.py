@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +86,7 @@ async def run_placement(
     stop: asyncio.Event,
     prometheus_url: str | None = None,
     kubeconfig: Path | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> None:
     """The loop against the cluster until `stop`. `registry`: the Prometheus registry
     /metrics serves; `prometheus_url`: where dcgm-exporter's series are (the serve config's
@@ -111,6 +112,7 @@ async def run_placement(
                 lease_duration_s=lease.duration_s,
                 renew_deadline_s=lease.renew_deadline_s,
                 retry_period_s=lease.retry_period_s,
+                sleep=sleep,
             )
             health = None
             if config.dcgm and prometheus_url:
@@ -128,6 +130,7 @@ async def run_placement(
                 events=EventRecorder(api, clock, instance=identity) if config.events else None,
                 debounce_s=config.debounce_s,
                 resync_s=config.resync_s,
+                sleep=sleep,
             )
             board.on_change = loop.poke
             log.info(
