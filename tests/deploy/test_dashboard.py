@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from autoscaler.scaler.exported_metrics import DecisionMetrics
+from scheduler.kubernetes.controller_metrics import ControllerMetrics
 from tests.deploy.manifests import DEPLOY, REPO, missing
 
 DASHBOARD = DEPLOY / "dashboards" / "prewarm.json"
@@ -61,8 +62,17 @@ GRAFANA_BUILTINS = {"__rate_interval", "__interval", "__range"}
 
 
 def prewarm_metric_names() -> set[str]:
-    """The names Prewarm's /metrics really exposes, from its own registry."""
-    return {family.name for family in DecisionMetrics().registry.collect()}
+    """The names Prewarm's /metrics really exposes, from its own registry: the scaler's
+    decisions and the placement controller's (on the same registry when it runs). A
+    counter's series end in _total, a histogram's in _bucket, _sum and _count."""
+    registry = DecisionMetrics().registry
+    ControllerMetrics(registry)
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count")}
+    return {
+        family.name + suffix
+        for family in registry.collect()
+        for suffix in ("", *suffixes.get(family.type, ()))
+    }
 
 
 def metric_names(expr: str) -> set[str]:
