@@ -50,7 +50,7 @@ class ScalingRates(_Strict):
     max_up_factor: float = Field(4.0, ge=1.0, description="at most x this many replicas per step")
     max_up_replicas: int = Field(4, ge=1, description="...or this many more, whichever is larger")
     max_down_fraction: float = Field(0.25, gt=0, le=1.0, description="shed at most this share")
-    scale_down_delay_s: float = Field(300.0, ge=0, description="hold the peak this long")
+    scale_down_delay_s: float = Field(120.0, ge=0, description="hold the peak this long")
 
 
 class Staleness(_Strict):

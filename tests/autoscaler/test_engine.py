@@ -140,8 +140,8 @@ def test_failing_forecaster_falls_back_to_the_last_value_above_the_reactive_floo
     failed = [d for t, d in decisions.items() if t >= 240.0]
     assert all(d.forecast_replicas == 5 for d in failed)
     assert all("forecaster failed (RuntimeError: fit failed)" in d.reason for d in failed)
-    # The scale-down delay holds the last 10 (225 s) for 300 s; then down, 25 % a step.
-    assert [decisions[t].replicas for t in (510.0, 525.0, 540.0, 600.0)] == [10, 7, 5, 5]
+    # The scale-down delay holds the last 10 (225 s) for 120 s; then down, 25 % a step.
+    assert [decisions[t].replicas for t in (330.0, 345.0, 360.0, 600.0)] == [10, 7, 5, 5]
 
 
 def test_a_restarted_engine_starts_from_the_replicas_already_serving() -> None:

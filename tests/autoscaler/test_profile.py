@@ -29,7 +29,7 @@ def test_default_profile_loads_with_its_documented_values() -> None:
     assert profile.capacity.prompt_tokens_per_s == 8000
     assert profile.capacity.kv_cache_tokens == 400_000
     assert (profile.replicas.min, profile.replicas.max) == (1, 64)
-    assert profile.scaling.scale_down_delay_s == 300
+    assert profile.scaling.scale_down_delay_s == 120
     assert (profile.staleness.hold_after_s, profile.staleness.error_after_s) == (90, 600)
     assert profile.forecast.kind in FORECASTERS
     assert (profile.forecast.bucket_s, profile.forecast.quantile) == (60, 0.95)
