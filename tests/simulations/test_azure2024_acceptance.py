@@ -1,7 +1,8 @@
-"""Issue 2's bar, on the shared Azure 2024 code series (7 days, cold start 300 s, the first
-day back-filled into the engine and days 2-7 scored, as `prewarm simulate` does):
-predictive keeps SLO attainment >= 99 % at <= 1.2x the oracle's GPU-hours, and has at least
-80 % fewer SLO-violating requests than KEDA's queue threshold at <= 1.05x its GPU-hours.
+"""The bars on the shared Azure 2024 code series (7 days, cold start 300 s, the first day
+back-filled into the engine and days 2-7 scored, as `prewarm simulate` does), at the bundled
+profile: predictive keeps SLO attainment >= min(99 %, the oracle's - 0.3 points) at <= 1.15x
+the oracle's GPU-hours (issue 17), and has at least 80 % fewer SLO-violating requests than
+KEDA's queue threshold at <= 1.05x its GPU-hours (issue 2).
 Takes a few minutes: ~17 M requests through three policies.
 """
 
@@ -40,8 +41,8 @@ def results(shared_dir: Path) -> dict:
 def test_predictive_meets_slo_near_oracle_cost(results: dict) -> None:
     predictive, _ = results["predictive"]
     oracle, _ = results["oracle"]
-    assert predictive["slo_attainment"] >= 0.99
-    assert predictive["gpu_hours"] <= 1.2 * oracle["gpu_hours"]
+    assert predictive["slo_attainment"] >= min(0.99, oracle["slo_attainment"] - 0.003)
+    assert predictive["gpu_hours"] <= 1.15 * oracle["gpu_hours"]
 
 
 def test_predictive_beats_queue_threshold_scaling(results: dict) -> None:
