@@ -8,6 +8,15 @@ import numpy as np
 
 
 @dataclass(frozen=True)
+class PlacementTotals:
+    """What placing replicas on an inventory cost a replay (`simulate --inventory`)."""
+
+    nodes_provisioned: int  # nodes the plans provisioned during the replay
+    replicas_waited_for_nodes: int  # replicas whose cold start began after a node came up
+    replicas_never_started: int  # asked for, never placed before released or the end
+
+
+@dataclass(frozen=True)
 class PolicyRun:
     """One policy replayed over one trace.
 
@@ -26,3 +35,7 @@ class PolicyRun:
     gpu_hours: float
     replica_changes: int
     slo_ttft_s: float
+    # With an inventory: replicas asked for but not placed, per tick (not in requested_replicas:
+    # a pod with no node costs nothing), and the totals. None without one.
+    unplaced_replicas: np.ndarray | None = None
+    placement: PlacementTotals | None = None

@@ -28,6 +28,7 @@ from autoscaler.observation import Observation
 from autoscaler.profile import ModelProfile
 from simulations.fleet.offered_load import OfferedLoad
 from simulations.fleet.physics import FleetPhysics
+from simulations.fleet.placement import SimPlacement
 from simulations.fleet.replay import replay
 from simulations.policies.baselines import (
     OraclePolicy,
@@ -100,9 +101,11 @@ def simulate(
     tick_s: float = 1.0,
     warmup_s: float = 0.0,
     on_progress: Callable[[str, int, int], None] | None = None,
+    placement: SimPlacement | None = None,
 ) -> list[PolicyRun]:
     """Runs every named policy on the trace after `warmup_s` (see the module docstring);
-    `on_progress(policy, ticks_done, ticks_total)`. Raises ValueError for a warm-up that
+    `on_progress(policy, ticks_done, ticks_total)`. With `placement`, each policy's replicas
+    are placed on its own copy of the inventory. Raises ValueError for a warm-up that
     leaves nothing to replay."""
     history, replayed = split_warmup(trace, warmup_s)
     offered = OfferedLoad.from_trace(replayed, physics, tick_s, drain_s=physics.request_timeout_s)
@@ -133,6 +136,7 @@ def simulate(
             slo_ttft_s=profile.ttft_slo_s,
             seed=int(np.random.SeedSequence([seed]).generate_state(1)[0]),
             progress=progress,
+            placement=placement,
         )
         runs.append(_arrival_span(run, arrivals.n_ticks, physics))
     return runs
@@ -166,4 +170,7 @@ def _arrival_span(run: PolicyRun, n_ticks: int, physics: FleetPhysics) -> Policy
         ready_replicas=run.ready_replicas[:n_ticks],
         requested_replicas=requested,
         gpu_hours=gpu_s / 3600,
+        unplaced_replicas=(
+            None if run.unplaced_replicas is None else run.unplaced_replicas[:n_ticks]
+        ),
     )

@@ -49,6 +49,29 @@ def simulate_command(
         int | None,
         typer.Option(min=1, help="rate series: keep only the earliest N synthesised requests"),
     ] = None,
+    inventory: Annotated[
+        Path | None,
+        typer.Option(
+            help="place every replica on this inventory YAML (as `prewarm place` reads it): "
+            "a shortage leaves replicas unplaced, never serving"
+        ),
+    ] = None,
+    placement: Annotated[
+        Path | None,
+        typer.Option(
+            help="with --inventory: YAML of what one replica needs (mig_profile | memory_gib | "
+            "gpus_per_replica [+ nodes_per_replica], gpu_models); default: the profile's "
+            "gpus_per_replica whole GPUs on one node"
+        ),
+    ] = None,
+    node_provision_s: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help="with --inventory: seconds a new node takes before a replica on it starts its "
+            "cold start (default 120)",
+        ),
+    ] = None,
     out: Annotated[Path, typer.Option(help="directory for summary.json, report, plots")] = Path(
         "out/simulate"
     ),
@@ -58,7 +81,9 @@ def simulate_command(
 ) -> None:
     """Replay a trace through every policy with the same fleet model, and compare them."""
     from simulations.fleet.physics import FleetPhysics
+    from simulations.fleet.placement import SimPlacement, load_sim_placement, need_summary
     from simulations.report import build_summary, comparison_table, write_report
+    from simulations.report.table import placement_table
     from simulations.runner import parse_policy_names, simulate
     from simulations.traces.inputs import check_trace_options, load_trace_input, replay_warmup_s
     from simulations.traces.request_trace import TraceFormatError
@@ -73,12 +98,23 @@ def simulate_command(
             trace, fmt, seed=seed, process=process, cv=cv, max_requests=max_requests
         )
         warmup = replay_warmup_s(request_trace, warmup_s)
+        sim_placement: SimPlacement | None = None
+        if inventory is None and (placement is not None or node_provision_s is not None):
+            given = "--placement" if placement is not None else "--node-provision-s"
+            raise ValueError(f"{given} goes with --inventory: there is nothing to place on")
+        if inventory is not None:
+            sim_placement = load_sim_placement(
+                inventory, placement, model_profile.capacity.gpus_per_replica
+            )
         check_out_dir(out)
     except (ValueError, ProfileError, TraceFormatError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
-    physics = FleetPhysics.from_profile(model_profile)
+    physics = FleetPhysics.from_profile(
+        model_profile,
+        **({} if node_provision_s is None else {"node_provision_s": node_provision_s}),
+    )
     if trimmed_note(request_trace):
         console.print(f"[yellow]note:[/yellow] {trimmed_note(request_trace)}", highlight=False)
     console.print(
@@ -109,6 +145,7 @@ def simulate_command(
             seed=seed,
             warmup_s=warmup,
             on_progress=on_progress,
+            placement=sim_placement,
         )
 
     _warn_if_capped(console, runs, model_profile)
@@ -119,6 +156,12 @@ def simulate_command(
         runs,
         warmup_s=warmup,
     )
+    if sim_placement is not None:
+        summary["placement"] = {
+            "inventory": sim_placement.source,
+            "need": need_summary(sim_placement.need),
+            "node_provision_s": physics.node_provision_s,
+        }
     try:
         paths = write_report(out, summary, runs)
     except OSError as exc:  # checked up front, but root, /proc or a full disk can still refuse
@@ -129,6 +172,9 @@ def simulate_command(
         sys.stdout.write("\n")
         return
     console.print(comparison_table(summary))
+    placed = placement_table(summary)
+    if placed is not None:
+        console.print(placed)
     console.print(f"Report: [bold]{paths['report']}[/bold]")
     console.print(f"Summary: {paths['summary']}  Plots: {paths['capacity']}, {paths['ttft']}")
 

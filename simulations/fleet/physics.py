@@ -30,6 +30,9 @@ class FleetPhysics:
     max_queue_wait_factor: float = 0.99  # utilisation cap inside the M/M/1 queueing term
     rate_window_s: float = 60.0  # observed token rates are like rate(x[1m])
     utilisation_window_s: float = 60.0  # the queueing term follows mean load, not per-tick noise
+    # With --inventory: a replica placed on a node the plan provisions waits this long for the
+    # node (launch, boot, GPU driver and device plugin) before its cold start begins.
+    node_provision_s: float = 120.0
 
     @classmethod
     def from_profile(cls, profile: ModelProfile, **overrides: float) -> FleetPhysics:

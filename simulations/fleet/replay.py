@@ -20,6 +20,8 @@ import numpy as np
 from autoscaler.observation import Observation
 from simulations.fleet.offered_load import OfferedLoad
 from simulations.fleet.physics import FleetPhysics
+from simulations.fleet.placed_replicas import PlacedReplicaSet
+from simulations.fleet.placement import Placer, SimPlacement
 from simulations.fleet.replicas import ReplicaSet
 from simulations.fleet.ttft import request_ttft
 from simulations.policies.policy import Policy
@@ -37,16 +39,28 @@ def replay(
     slo_ttft_s: float,
     seed: int = 0,
     progress: Callable[[int], None] | None = None,
+    placement: SimPlacement | None = None,
 ) -> PolicyRun:
     """Replays `offered` (built from `trace`) against `policy`; `progress(ticks_done)` is
-    called every ~1 % of the ticks."""
+    called every ~1 % of the ticks. With `placement`, every replica is placed on its
+    inventory first (`placed_replicas`): a shortage leaves replicas pending."""
     rng = np.random.default_rng(seed)
-    fleet = ReplicaSet(
-        initial_ready=initial_replicas,
-        cold_start_s=physics.cold_start_s,
-        jitter=physics.cold_start_jitter,
-        rng=rng,
-    )
+    fleet: ReplicaSet | PlacedReplicaSet
+    if placement is None:
+        fleet = ReplicaSet(
+            initial_ready=initial_replicas,
+            cold_start_s=physics.cold_start_s,
+            jitter=physics.cold_start_jitter,
+            rng=rng,
+        )
+    else:
+        fleet = PlacedReplicaSet(
+            initial_ready=initial_replicas,
+            cold_start_s=physics.cold_start_s,
+            jitter=physics.cold_start_jitter,
+            rng=rng,
+            placer=Placer(placement, physics.node_provision_s),
+        )
     n, tick_s = offered.n_ticks, offered.tick_s
     work, kv = offered.work.tolist(), offered.kv_tokens_in_flight.tolist()
     prompt, generation = offered.prompt_tokens.tolist(), offered.generation_tokens.tolist()
@@ -63,6 +77,7 @@ def replay(
 
     ready_arr = np.empty(n, dtype=np.int32)
     requested_arr = np.empty(n, dtype=np.int32)
+    unplaced_arr = np.zeros(n, dtype=np.int32) if placement is not None else None
     effective_arr = np.empty(n)
     departed_cum = np.empty(n)
     backlog_end = np.empty(n)
@@ -94,6 +109,8 @@ def replay(
         observe.add(work[k], served, prompt[k], generation[k], requests[k])
         ready_arr[k] = ready
         requested_arr[k] = fleet.requested
+        if unplaced_arr is not None:
+            unplaced_arr[k] = fleet.unplaced  # type: ignore[union-attr]
         effective_arr[k] = effective
         departed_cum[k] = departed
         backlog_end[k] = backlog
@@ -114,6 +131,8 @@ def replay(
         gpu_hours=gpu_hours,
         replica_changes=changes,
         slo_ttft_s=slo_ttft_s,
+        unplaced_replicas=unplaced_arr,
+        placement=fleet.totals() if isinstance(fleet, PlacedReplicaSet) else None,
     )
 
 

@@ -100,6 +100,41 @@ def _table_lines(summary: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+PLACEMENT_COLUMNS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
+    ("unplaced replica-seconds", "unplaced_replica_seconds", _number),
+    ("peak unplaced", "peak_unplaced_replicas", _count),
+    ("never started", "replicas_never_started", _count),
+    ("nodes provisioned", "nodes_provisioned", _count),
+    ("waited for a node", "replicas_waited_for_nodes", _count),
+)
+
+
+def _placement_lines(summary: dict[str, Any]) -> list[str]:
+    """With --inventory: where replicas went, per policy; [] otherwise."""
+    policies: dict[str, dict[str, Any]] = summary["policies"]
+    rows = {n: v for n, v in policies.items() if "unplaced_replica_seconds" in v}
+    if not rows:
+        return []
+    placement = summary.get("placement", {})
+    need = placement.get("need", {})
+    need_text = ", ".join(f"{k}: {v}" for k, v in need.items()) if need else "?"
+    lines = [
+        "## Placement",
+        "",
+        f"Every replica was placed on `{placement.get('inventory', '?')}` "
+        f"(a replica needs `{need_text}`; a new node takes "
+        f"{placement.get('node_provision_s', '?')} s before the cold start). A replica with no "
+        "node never serves and costs nothing; the policies saw only the replicas serving.",
+        "",
+        "| policy | " + " | ".join(t for t, _, _ in PLACEMENT_COLUMNS) + " |",
+        "|---|" + "---:|" * len(PLACEMENT_COLUMNS),
+    ]
+    for name, numbers in rows.items():
+        cells = [fmt(numbers[key]) for _, key, fmt in PLACEMENT_COLUMNS]
+        lines.append(f"| {_cell(name)} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
 def _how_to_read(has_oracle: bool) -> list[str]:
     lines = [
         "## How to read this",
@@ -153,7 +188,7 @@ def write_markdown_report(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     lines = ["# Prewarm simulation report", "", *_trace_lines(summary, slo_ttft_s)]
-    lines += ["## Policies", "", *_table_lines(summary)]
+    lines += ["## Policies", "", *_table_lines(summary), *_placement_lines(summary)]
     others = [(k, p) for k, p in plot_paths.items() if Path(p).suffix != ".png"]
     if others:
         links = ", ".join(f"[{Path(p).name}]({_link(p, out_dir)})" for _, p in others)

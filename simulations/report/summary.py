@@ -14,6 +14,12 @@
   over the replayed span up to the last arrival (the drain after it is not billed).
 - mean_replicas / peak_replicas: time average / maximum of requested replicas, the ones paid.
 - replica_changes: as the replay counted them; dropped_requests: clients that gave up.
+- With `--inventory` only (absent otherwise), per policy: unplaced_replica_seconds (replicas
+  asked for but on no node, summed over the scored span, x s), peak_unplaced_replicas,
+  replicas_never_started (asked for and released, or still pending at the end, without ever
+  being placed), nodes_provisioned, replicas_waited_for_nodes (placed on a node that was still
+  being provisioned); and a top-level "placement" describing the inventory and the replica's
+  needs (the CLI adds it).
 
 Every value is a plain Python type (no numpy scalars, no NaN or inf), so `json.dumps` works
 without a custom encoder and a summary compares equal to its own JSON round trip.
@@ -103,6 +109,30 @@ def policy_summary(run: PolicyRun) -> dict[str, Any]:
         "peak_replicas": int(round(requested.max())) if requested.size else 0,
         "replica_changes": int(run.replica_changes),
         "dropped_requests": int(np.count_nonzero(run.dropped)),
+        **placement_summary(run),
+    }
+
+
+PLACEMENT_KEYS = (
+    "unplaced_replica_seconds",
+    "peak_unplaced_replicas",
+    "replicas_never_started",
+    "nodes_provisioned",
+    "replicas_waited_for_nodes",
+)
+
+
+def placement_summary(run: PolicyRun) -> dict[str, Any]:
+    """The placement numbers of a run on an inventory ({} without one)."""
+    if run.unplaced_replicas is None or run.placement is None:
+        return {}
+    unplaced = np.asarray(run.unplaced_replicas, dtype=np.int64)
+    return {
+        "unplaced_replica_seconds": _round(float(unplaced.sum()) * run.tick_s),
+        "peak_unplaced_replicas": int(unplaced.max()) if unplaced.size else 0,
+        "replicas_never_started": run.placement.replicas_never_started,
+        "nodes_provisioned": run.placement.nodes_provisioned,
+        "replicas_waited_for_nodes": run.placement.replicas_waited_for_nodes,
     }
 
 

@@ -100,3 +100,34 @@ def comparison_table(summary: dict[str, Any]) -> Table:
                 row.append(oracle_ratio(numbers, oracle))
         table.add_row(*row)
     return table
+
+
+# With --inventory: a second table, so the first keeps fitting 80 columns.
+PLACEMENT_COLUMNS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
+    ("unplaced\nreplica-h", "unplaced_replica_seconds", lambda v: f"{v / 3600:,.2f}"),
+    ("peak\nunplaced", "peak_unplaced_replicas", lambda v: f"{v:,}"),
+    ("never\nstarted", "replicas_never_started", lambda v: f"{v:,}"),
+    ("nodes\nprovisioned", "nodes_provisioned", lambda v: f"{v:,}"),
+    ("waited\nfor a node", "replicas_waited_for_nodes", lambda v: f"{v:,}"),
+)
+
+
+def placement_table(summary: dict[str, Any]) -> Table | None:
+    """One row per policy with the placement numbers, or None when the run had no inventory."""
+    policies: dict[str, dict[str, Any]] = summary["policies"]
+    if not any("unplaced_replica_seconds" in numbers for numbers in policies.values()):
+        return None
+    source = summary.get("placement", {}).get("inventory", "the inventory")
+    table = Table(
+        title=f"Placement on {source} (replicas asked for but on no node: unplaced)",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        padding=(0, 1),
+    )
+    table.add_column("policy", justify="left", no_wrap=True)
+    for header, _, _ in PLACEMENT_COLUMNS:
+        table.add_column(header, justify="right", no_wrap=True)
+    for name, numbers in policies.items():
+        if "unplaced_replica_seconds" in numbers:
+            table.add_row(name, *(fmt(numbers[key]) for _, key, fmt in PLACEMENT_COLUMNS))
+    return table
