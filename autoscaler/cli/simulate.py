@@ -121,7 +121,13 @@ def simulate_command(
         f"Replaying [bold]{request_trace.n_requests:,}[/bold] requests over "
         f"{request_trace.duration_s / 3600:.1f} h ({request_trace.name}) through "
         f"{', '.join(names)}; cold start {model_profile.cold_start_s:g} s; the first "
-        f"{warmup / 3600:.1f} h back-fill the predictive engine's history, not scored",
+        f"{warmup / 3600:.1f} h back-fill the predictive engine's history, not scored"
+        + (
+            f"; every replica placed on {sim_placement.source} (new nodes "
+            f"+{physics.node_provision_s:g} s)"
+            if sim_placement is not None
+            else ""
+        ),
         highlight=False,
     )
     with Progress(

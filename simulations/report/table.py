@@ -119,7 +119,7 @@ def placement_table(summary: dict[str, Any]) -> Table | None:
         return None
     source = summary.get("placement", {}).get("inventory", "the inventory")
     table = Table(
-        title=f"Placement on {source} (replicas asked for but on no node: unplaced)",
+        title=f"Placement on {source} (unplaced: asked for, on no node)",
         box=box.SIMPLE_HEAD,
         show_edge=False,
         padding=(0, 1),
