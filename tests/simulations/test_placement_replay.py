@@ -290,3 +290,13 @@ def test_bad_placement_input_exits_2_naming_it(
     result = prewarm("simulate", "--out", str(tmp_path / "out"), *args)
     assert result.returncode == 2, result.stdout + result.stderr
     assert message in result.stderr + result.stdout
+
+
+def test_a_two_node_replica_provisions_both_nodes_and_waits_for_them() -> None:
+    placement = _placement({"gpus_per_replica": 8, "nodes_per_replica": 2}, nodes=1, available=2)
+    placer = Placer(placement, 120.0)
+    placed = placer.place(2, 30.0)
+    assert len(placed) == 1  # the idle node and one new one are one replica; none is left
+    assert {s[0] for s in placed[0].slots} == {"n0", "sim-p5.48xlarge-z1-0"}
+    assert len(placed[0].slots) == 16 and placed[0].node_ready_s == 150.0
+    assert placer.nodes_provisioned == 1
