@@ -34,6 +34,9 @@ class Window:
         self.latest: Observation | None = None
         # The sample before `latest`: the planner reads the queue's growth between the two.
         self.previous: Observation | None = None
+        # What `latest` put in its bucket (its rates, or the demand given for it): a resize
+        # carries it over, so the filling bucket keeps demand, not the served rates.
+        self._latest_demand: tuple[float, float] | None = None
         self.rejected_out_of_order = 0
 
     def add(self, obs: Observation, demand: tuple[float, float] | None = None) -> bool:
@@ -60,6 +63,7 @@ class Window:
         if self.latest is not None and obs.t_s > self.latest.t_s:
             self.previous = self.latest
         self.latest = obs
+        self._latest_demand = (prompt, generation)
         return True
 
     def complete(self, now_s: float) -> tuple[np.ndarray, float]:
@@ -96,10 +100,12 @@ class Window:
             midpoint_s = float(starts_s[i] + self.bucket_s / 2)
             fresh.add(Observation(midpoint_s, float(values[0, i]), float(values[1, i]), 0, 0, 0, 0))
         if self.latest is not None and self.latest.t_s >= end_s:
-            fresh.add(self.latest)  # the bucket still filling: its newest sample goes on
+            # The bucket still filling: its newest sample goes on, as the demand it added.
+            fresh.add(self.latest, self._latest_demand)
         else:
             fresh.latest = self.latest  # the planner reads queue and KV from it
         fresh.previous = self.previous
+        fresh._latest_demand = self._latest_demand
         return fresh
 
     def _clear(self, first_bucket: int, last_bucket: int) -> None:

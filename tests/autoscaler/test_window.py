@@ -131,3 +131,26 @@ def test_out_of_order_sample_is_rejected_and_counted() -> None:
 def test_bad_geometry_is_rejected(bucket_s: float, history_s: float) -> None:
     with pytest.raises(ValueError, match="bucket_s"):
         Window(bucket_s=bucket_s, history_s=history_s)
+
+
+def test_previous_is_the_sample_before_latest_and_survives_a_resize() -> None:
+    window = Window(bucket_s=60, history_s=600)
+    window.add(observation(10, 100, waiting=5))
+    window.add(observation(25, 100, waiting=9))
+    window.add(observation(25, 100, waiting=11))  # same instant: replaces latest only
+    assert window.previous is not None and window.previous.t_s == 10
+    assert window.latest is not None and window.latest.requests_waiting == 11
+    resized = window.resized(30, 600, 40.0)
+    assert resized.previous == window.previous and resized.latest == window.latest
+
+
+def test_a_resize_keeps_the_filling_bucket_as_demand_not_as_served() -> None:
+    # Served 1,000 tok/s, of which 500 arrived (the rest drained a queue): the history holds
+    # 500. After bucket_s 60 -> 30 the bucket still filling must still say 500.
+    window = Window(bucket_s=60, history_s=3600)
+    for t_s in range(0, 615, 15):
+        window.add(observation(float(t_s), 1000.0, 100.0), demand=(500.0, 50.0))
+    resized = window.resized(30, 3600, 615.0)
+    values, _ = resized.complete(630.0)
+    np.testing.assert_allclose(values[:, -1], [500.0, 50.0])
+    np.testing.assert_allclose(values[:, -2], [500.0, 50.0])
