@@ -151,7 +151,8 @@ def _reactive_floor(
     queued = 0.0
     if latest.requests_waiting > 0:
         per_request = request_work(served, latest.requests_per_s, profile)
-        growing = max(0.0, queue_change_load(latest, previous, per_request))
+        change = queue_change_load(latest, previous, per_request, profile.decision_interval_s)
+        growing = max(0.0, change)
         backlog = latest.requests_waiting * per_request / profile.queue_drain_window_s
         queued = growing + backlog
     by_load = replicas_for(served + queued, profile.target_utilisation)

@@ -50,14 +50,20 @@ def served_load(obs: Observation, profile: ModelProfile) -> float:
 
 
 def queue_change_load(
-    latest: Observation, previous: Observation | None, per_request: float
+    latest: Observation, previous: Observation | None, per_request: float, min_span_s: float
 ) -> float:
     """Replicas of load by which the queue grew (> 0) or shrank (< 0) since `previous`;
-    0 without an earlier sample."""
+    0 without an earlier sample.
+
+    The change is read over at least `min_span_s` (the decision interval): the queue gauge
+    moves only when Prometheus scrapes it, so two samples 0.5 s apart (the first refresh
+    after a start and the next at the target's phase; a back-fill's last point and the
+    first live one) that straddle a scrape would put 15 s of growth over 0.5 s, 30x it.
+    """
     if previous is None or latest.t_s <= previous.t_s:
         return 0.0
     change = latest.requests_waiting - previous.requests_waiting
-    return change * per_request / (latest.t_s - previous.t_s)
+    return change * per_request / max(latest.t_s - previous.t_s, min_span_s)
 
 
 def arrived_token_rates(
@@ -75,5 +81,6 @@ def arrived_token_rates(
     if served <= 0 or latest.ready_replicas == 0:
         return latest.prompt_tokens_per_s, latest.generation_tokens_per_s
     per_request = request_work(served, latest.requests_per_s, profile)
-    share = max(0.0, served + queue_change_load(latest, previous, per_request)) / served
+    change = queue_change_load(latest, previous, per_request, profile.decision_interval_s)
+    share = max(0.0, served + change) / served
     return latest.prompt_tokens_per_s * share, latest.generation_tokens_per_s * share

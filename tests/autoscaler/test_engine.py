@@ -194,3 +194,23 @@ def test_a_reload_before_any_data_holds_the_new_minimum() -> None:
     engine = ModelEngine(make_profile())  # holds replicas.min = 1 until data arrives
     engine.reconfigure(make_profile(replicas={"min": 6, "max": 64}), 0.0)
     assert engine.decide(0.0).replicas == 6 == ModelEngine(engine.profile).decide(0.0).replicas
+
+
+def test_the_history_learns_what_arrived_and_the_planner_reads_the_queues_growth() -> None:
+    # 40,000 + 2,500 tok/s is 6.0 replicas served at 30 req/s (0.2 replica-s a request).
+    # Draining 150 requests in 15 s served 2.0 replicas of earlier arrivals: the bucket
+    # learns 4/6 of the served rates; `latest` stays as observed.
+    engine = ModelEngine(make_profile(), initial_replicas=8)
+    for t_s, waiting in ((0.0, 600.0), (15.0, 450.0), (30.0, 300.0), (45.0, 150.0)):
+        obs = observation(t_s, 40_000, 2_500, waiting=waiting, ready=8, requests_per_s=30)
+        assert engine.observe(obs)
+    values, _ = engine.window.complete(60.0)
+    # The first sample has nothing to compare with; the other three drain 2.0 of 6.0:
+    # the bucket's mean is (1 + 3 x 4/6) / 4 = 0.75 of the served rates.
+    np.testing.assert_allclose(values[:, 0], [40_000 * 0.75, 2_500 * 0.75])
+    assert engine.window.latest is not None and engine.window.latest.prompt_tokens_per_s == 40_000
+    # The queue grows 150 -> 600 in 15 s: 30 req/s, 6.0 replicas beyond the 6.0 served; the
+    # 600 waiting over the 300 s cold start add 0.4.
+    engine.observe(observation(60.0, 40_000, 2_500, waiting=600, ready=8, requests_per_s=30))
+    decision = engine.decide(60.0)
+    assert "served 6.00 + queued 6.40" in decision.reason

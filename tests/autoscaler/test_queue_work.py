@@ -11,8 +11,10 @@ from __future__ import annotations
 import pytest
 
 from autoscaler.decision import PlannerState
+from autoscaler.observation import Observation
 from autoscaler.planner import decide
 from autoscaler.profile import ModelProfile
+from autoscaler.queue_work import arrived_token_rates
 from tests.fakes import forecast, make_profile, observation
 
 PROFILE = make_profile(queue_drain_s=60)
@@ -84,3 +86,52 @@ def test_a_growing_queue_counts_as_demand_beyond_what_is_served() -> None:
         previous=shrinking,
     )  # fmt: skip
     assert "queued 2.99" in d.reason  # a draining queue adds only its backlog
+
+
+# 40,000 prompt + 2,500 gen tok/s is 6.0 replicas of load served at 30 req/s: 0.2 replica-s
+# a request (the docstring's worked number in queue_work.arrived_token_rates).
+def _served(t_s: float, waiting: float, ready: int = 8, prompt: float = 40_000.0) -> Observation:
+    return observation(t_s, prompt, prompt / 16, waiting=waiting, ready=ready, requests_per_s=30.0)
+
+
+@pytest.mark.parametrize(
+    ("previous", "latest", "share"),
+    [
+        (_served(-15.0, 450), _served(0.0, 300), 4.0 / 6.0),  # drains 10 req/s: 2.0 of 6.0
+        (_served(-15.0, 300), _served(0.0, 600), 10.0 / 6.0),  # grows 20 req/s: 4.0 more
+        (_served(-600.0, 0), _served(0.0, 600), 6.2 / 6.0),  # 600 over 10 min: 1 req/s
+        (None, _served(0.0, 600), 1.0),  # a first sample has no change to read
+        (_served(0.0, 100), _served(0.0, 600), 1.0),  # no time between them: no rate
+        (_served(-15.0, 600), _served(0.0, 0), 0.0),  # cleared faster than served: floored
+        (_served(-15.0, 0), _served(0.0, 600, ready=0), 1.0),  # nothing ready: as observed
+        (_served(-15.0, 0), _served(0.0, 600, prompt=0.0), 1.0),  # nothing served
+    ],
+    ids=[
+        "draining", "growing", "far-apart", "first", "same-instant", "cleared", "no-ready",
+        "none-served",
+    ],
+)  # fmt: skip
+def test_arrived_token_rates_scale_the_served_rates_by_the_queues_change(
+    previous: Observation | None, latest: Observation, share: float
+) -> None:
+    prompt, generation = arrived_token_rates(latest, previous, make_profile())
+    assert prompt == pytest.approx(latest.prompt_tokens_per_s * share)
+    assert generation == pytest.approx(latest.generation_tokens_per_s * share)
+
+
+def test_the_queues_change_is_read_over_at_least_a_decision_interval() -> None:
+    # vLLM's queue gauge moves only when Prometheus scrapes it. Two samples 0.5 s apart
+    # happen (the first refresh after a start and the next at the ScaledObject's phase; a
+    # back-fill's last point and the first live one): a scrape between them put 15 s of
+    # growth, 20 requests, over 0.5 s: 40 req/s, 8.0 replicas of load, 18 replicas where 9
+    # serve. Read over the 15 s decision interval it is the 1.33 req/s it was: 0.27
+    # replicas, plus the 320 waiting over the 300 s cold start (0.21).
+    profile = make_profile()
+    before, now = _served(-0.5, 300), _served(0.0, 320)
+    d, _ = decide(
+        now, forecast(0.0, 0.0), forecast(0.0, 0.0), profile, PlannerState(8), 0.0,
+        previous=before,
+    )  # fmt: skip
+    assert "queued 0.48" in d.reason and d.reactive_replicas == 9
+    prompt, _ = arrived_token_rates(now, before, profile)
+    assert prompt == pytest.approx(40_000 * (6.0 + 20 * 0.2 / 15) / 6.0)
