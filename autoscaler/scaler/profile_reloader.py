@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from autoscaler.clock import Clock
+from autoscaler.file_watch import FileWatch, poll
 from autoscaler.profile import ModelProfile, ProfileError
 from autoscaler.scaler.metadata import MetadataError
 from autoscaler.scaler.profile_book import ProfileBook
@@ -35,18 +37,24 @@ class ReloadResult:
 
 class ProfileReloader:
     def __init__(
-        self, registry: ScalerRegistry, load: ProfileLoader, files: WatchedFiles = list
+        self,
+        registry: ScalerRegistry,
+        load: ProfileLoader,
+        files: WatchedFiles = list,
+        clock: Clock | None = None,
     ) -> None:
         self.registry = registry
         self.load = load
         self.files = files
+        self.clock: Clock = clock or registry.clock
         self._lock = asyncio.Lock()  # one reload at a time: the API and the watcher may race
-        self._fingerprint = self._stat()
+        self._watch = FileWatch(files)
+        self._watch.mark(self._watch.stamp())  # the profiles in force came from these files
 
     async def reload(self) -> ReloadResult:
         async with self._lock:
             before = dict(self.registry.profiles.profiles)
-            fingerprint = self._stat()
+            stamp = self._watch.stamp()
             try:
                 profiles = dict(await asyncio.to_thread(self.load))
                 await self.registry.replace_profiles(ProfileBook(profiles))
@@ -61,36 +69,21 @@ class ProfileReloader:
                 return self._rejected([f"cannot load the profiles: {exc}"], before)
             finally:
                 # Remember what was tried: the watcher retries only after the next edit.
-                self._fingerprint = fingerprint
+                self._watch.mark(stamp)
             names = profiles.keys() | before.keys()
             changed = tuple(sorted(n for n in names if profiles.get(n) != before.get(n)))
             log.info("profiles reloaded", extra={"profiles": sorted(profiles), "changed": changed})
             return ReloadResult(True, tuple(sorted(profiles)), changed)
 
     async def check(self) -> ReloadResult | None:
-        """Reloads if a watched file's size or modification time changed since the last try."""
-        if self._stat() == self._fingerprint:
+        """Reloads if a watched file changed (inode, size, mtime) since the last try."""
+        if not self._watch.changed():
             return None
         return await self.reload()
 
     async def watch(self, interval_s: float) -> None:
-        while True:
-            await asyncio.sleep(interval_s)
-            try:
-                await self.check()
-            except Exception:  # the watcher must outlive any one bad reload
-                log.exception("profile watch failed")
+        await poll(self.clock, interval_s, self.check, log=log, what="profile")
 
     def _rejected(self, errors: list[str], before: Mapping[str, ModelProfile]) -> ReloadResult:
         log.warning("profile reload rejected; the old profiles stay", extra={"errors": errors})
         return ReloadResult(False, tuple(sorted(before)), errors=tuple(errors))
-
-    def _stat(self) -> tuple[tuple[str, int, int], ...]:
-        out = []
-        for path in self.files():
-            try:
-                st = path.stat()
-                out.append((str(path), st.st_mtime_ns, st.st_size))
-            except OSError:
-                out.append((str(path), -1, -1))
-        return tuple(out)

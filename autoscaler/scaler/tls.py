@@ -3,11 +3,12 @@ restart (a restart would drop every model's history and force a back-fill).
 
 cert-manager renews the Secret, the kubelet swaps the mounted files, and the next TLS
 handshake picks the new pair up: gRPC asks `_Rotation.fetch` on every handshake, which
-only stats the files unless they changed. A half-written, unreadable or inconsistent renewal
-(an empty client CA, a key that is not the certificate's) keeps the material in force and is
-logged as a warning naming the file, so a bad rotation never takes the scaler off the air.
-gRPC itself would take an empty client CA and refuse every client, so the material is
-checked here, with OpenSSL, before gRPC sees it; "TLS certificate reloaded" means adopted.
+only stats the files unless they changed (autoscaler/file_watch.py). A half-written,
+unreadable or inconsistent renewal (an empty client CA, a key that is not the certificate's)
+keeps the material in force and is logged as a warning naming the file, so a bad rotation
+never takes the scaler off the air. gRPC itself would take an empty client CA and refuse
+every client, so the material is checked here, with OpenSSL, before gRPC sees it; "TLS
+certificate reloaded" means adopted.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from __future__ import annotations
 import logging
 import ssl
 import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from autoscaler.file_watch import Reloading
 
 if TYPE_CHECKING:
     import grpc
@@ -87,32 +89,11 @@ class TlsFiles:
 
 class _Rotation:
     def __init__(self, files: TlsFiles) -> None:
-        self.files = files
-        self.initial = files.read()  # a bad file at start is an error, not a warning
-        self._stamp = self._stat()
-        self._lock = threading.Lock()  # handshakes run on gRPC's threads
+        # A bad file at start is an error, not a warning; later ones keep the pair in force.
+        self._material = Reloading(files.paths, files.read, what="TLS certificate", log=log)
+        assert self._material.value is not None
+        self.initial = self._material.value
 
     def fetch(self) -> grpc.ServerCertificateConfiguration | None:
         """None keeps the current pair; a configuration replaces it from this handshake on."""
-        stamp = self._stat()
-        with self._lock:
-            if stamp == self._stamp:
-                return None
-            self._stamp = stamp
-        try:
-            config = self.files.read()
-        except ValueError as exc:  # the message names the file
-            log.warning("TLS files changed but cannot be used; keeping the old ones: %s", exc)
-            return None
-        log.info("TLS certificate reloaded", extra={"cert_file": str(self.files.cert_file)})
-        return config
-
-    def _stat(self) -> tuple[tuple[int, int], ...]:
-        out = []
-        for path in self.files.paths:
-            try:
-                st = path.stat()
-                out.append((st.st_mtime_ns, st.st_size))
-            except OSError:
-                out.append((-1, -1))
-        return tuple(out)
+        return self._material.value if self._material.refresh() else None

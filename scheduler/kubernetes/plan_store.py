@@ -1,9 +1,10 @@
 """The plan the webhook serves from: loaded from plan.json, reloaded when the file changes.
 
 The file is usually a mounted ConfigMap, which the kubelet updates by swapping a symlink, so
-the fingerprint is (inode, mtime, size) of the file the path resolves to. A new file that does
-not parse or validate is logged and kept out: the previous plan stays in force, and /healthz
-shows the error. Requests never read the file: they see `current`, swapped whole.
+the fingerprint is (inode, mtime, size) of the file the path resolves to
+(autoscaler/file_watch.py). A new file that does not parse or validate is logged and kept out:
+the previous plan stays in force, and /healthz shows the error. Requests never read the file:
+they see `current`, swapped whole.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from autoscaler.clock import Clock, SystemClock
+from autoscaler.file_watch import Reloading, poll
 from scheduler.kubernetes.dns_names import label_value
 from scheduler.kubernetes.placement import ModelPlacement
 from scheduler.kubernetes.plan_file import PlanFileError, load_plan
 
 log = logging.getLogger("prewarm.placement")
-
-Fingerprint = tuple[int, int, int]
 
 
 @dataclass(frozen=True)
@@ -38,58 +39,33 @@ class LoadedPlan:
 
 
 class PlanStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, clock: Clock | None = None) -> None:
         self.path = path
+        self.clock: Clock = clock or SystemClock()
         self.current: LoadedPlan | None = None
         self.last_error: str | None = None
-        self._fingerprint: Fingerprint | None = None
+        self._plan = Reloading(
+            (path,), self._load, what="plan", log=log, expected=(PlanFileError,), load_now=False
+        )
         self._lock = asyncio.Lock()
 
     def check(self) -> bool:
         """Loads the file if it changed since the last try; True when a new plan took over."""
-        fingerprint = self._stat()
-        if fingerprint == self._fingerprint:
-            return False
-        # Remember what was tried: a bad file is retried only after the next change.
-        self._fingerprint = fingerprint
-        try:
-            _, placements = load_plan(self.path)
-        except Exception as exc:
-            if isinstance(exc, PlanFileError):
-                self.last_error = str(exc)
-            else:  # load_plan should have named it; /healthz must say so all the same
-                log.exception("plan load failed unexpectedly")
-                self.last_error = f"{self.path}: {type(exc).__name__}: {exc}"
-            kept = self.current.generation if self.current else None
-            log.warning(
-                "plan rejected; keeping the previous one",
-                extra={"error": self.last_error, "kept_generation": kept},
-            )
-            return False
-        generation = (self.current.generation if self.current else 0) + 1
-        self.current = LoadedPlan(placements, generation, label_index(placements))
-        self.last_error = None
-        log.info(
-            "plan loaded",
-            extra={"generation": generation, "models": sorted(placements), "path": str(self.path)},
-        )
-        return True
+        adopted = self._plan.refresh()
+        self.current, self.last_error = self._plan.value, self._plan.last_error
+        return adopted
 
     async def watch(self, interval_s: float) -> None:
-        while True:
-            try:
-                async with self._lock:
-                    await asyncio.to_thread(self.check)
-            except Exception:  # the watcher must outlive any one bad reload
-                log.exception("plan watch failed")
-            await asyncio.sleep(interval_s)
+        async def check() -> None:
+            async with self._lock:
+                await asyncio.to_thread(self.check)
 
-    def _stat(self) -> Fingerprint:
-        try:
-            st = self.path.stat()
-        except OSError:
-            return (-1, -1, -1)
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
+        await poll(self.clock, interval_s, check, log=log, what="plan", first_now=True)
+
+    def _load(self) -> LoadedPlan:
+        _, placements = load_plan(self.path)
+        generation = (self.current.generation if self.current else 0) + 1
+        return LoadedPlan(placements, generation, label_index(placements))
 
 
 class PlanSource(Protocol):

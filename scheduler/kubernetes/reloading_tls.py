@@ -6,7 +6,7 @@ admission call fails (and, with `failurePolicy: Ignore`, pods are admitted unpla
 each TLS handshake stats the two files (the ClientHello callback runs for every handshake,
 with or without SNI) and, when they changed, loads the new pair into a fresh context for
 that handshake and the ones after. A renewal that cannot be read (half-written, key
-missing) keeps the pair in force and is logged.
+missing) keeps the pair in force and is logged (autoscaler/file_watch.py).
 """
 
 from __future__ import annotations
@@ -15,16 +15,16 @@ import logging
 import ssl
 from pathlib import Path
 
-log = logging.getLogger("prewarm.tls")
+from autoscaler.file_watch import Reloading
 
-Stamp = tuple[tuple[int, int], ...]
+log = logging.getLogger("prewarm.tls")
 
 
 class ReloadingServerContext:
     def __init__(self, cert_file: Path, key_file: Path) -> None:
         self.cert_file, self.key_file = cert_file, key_file
-        self._stamp = self._stat()
-        self._current = self._load()  # unreadable at start: an error, not a warning
+        # Unreadable at start: an error, not a warning.
+        self._pair = Reloading((cert_file, key_file), self._load, what="TLS certificate", log=log)
         # The listening socket's context: every handshake starts here and is moved to the
         # context holding the newest pair.
         self.context = self._load()
@@ -34,16 +34,10 @@ class ReloadingServerContext:
         self, connection: ssl.SSLObject | ssl.SSLSocket, server_name: str | None,
         listening: ssl.SSLContext,
     ) -> None:  # fmt: skip
-        stamp = self._stat()
-        if stamp != self._stamp:
-            self._stamp = stamp
-            try:
-                self._current = self._load()
-            except ValueError as exc:
-                log.warning("TLS files changed but cannot be read; keeping the old ones: %s", exc)
-            else:
-                log.info("TLS certificate reloaded", extra={"cert_file": str(self.cert_file)})
-        connection.context = self._current
+        self._pair.refresh()
+        current = self._pair.value
+        assert current is not None  # loaded in __init__, and only ever replaced
+        connection.context = current
 
     def _load(self) -> ssl.SSLContext:
         for path in (self.cert_file, self.key_file):  # OpenSSL's errors do not name the file
@@ -59,13 +53,3 @@ class ReloadingServerContext:
                 f"cannot load the TLS pair {self.cert_file} / {self.key_file}: {exc}"
             ) from None
         return context
-
-    def _stat(self) -> Stamp:
-        out = []
-        for path in (self.cert_file, self.key_file):
-            try:
-                st = path.stat()
-                out.append((st.st_mtime_ns, st.st_size))
-            except OSError:
-                out.append((-1, -1))
-        return tuple(out)
