@@ -24,12 +24,12 @@ $(STAMP): $(DEV_LOCK) pyproject.toml
 	touch $(STAMP)
 
 # Re-resolves both locks to the newest releases within pyproject's ranges, for Python 3.11 and
-# later on any platform: the dev lock (what make installs) and the runtime lock (what the
-# Dockerfile installs), constrained to the same versions. Run `make proto` and `make test` after.
+# later on any platform: the dev lock (what make installs: the dev and ray extras) and the
+# runtime lock (what the Dockerfile installs: no extra), constrained to the same versions. Run `make proto` and `make test` after.
 lock: $(STAMP)
 	$(BIN)/uv pip compile --quiet --upgrade --universal --python-version 3.11 --generate-hashes \
 		--custom-compile-command "make lock" \
-		--extra dev pyproject.toml requirements/build.in requirements/tools.in -o $(DEV_LOCK)
+		--extra dev --extra ray pyproject.toml requirements/build.in requirements/tools.in -o $(DEV_LOCK)
 	$(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 		--custom-compile-command "make lock" \
 		--constraint $(DEV_LOCK) pyproject.toml requirements/build.in -o $(RUNTIME_LOCK)

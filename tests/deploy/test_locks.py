@@ -36,6 +36,7 @@ def pins(lock: Path) -> dict[str, set[str]]:
     [
         pytest.param(PYPROJECT["project"]["dependencies"], id="runtime"),
         pytest.param(PYPROJECT["project"]["optional-dependencies"]["dev"], id="dev"),
+        pytest.param(PYPROJECT["project"]["optional-dependencies"]["ray"], id="ray"),
         pytest.param(PYPROJECT["build-system"]["requires"], id="build-system"),
     ],
 )
@@ -57,6 +58,14 @@ def test_runtime_lock_is_the_dev_lock_without_the_dev_tools() -> None:
     for name, versions in runtime.items():
         assert versions == dev.get(name), f"{name}: runtime {versions} vs dev {dev.get(name)}"
     assert "pytest" not in runtime and "uv" not in runtime
+    # The image serves KEDA; Ray (~80 MB wheel, ~245 MB installed) is for sweeps only.
+    assert "ray" not in runtime
+
+
+def test_the_dev_lock_has_every_extra() -> None:
+    makefile = (REPO / "Makefile").read_text()
+    for extra in PYPROJECT["project"]["optional-dependencies"]:
+        assert f"--extra {extra} " in makefile, f"make lock does not resolve the {extra} extra"
 
 
 def test_make_and_the_image_install_exactly_the_locks() -> None:
