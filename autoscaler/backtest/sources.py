@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from autoscaler.backtest.loaders import FORMATS, QUANTITIES, load_file, load_value_csv
+from autoscaler.backtest.loaders import FORMAT_NAMES, QUANTITIES, load_file, load_value_csv
 from autoscaler.backtest.prometheus import DEFAULT_LOOKBACK_S, load_prometheus
 from autoscaler.backtest.series import MAX_SERIES_BUCKETS, DemandSeries
 
@@ -48,9 +48,9 @@ class SourceSpec:
             )
         if self.bucket_s is not None and not 0 < self.bucket_s <= 3600:
             raise SourceError(f"--bucket-s must be in (0, 3600], got {self.bucket_s:g}")
-        if self.trace is not None and self.fmt not in FORMATS:
+        if self.trace is not None and self.fmt not in FORMAT_NAMES:
             what = f"unknown --format {self.fmt!r}" if self.fmt else "--trace needs --format"
-            raise SourceError(f"{what}; choose from {', '.join(FORMATS)}")
+            raise SourceError(f"{what}; choose from {', '.join(FORMAT_NAMES)}")
         if self.prometheus is not None:
             if not self.model:
                 raise SourceError("--prometheus needs --model (vLLM's model_name label)")

@@ -28,10 +28,11 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from autoscaler.backtest.loaders import FORMATS, QUANTITIES
+from autoscaler.backtest.loaders import QUANTITIES
 from autoscaler.backtest.prometheus import DEFAULT_LOOKBACK_S
 from autoscaler.backtest.series import DemandSeries
 from autoscaler.backtest.sources import SourceSpec
+from simulations.traces.formats import FORMAT_HELP
 
 SeriesOption = Annotated[
     Path | None, typer.Option("--series", help="CSV `t_s,value`: demand in tokens/s per row")
@@ -39,7 +40,7 @@ SeriesOption = Annotated[
 TraceOption = Annotated[
     Path | None, typer.Option("--trace", help="request trace or rate CSV (with --format)")
 ]
-FormatOption = Annotated[str | None, typer.Option("--format", help=" | ".join(FORMATS))]
+FormatOption = Annotated[str | None, typer.Option("--format", help=FORMAT_HELP)]
 PrometheusOption = Annotated[
     str | None, typer.Option("--prometheus", help="Prometheus URL to read the model's history")
 ]

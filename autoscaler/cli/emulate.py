@@ -102,11 +102,11 @@ def build_fleet(
     """The emulated fleet `prewarm emulate` serves (also for `prewarm serve --demo`).
     Raises ValueError, ProfileError or FileNotFoundError with a message for the user."""
     from simulations.emulator import EmulatedFleet
-    from simulations.traces.loader import TRACE_FORMATS, load_trace
+    from simulations.traces.formats import trace_format
+    from simulations.traces.loader import load_trace
     from simulations.traces.synthetic import synthetic_trace
 
-    if fmt not in TRACE_FORMATS:
-        raise ValueError(f"unknown --format {fmt!r}; choose from {', '.join(TRACE_FORMATS)}")
+    trace_format(fmt)
     model_profile = load_profile(profile or BUNDLED_PROFILE)
     if trace is None:
         request_trace = synthetic_trace(

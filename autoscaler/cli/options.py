@@ -7,12 +7,12 @@ from typing import Annotated
 
 import typer
 
+from simulations.traces.formats import FORMAT_HELP
+
 TraceOption = Annotated[
     Path | None, typer.Option(help="request trace or rate series; omitted: bundled trace")
 ]
-FormatOption = Annotated[
-    str, typer.Option("--format", help="azure | mooncake | burstgpt | rate | azure2024")
-]
+FormatOption = Annotated[str, typer.Option("--format", help=FORMAT_HELP)]
 ProfileOption = Annotated[
     Path | None, typer.Option(help="model profile YAML; omitted: the bundled example")
 ]

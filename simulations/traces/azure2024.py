@@ -8,6 +8,7 @@ file's rows, t_s relative to its first row.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,9 @@ from simulations.traces.rate_series import RateSeries
 from simulations.traces.request_trace import TraceFormatError
 
 COLUMNS = ("t", "mid")
+# The release digitises requests and input tokens into two sibling files.
+AZURE2024_REQUESTS = "requests_per_min"
+AZURE2024_TOKENS = "input_tokens_per_min"
 
 
 def _read(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -76,3 +80,21 @@ def load_azure2024_digitized(
         name="azure2024-code",
         source=str(requests_path),
     )
+
+
+def load_azure2024(requests_csv: str | Path) -> RateSeries:
+    """The digitised requests file, with the input-token file beside it when there is one
+    (`..._requests_per_min_...` -> `..._input_tokens_per_min_...`): prompt lengths then
+    follow the published token rate instead of the 2,048-token default."""
+    requests_csv = Path(requests_csv)
+    if AZURE2024_TOKENS in requests_csv.name:
+        raise TraceFormatError(
+            requests_csv, None, f"this is the input-token file; pass the *{AZURE2024_REQUESTS}* one"
+        )
+    tokens_csv = requests_csv.with_name(
+        requests_csv.name.replace(AZURE2024_REQUESTS, AZURE2024_TOKENS)
+    )
+    if AZURE2024_REQUESTS not in requests_csv.name or not tokens_csv.is_file():
+        return load_azure2024_digitized(requests_csv)
+    series = load_azure2024_digitized(requests_csv, tokens_csv)
+    return replace(series, source=f"{series.source} + {tokens_csv}")  # say what was read

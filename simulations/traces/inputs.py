@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from simulations.traces.loader import RATE_FORMATS, TRACE_FORMATS, load_trace
+from simulations.traces.formats import FORMAT_NAMES, RATE_FORMATS, trace_format
+from simulations.traces.loader import load_trace
 from simulations.traces.request_trace import RequestTrace, TraceFormatError
 from simulations.traces.span import check_replay_span
 from simulations.traces.synthetic import synthetic_trace
@@ -32,8 +33,7 @@ def check_trace_options(
     """Raises ValueError naming the flag: an unknown --format or --process, or arrival
     synthesis options (--process, --cv, --max-requests) where nothing is synthesised (the
     bundled trace, or a format that lists its requests), since they would be ignored."""
-    if fmt not in TRACE_FORMATS:
-        raise ValueError(f"unknown --format {fmt!r}; choose from {', '.join(TRACE_FORMATS)}")
+    trace_format(fmt)
     if process not in ("poisson", "gamma"):
         raise ValueError(f"unknown --process {process!r}; choose poisson or gamma")
     synthesis = {
@@ -46,7 +46,8 @@ def check_trace_options(
         source = "the bundled trace" if not has_trace else f"--format {fmt}"
         raise ValueError(
             f"{given} shape arrivals synthesised from a rate series (--format "
-            f"{' or '.join(RATE_FORMATS)}); {source} lists its requests, so it would be ignored"
+            f"{', '.join(RATE_FORMATS[:-1])} or {RATE_FORMATS[-1]}); {source} lists its "
+            "requests, so it would be ignored"
         )
 
 
@@ -67,7 +68,7 @@ def load_trace_input(
     try:
         trace = load_trace(path, fmt, seed=seed, process=process, cv=cv, max_requests=max_requests)
     except TraceFormatError as exc:
-        others = ", ".join(f for f in TRACE_FORMATS if f != fmt)
+        others = ", ".join(f for f in FORMAT_NAMES if f != fmt)
         raise ValueError(f"{exc} (read as --format {fmt}; other formats: {others})") from None
     if trace.n_requests == 0:
         raise ValueError(f"{path}: the trace has no requests")

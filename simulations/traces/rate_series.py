@@ -12,8 +12,9 @@ everything, so a seed fixes the whole trace.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -52,6 +53,7 @@ class RateSeries:
     output_tokens_per_s: np.ndarray | None = None
     name: str = "rate-series"
     source: str = "synthetic"
+    meta: dict[str, Any] = field(default_factory=dict)  # carried into the trace's meta
 
     def __post_init__(self) -> None:
         for name in ("t_s", "rate_rps", "input_tokens_per_s", "output_tokens_per_s"):
@@ -182,6 +184,7 @@ def synthesise_arrivals(
     prompt = _lognormal_tokens(rng, prompt_mean, starts)
     output = _lognormal_tokens(rng, output_mean, starts)
     meta: dict[str, object] = {
+        **series.meta,
         "arrivals": process,
         "cv": cv if process == "gamma" else 1.0,
         "seed": seed,

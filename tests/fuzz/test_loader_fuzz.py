@@ -1,4 +1,4 @@
-"""Hostile files through every file loader of the project: the five trace formats, profiles,
+"""Hostile files through every file loader of the project: every trace format, profiles,
 and the placement demand and inventory.
 
 Each file either loads or is refused with the project's own error naming the file
@@ -33,6 +33,7 @@ from autoscaler.profile import ModelProfile, ProfileError, load_profile
 from scheduler.demand import load_demand
 from scheduler.input_errors import PlacementInputError
 from scheduler.inventory import load_inventory
+from simulations.traces.formats import FORMAT_NAMES, RATE_FORMATS
 from simulations.traces.loader import load_trace
 from simulations.traces.request_trace import RequestTrace, TraceFormatError
 from simulations.traces.span import check_replay_span
@@ -204,6 +205,25 @@ def rate_rows(draw: st.DrawFn) -> str:
 
 
 @st.composite
+def servegen_rows(draw: st.DrawFn) -> str:
+    dirty = draw(st.booleans())
+    rows = [
+        [
+            draw(cell(repr(t), dirty)),
+            draw(cell(repr(draw(st.floats(0, 5))), dirty)),
+            draw(cell(str(draw(st.integers(0, 3))), dirty)),
+            *(draw(cell(repr(draw(st.floats(0, 5e4))), dirty)) for _ in range(3)),
+        ]
+        for t in draw(times_s())
+    ]
+    header = (
+        "t_s,rate_rps,active_clients,covered_rate_rps,est_input_tok_per_s_covered,"
+        "est_output_tok_per_s_covered"
+    )
+    return csv_text(header, rows)
+
+
+@st.composite
 def azure2024_rows(draw: st.DrawFn) -> str:
     dirty = draw(st.booleans())
     # Rows ~7 minutes apart in the digitised file; the gaps strategy adds days and years.
@@ -220,8 +240,10 @@ FORMATS = {
     "burstgpt": burstgpt_rows(),
     "mooncake": mooncake_lines(),
     "rate": rate_rows(),
+    "servegen": servegen_rows(),
     "azure2024": azure2024_rows(),
 }
+assert set(FORMATS) == set(FORMAT_NAMES), "a new trace format needs a strategy here"
 
 
 def _check_trace_file(path: Path, fmt: str) -> None:
@@ -236,7 +258,7 @@ def _check_trace_file(path: Path, fmt: str) -> None:
         return
     event("loaded")
     assert isinstance(trace, RequestTrace)
-    assert trace.n_requests >= 1 or fmt in ("rate", "azure2024")
+    assert trace.n_requests >= 1 or fmt in RATE_FORMATS
     try:
         check_replay_span(trace)
     except TraceFormatError as exc:
