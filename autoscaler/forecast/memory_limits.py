@@ -6,12 +6,13 @@ Three products of profile fields size the arrays of a ModelEngine, per model:
 - horizon steps = ceil((cold_start_s + decision_interval_s) / bucket_s) + 1: every forecast's
   length; ConformalUpper keeps a horizon's worth of pending forecasts, 24 bytes x steps^2
   per series.
-- error cells = max(30, error_window_s / bucket_s) x horizon steps (x members for an
-  ensemble, whose member errors are float64): the calibration rings, two bytes a cell per
-  series, and ~30 bytes a cell while a quantile is sorted.
+- error cells = max(30, error_window_s / bucket_s) x (horizon steps + 1: one column a step
+  and one for the horizon's peak) (x members for an ensemble, whose member errors are
+  float64): the calibration rings, two bytes a cell per series, and ~30 bytes a cell while
+  a quantile is sorted.
 
 Worked number: the bundled profile (60 s buckets, 3 days, 315 s horizon, 1 day of errors) is
-4,320 buckets, 7 steps and 1,440 x 7 = 10,080 cells, ~1 MB a model. `bucket_s: 1` with
+4,320 buckets, 7 steps and 1,440 x 8 = 11,520 cells, ~1 MB a model. `bucket_s: 1` with
 `cold_start_s: 7200` was 7,202 steps x 86,400 rows = 622 M cells: 2.5 GB for one ScaledObject.
 
 The limits are the bundled and deploy/config profiles' sizes times a wide margin, so that a
@@ -65,7 +66,7 @@ def memory_problems(forecast: Any, horizon_s: float, where: str = "forecast") ->
         return problems  # the error cells grow with the steps: one cause, one message
     rows = max(MIN_ERRORS, forecast.error_window_s / bucket_s)
     members = len(getattr(forecast, "members", ())) or 1
-    cells = rows * horizon_steps(horizon_s, bucket_s) * members
+    cells = rows * (horizon_steps(horizon_s, bucket_s) + 1) * members
     if cells > MAX_ERROR_CELLS:
         per = f" x {members} members" if members > 1 else ""
         problems.append(
