@@ -4,38 +4,23 @@ Weight of member m at horizon step k: w = (1 / MAE_mk) / Σ_j (1 / MAE_jk), with
 buckets scored in the last `error_window_s`. Worked number: step-1 MAEs 20, 40 and 80 tok/s
 -> inverse 0.05, 0.025, 0.0125 -> weights 0.57, 0.29, 0.14. Until every member has
 `min_errors` scored buckets at a step, that step weighs members equally and the note says so.
-Members are other kinds (not ensembles); each keeps its own fitted state and cadence.
+Members are the other kinds (kinds.MEMBER_KINDS, not ensembles); each keeps its own fitted
+state and cadence.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
 
-from autoscaler.forecast.arima_interval import ArimaIntervalSettings
 from autoscaler.forecast.clean import mask_resets
 from autoscaler.forecast.forecast import Forecaster, PointForecast, last_finite
-from autoscaler.forecast.holt_winters import HoltWintersSettings
-from autoscaler.forecast.kalman import KalmanSettings
-from autoscaler.forecast.last_value import LastValueSettings
+from autoscaler.forecast.kinds import MemberSettings
 from autoscaler.forecast.member_errors import MemberErrors
-from autoscaler.forecast.mstl import MstlSettings
-from autoscaler.forecast.sarimax import SarimaxSettings
-from autoscaler.forecast.seasonal_naive import SeasonalNaiveSettings
 from autoscaler.forecast.settings import ForecastSettingsBase
 
-MemberSettings = Annotated[
-    LastValueSettings
-    | SeasonalNaiveSettings
-    | HoltWintersSettings
-    | SarimaxSettings
-    | MstlSettings
-    | KalmanSettings
-    | ArimaIntervalSettings,
-    Field(discriminator="kind"),
-]
 # Two seasonal models that fail differently (Fourier terms + ARMA; damped ETS) and the naive
 # forecast, which wins where the series is close to a random walk. Measured with
 # benchmarks/forecast_quality.py: WAPE on ServeGen m-small 0.099 (holt-winters, kalman and

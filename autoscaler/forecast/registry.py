@@ -1,48 +1,28 @@
 """Forecasters by `kind`: the profile names one and its settings are validated by its model.
 
-Adding a kind: write its module (settings model with a `kind` Literal + forecaster class)
-and add one line to FORECASTERS.
+The kinds are declared once, in kinds.MEMBER_KINDS; this adds the ensemble, which combines
+them. Adding a kind: see kinds.py.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from pydantic import Field
-
-from autoscaler.forecast.arima_interval import ArimaIntervalForecaster, ArimaIntervalSettings
 from autoscaler.forecast.conformal import ConformalUpper
 from autoscaler.forecast.ensemble import EnsembleForecaster, EnsembleSettings
 from autoscaler.forecast.forecast import Forecaster
-from autoscaler.forecast.holt_winters import HoltWintersForecaster, HoltWintersSettings
-from autoscaler.forecast.kalman import KalmanForecaster, KalmanSettings
-from autoscaler.forecast.last_value import LastValueForecaster, LastValueSettings
-from autoscaler.forecast.mstl import MstlForecaster, MstlSettings
-from autoscaler.forecast.sarimax import SarimaxForecaster, SarimaxSettings
-from autoscaler.forecast.seasonal_naive import SeasonalNaiveForecaster, SeasonalNaiveSettings
+from autoscaler.forecast.kinds import MEMBER_KINDS, KindEntry, check_kinds, settings_union
+from autoscaler.forecast.settings import ForecastSettingsBase
 
-FORECASTERS: dict[str, tuple[type, Any]] = {
-    "last-value": (LastValueSettings, LastValueForecaster),
-    "seasonal-naive": (SeasonalNaiveSettings, SeasonalNaiveForecaster),
-    "holt-winters": (HoltWintersSettings, HoltWintersForecaster),
-    "sarimax": (SarimaxSettings, SarimaxForecaster),
-    "kalman": (KalmanSettings, KalmanForecaster),
-    "mstl": (MstlSettings, MstlForecaster),
-    "arima-per-interval": (ArimaIntervalSettings, ArimaIntervalForecaster),
-    "ensemble": (EnsembleSettings, EnsembleForecaster),
-}
+FORECASTERS: dict[str, KindEntry] = check_kinds(
+    {**MEMBER_KINDS, "ensemble": (EnsembleSettings, EnsembleForecaster)}
+)
 
-ForecastSettings = Annotated[
-    LastValueSettings
-    | SeasonalNaiveSettings
-    | HoltWintersSettings
-    | SarimaxSettings
-    | KalmanSettings
-    | MstlSettings
-    | ArimaIntervalSettings
-    | EnsembleSettings,
-    Field(discriminator="kind"),
-]
+if TYPE_CHECKING:
+    # Built at run time (kinds.settings_union), so a type checker sees what kinds share.
+    ForecastSettings: TypeAlias = ForecastSettingsBase
+else:
+    ForecastSettings = settings_union(FORECASTERS.values())
 
 
 def build_forecaster(settings: Any) -> Forecaster:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
@@ -11,6 +13,11 @@ class ForecastSettingsBase(BaseModel):
     engine's first bucket count."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    if TYPE_CHECKING:
+
+        @property
+        def kind(self) -> str:  # every kind's model declares its tag, a Literal (kinds.py)
+            ...
 
     quantile: float = Field(0.95, gt=0.5, lt=1.0, description="upper quantile the plan covers")
     bucket_s: float = Field(60.0, gt=0, le=3600, description="history bucket width")
