@@ -86,7 +86,7 @@ async def run_placement(
     stop: asyncio.Event,
     prometheus_url: str | None = None,
     kubeconfig: Path | None = None,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    sleep: Callable[[float], Awaitable[None]] | None = None,  # None: the clock's
 ) -> None:
     """The loop against the cluster until `stop`. `registry`: the Prometheus registry
     /metrics serves; `prometheus_url`: where dcgm-exporter's series are (the serve config's

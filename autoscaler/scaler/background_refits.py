@@ -18,12 +18,11 @@ before late ones are fitted.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
 
-from autoscaler.clock import Clock
+from autoscaler.clock import Clock, sleep_or_wake
 from autoscaler.decision import Decision
 from autoscaler.forecast.refit_pool import RefitJob, RefitPool, RefitReport, install_outcomes
 from autoscaler.scaler.metadata import ScalerTarget
@@ -136,5 +135,5 @@ class BackgroundRefits:
                 raise
             except Exception:
                 log.exception("refit pass failed")
-            with contextlib.suppress(TimeoutError):  # the cadence, unless a new model wakes us
-                await asyncio.wait_for(self._wake.wait(), timeout=self.every_s)
+            # The cadence on the clock, unless a new model wakes us first.
+            await sleep_or_wake(self.clock, self.every_s, self._wake)

@@ -347,7 +347,7 @@ class ScalerRegistry:
         # ...then settle at a fixed phase of the interval, spread by a hash of the target, so
         # a thousand ScaledObjects do not all refresh in the same instant every interval.
         phase = (zlib.crc32(tracked.target.scaled_object.encode()) % 1000) / 1000
-        await asyncio.sleep(phase * interval_s)
+        await self.clock.sleep(phase * interval_s)
         while self._running:
             if self.clock.now_s() - tracked.last_seen_s > self.idle_after_s:
                 log.info(
@@ -364,7 +364,7 @@ class ScalerRegistry:
                 await self.refresh_once(tracked)
             except Exception:  # one model's bug must not stop the others
                 log.exception("refresh failed for %s", tracked.target.scaled_object)
-            await asyncio.sleep(interval_s)
+            await self.clock.sleep(interval_s)
 
     def _report(self, tracked: Tracked, decision: Decision, previous: Decision | None) -> None:
         for listener in self.listeners:

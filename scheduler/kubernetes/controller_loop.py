@@ -117,7 +117,7 @@ class PlacementLoop:
         writer: SsaWriter | None = None,
         debounce_s: float = 1.0,
         resync_s: float = 60.0,
-        sleep: Sleep = asyncio.sleep,
+        sleep: Sleep | None = None,  # None: the clock's (tests may step without it)
         backoff: Backoff | None = None,
     ) -> None:
         self.api = api
@@ -130,6 +130,7 @@ class PlacementLoop:
         self.health = health
         self.metrics = metrics or ControllerMetrics()
         self.events = events
+        sleep = sleep or clock.sleep
         self.writer = writer or SsaWriter(api, backoff=Backoff(sleep=sleep))
         if elector is not None:
             self.writer.may_write = elector.is_leader

@@ -62,7 +62,7 @@ class LeaderElector:
         lease_duration_s: float = 15.0,
         renew_deadline_s: float = 10.0,
         retry_period_s: float = 2.0,
-        sleep: Sleep = asyncio.sleep,
+        sleep: Sleep | None = None,  # None: the clock's
         on_change: Callable[[bool], None] | None = None,
     ) -> None:
         if not retry_period_s < renew_deadline_s < lease_duration_s:
@@ -75,7 +75,7 @@ class LeaderElector:
         self.lease_duration_s = lease_duration_s
         self.renew_deadline_s = renew_deadline_s
         self.retry_period_s = retry_period_s
-        self.sleep = sleep
+        self.sleep = sleep or clock.sleep
         self.on_change = on_change
         self.path = LEASES.object_path(namespace, name)
         self._renewed_at: float | None = None  # our last successful write as holder

@@ -22,6 +22,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from autoscaler.clock import Clock
 from scheduler.kubernetes.plan_file import PlanFileError, load_plan
 from scheduler.kubernetes.plan_store import PlanSource, PlanStore
 from scheduler.kubernetes.reloading_tls import ReloadingServerContext
@@ -37,13 +38,14 @@ class WebhookServer:
     port: int = 8443
     watch_interval_s: float = 2.0
     store: PlanSource | None = None
+    clock: Clock | None = None  # what the plan file's watcher sleeps on (None: the wall's)
 
     def plan_source(self) -> PlanSource:
         if self.store is not None:
             return self.store
         if self.plan_path is None:
             raise ValueError("give a plan file or a ConfigMap store")
-        return PlanStore(self.plan_path)
+        return PlanStore(self.plan_path, self.clock)
 
     def uvicorn_server(self) -> uvicorn.Server:
         app = build_webhook_app(self.plan_source(), watch_interval_s=self.watch_interval_s)

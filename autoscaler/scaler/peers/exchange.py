@@ -72,7 +72,7 @@ class PeerExchange:
                     await self.poll_once(client)
                 except Exception:  # a bug must not end the exchange: replicas would drift
                     log.exception("hearing the peers failed")
-                await asyncio.sleep(self.settings.every_s)
+                await self.clock.sleep(self.settings.every_s)
 
     async def poll_once_alone(self) -> None:
         """One round with a client of its own (at start, before serving)."""
