@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -104,3 +105,24 @@ async def test_watcher_reloads_only_after_a_file_changes(tmp_path: Path) -> None
     assert bad is not None and not bad.applied and bad.errors
     assert registry.profiles.profiles["default"].cold_start_s == 120.0
     assert await reloader.check() is None  # the same bad file is not retried every tick
+
+
+async def test_the_watch_loop_checks_on_the_registrys_clock(tmp_path: Path) -> None:
+    registry, clock = make_registry(FakeMetricSource())
+    path = tmp_path / "default.yaml"
+    path.write_text(yaml.safe_dump(profile_data()))
+    reloader = ProfileReloader(registry, lambda: {"default": load_profile(path)}, lambda: [path])
+    watching = asyncio.create_task(reloader.watch(10.0))
+    try:
+        await clock.sleeping(1)
+        path.write_text(yaml.safe_dump(profile_data(cold_start_s=120.0)))
+        os.utime(path, ns=(1, 1))
+        await clock.tick(9.0)
+        await clock.sleeping(1)
+        assert registry.profiles.profiles["default"].cold_start_s != 120.0  # not checked yet
+        await clock.tick(1.0)
+        await clock.sleeping(1)  # checked, reloaded (in a thread) and parked again
+        assert registry.profiles.profiles["default"].cold_start_s == 120.0
+    finally:
+        watching.cancel()
+        await asyncio.gather(watching, return_exceptions=True)

@@ -115,17 +115,38 @@ async def test_a_new_models_first_decision_wakes_the_refits_before_the_cadence()
         refits = BackgroundRefits(registry, pool, clock, every_s=3600.0)
         loop_task = asyncio.create_task(refits.run())
         try:
-            await asyncio.sleep(0.05)  # the first (empty) pass; the next is an hour away
+            await clock.sleeping(1)  # the first (empty) pass; the next is an hour away
             tracked = registry.track(target(model="llama"))
             await registry.backfill_history(tracked)
             await registry.refresh_once(tracked)  # the first decision wakes the loop
-            for _ in range(200):
+            for _ in range(200):  # the pool's worker thread fits
                 if refits.last_report is not None and refits.last_report.fitted:
                     break
                 await asyncio.sleep(0.05)
         finally:
             loop_task.cancel()
     assert refits.last_report is not None and refits.last_report.fitted == 2
+    assert clock.now_s() == START_S  # the wake-up, not the cadence
+
+
+async def test_passes_follow_the_cadence_on_the_clock() -> None:
+    registry, clock = registry_with_history([])
+    with RefitPool(workers=1, executor="thread") as pool:
+        refits = BackgroundRefits(registry, pool, clock, every_s=60.0)
+        loop_task = asyncio.create_task(refits.run())
+        try:
+            await clock.sleeping(1)
+            first = refits.last_report
+            assert first is not None  # a pass at start
+            await clock.tick(59.0)
+            await clock.sleeping(1)
+            assert refits.last_report is first  # not yet
+            await clock.tick(1.0)
+            await clock.sleeping(1)
+            assert refits.last_report is not first  # a minute on the clock: the next pass
+        finally:
+            loop_task.cancel()
+            await asyncio.gather(loop_task, return_exceptions=True)
 
 
 async def test_a_model_tracked_during_a_pass_is_fitted_in_that_pass() -> None:

@@ -3,6 +3,8 @@ it cannot parse. (Agreement on what is heard: test_peer_agreement.py.)"""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import threading
 from collections.abc import Iterator
@@ -37,7 +39,9 @@ class Peer:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # A short poll: shutdown() waits up to one (0.5 s by default) for the serving thread.
+        serve = functools.partial(self.server.serve_forever, poll_interval=0.01)
+        threading.Thread(target=serve, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def report(self, instance: str, replicas: int) -> None:
@@ -92,3 +96,25 @@ async def test_hears_others_skips_itself_and_forgets_the_silent(peers: tuple[Pee
         other.body = b'{"instance": "other", "decisions": [{"replicas": -3}]}'  # not a report
         await exchange.poll_once(client)
         assert exchange.peers() == []
+
+
+async def test_the_exchange_polls_every_interval_on_its_clock(peers: tuple[Peer, Peer]) -> None:
+    _, other = peers
+    other.report("other", 7)
+    clock = ManualClock(START_S)
+    exchange = PeerExchange(PeerSettings("me", (other.url,), every_s=5.0, timeout_s=2.0), clock)
+    running = asyncio.create_task(exchange.run())
+    try:
+        await clock.sleeping(1)  # the first poll, at once; then parked for 5 s
+        assert exchange.peers() == ["other"]
+        other.status = 503
+        for _ in range(3):  # silent for 15 s: not yet over three 5 s polls
+            await clock.tick(5.0)
+            await clock.sleeping(1)
+        assert exchange.peers() == ["other"]
+        await clock.tick(5.0)
+        await clock.sleeping(1)
+        assert exchange.peers() == []  # 20 s: forgotten, by the loop on the clock
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)

@@ -143,7 +143,7 @@ async def test_an_idle_scaled_object_is_dropped_and_its_gauges_stop_being_export
     _, clock = make_registry(source)
     metrics = DecisionMetrics()
     registry = ScalerRegistry(
-        ProfileBook({"default": make_profile(decision_interval_s=0.01)}),
+        ProfileBook({"default": make_profile(decision_interval_s=15.0)}),
         lambda url: source,
         clock,
         backfill=False,
@@ -164,17 +164,11 @@ async def test_an_idle_scaled_object_is_dropped_and_its_gauges_stop_being_export
     try:
         registry.track(target(model="llama", name="old"))
         registry.track(target(model="qwen", name="kept"))
-        for _ in range(200):
-            await asyncio.sleep(0.01)
-            if len(exported()) == 2:
-                break
+        await clock.sleeping(2)  # both decided at once, then parked until their phase
         assert exported() == {"serving/old", "serving/kept"}
-        clock.advance(601.0)
+        clock.advance(601.0)  # the refreshers wake: "old" was not asked about for 601 s
         registry.track(target(model="qwen", name="kept"))  # KEDA still asks about this one
-        for _ in range(200):
-            await asyncio.sleep(0.01)
-            if len(registry) == 1:
-                break
+        await clock.sleeping(1)  # "kept" refreshed and parked again; "old" is gone
         assert [t.target.scaled_object for t in registry.all()] == ["serving/kept"]
         assert exported() == {"serving/kept"}
     finally:

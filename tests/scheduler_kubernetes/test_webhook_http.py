@@ -18,6 +18,7 @@ import httpx
 import jsonpatch
 import pytest
 
+from autoscaler.clock import ManualClock
 from scheduler.kubernetes.serve_webhook import WebhookServer
 from scheduler.plan import Plan
 from tests.deploy.manifests import validation_errors
@@ -46,6 +47,7 @@ def write_plan(path: Path, content: Plan | str) -> None:
 class Webhook:
     client: httpx.AsyncClient
     plan_path: Path
+    clock: ManualClock  # the plan watcher's: it checks the file each WATCH_S the test moves
 
     async def admit(self, body: dict[str, Any]) -> dict[str, Any]:
         reply = await self.client.post("/mutate", json=body)
@@ -57,12 +59,13 @@ class Webhook:
         return dict(data["response"])
 
     async def until(self, done: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-        """/healthz once `done` holds (the watcher polls every WATCH_S), failing after 5 s."""
-        for _ in range(500):
+        """/healthz once `done` holds, moving the watcher's clock one interval at a time."""
+        for _ in range(20):
             health = (await self.client.get("/healthz")).json()
             if done(health):
                 return dict(health)
-            await asyncio.sleep(0.01)
+            await self.clock.tick(WATCH_S)
+            await self.clock.sleeping(1)  # the watcher checked the file and parked again
         pytest.fail(f"webhook never reached the state; last /healthz: {health}")
 
 
@@ -72,7 +75,10 @@ async def start(tmp_path: Path, plan: Plan | None) -> AsyncIterator[Webhook]:
     if plan is not None:
         write_plan(plan_path, plan)
     port = free_port()
-    server = WebhookServer(plan_path, pki.server_cert, pki.server_key, "127.0.0.1", port, WATCH_S)
+    clock = ManualClock()
+    server = WebhookServer(
+        plan_path, pki.server_cert, pki.server_key, "127.0.0.1", port, WATCH_S, clock=clock
+    )
     stop = asyncio.Event()
     running = asyncio.create_task(server.run(stop))
     verify = ssl.create_default_context(cafile=str(pki.ca_cert))
@@ -84,7 +90,7 @@ async def start(tmp_path: Path, plan: Plan | None) -> AsyncIterator[Webhook]:
                 break
             except httpx.ConnectError:
                 await asyncio.sleep(0.02)
-        yield Webhook(client, plan_path)
+        yield Webhook(client, plan_path, clock)
     finally:
         # Client first: a TLS connection left open makes the server wait out asyncio's 30 s
         # SSL shutdown timeout.
