@@ -16,6 +16,7 @@ from autoscaler.profile import ProfileError
 
 if TYPE_CHECKING:
     from simulations.sweep.cache import ResultCache
+    from simulations.sweep.executor import SweepExecutor
     from simulations.sweep.plan import SweepPlan
     from simulations.sweep.run import SweepOutcome
     from simulations.sweep.tasks import PointResult, SweepTask
@@ -65,6 +66,14 @@ def sweep_command(
     workers: Annotated[
         int | None, typer.Option(min=1, help="worker processes (default: every core)")
     ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            metavar="auto|ray://HOST:PORT",
+            help="run each replay as a task on this Ray cluster instead of local processes "
+            "(needs prewarm[ray]); auto: the cluster this machine belongs to, or RAY_ADDRESS",
+        ),
+    ] = None,
     out: Annotated[
         Path, typer.Option(help="directory for sweep.json, frontier.png and cache/")
     ] = Path("out/sweep"),
@@ -73,9 +82,10 @@ def sweep_command(
     attainment against GPU-hours, cached so a rerun replays only what is new."""
     from simulations.runner import POLICY_NAMES, parse_policy_names
     from simulations.sweep.cache import ResultCache, code_fingerprint
-    from simulations.sweep.executor import SweepTaskError, default_workers
+    from simulations.sweep.executor import SweepTaskError
     from simulations.sweep.grid import build_grid
     from simulations.sweep.plan import load_traces, plan_sweep
+    from simulations.sweep.ray_executor import RayUnavailable, check_address
     from simulations.sweep.tasks import TraceRef
     from simulations.traces.inputs import check_trace_options
     from simulations.traces.request_trace import TraceFormatError
@@ -91,6 +101,10 @@ def sweep_command(
         repeated = sorted({path for path in paths if paths.count(path) > 1})
         if repeated:
             raise ValueError(f"--trace {', '.join(repeated)} given more than once")
+        if ray_address is not None:
+            if workers is not None:
+                raise ValueError("--workers is for local processes: drop it with --ray-address")
+            check_address(ray_address)
         base = cli_profile(profile)
         grid = build_grid(set_ or [], base)
         check_out_dir(out)
@@ -103,11 +117,11 @@ def sweep_command(
         raise typer.Exit(2) from None
 
     plan = plan_sweep(traces, names, grid, base, seed=seed, code=code_fingerprint())
-    n_workers = workers or default_workers()
-    console.print(_plan_text(plan, n_workers), highlight=False)
+    executor, where = _executor(console, plan, ray_address, workers)
+    console.print(_plan_text(plan, where), highlight=False)
     cache = ResultCache(out / "cache")
     try:
-        outcome = _run(console, plan, cache, n_workers)
+        outcome = _run(console, plan, cache, executor)
     except SweepTaskError as exc:
         console.print(
             f"[red]error:[/red] {escape(str(exc))} (finished replays are cached in "
@@ -123,10 +137,39 @@ def sweep_command(
             highlight=False,
         )
         raise typer.Exit(130) from None
+    except RayUnavailable as exc:  # the cluster runs other simulation code
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    finally:
+        if ray_address is not None:
+            from simulations.sweep.ray_executor import disconnect
+
+            disconnect()
     _report(console, outcome, out)
 
 
-def _plan_text(plan: SweepPlan, workers: int) -> str:
+def _executor(
+    console: Console, plan: SweepPlan, ray_address: str | None, workers: int | None
+) -> tuple[SweepExecutor, str]:
+    """Local processes, or the Ray cluster at `ray_address` (exit 2 naming the problem when
+    Ray is missing or the cluster cannot be reached); with a phrase for the plan's line."""
+    from simulations.sweep.executor import default_workers, local_executor
+
+    if ray_address is None:
+        n_workers = workers or default_workers()
+        return local_executor(n_workers), f"{n_workers} workers"
+    from simulations.sweep.ray_executor import RaySweepExecutor, RayUnavailable, connect
+
+    try:
+        ray = connect(ray_address)
+    except (RayUnavailable, ValueError) as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    executor = RaySweepExecutor(ray, code=plan.code)
+    return executor, f"Ray at {ray_address} ({executor.cpus} CPUs)"
+
+
+def _plan_text(plan: SweepPlan, where: str) -> str:
     grid = " x ".join(f"{len(axis.values)} {axis.path}" for axis in plan.grid.axes)
     ignored = "; ".join(
         f"{family} ignores {', '.join(paths)}" for family, paths in plan.ignored.items() if paths
@@ -139,13 +182,14 @@ def _plan_text(plan: SweepPlan, workers: int) -> str:
         f"Sweep: {grid or 'no --set (the profile as given)'} on {traces}; "
         f"{', '.join(plan.families)}",
         f"{plan.requested} points, {len(plan.tasks)} distinct replays with the profile's "
-        f"own point per family" + (f" ({ignored})" if ignored else "") + f"; {workers} workers",
+        f"own point per family" + (f" ({ignored})" if ignored else "") + f"; {where}",
     ]
     return "\n".join(lines)
 
 
-def _run(console: Console, plan: SweepPlan, cache: ResultCache, workers: int) -> SweepOutcome:
-    from simulations.sweep.executor import local_executor
+def _run(
+    console: Console, plan: SweepPlan, cache: ResultCache, executor: SweepExecutor
+) -> SweepOutcome:
     from simulations.sweep.run import run_sweep
 
     with Progress(
@@ -167,7 +211,7 @@ def _run(console: Console, plan: SweepPlan, cache: ResultCache, workers: int) ->
                 note=f"{counts['cached']} cached, {counts['run']} run; last: {task.family}",
             )
 
-        return run_sweep(plan, local_executor(workers), cache, on_result)
+        return run_sweep(plan, executor, cache, on_result)
 
 
 def _report(console: Console, outcome: SweepOutcome, out: Path) -> None:

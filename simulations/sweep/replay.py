@@ -37,11 +37,22 @@ def run_task(task: SweepTask) -> PointResult:
     planned (its cache key would then describe other requests)."""
     started = time.perf_counter()
     trace, digest = _loaded(task.trace)
+    check_digest(task, digest)
+    return replay(task, trace, started)
+
+
+def check_digest(task: SweepTask, digest: str) -> None:
     if digest != task.trace_digest:
         raise RuntimeError(
             f"{task.trace.path}: the trace changed while the sweep ran (digest {digest}, "
             f"planned {task.trace_digest}); run the sweep again"
         )
+
+
+def replay(task: SweepTask, trace: RequestTrace, started: float | None = None) -> PointResult:
+    """Replays `task` on `trace`, already loaded and checked against `task.trace_digest`
+    (a remote executor ships the trace itself: `ray_executor`)."""
+    started = time.perf_counter() if started is None else started
     profile = parse_profile(task.profile, f"sweep task {task.key[:12]}")
     run = simulate(
         trace,
