@@ -22,6 +22,13 @@ WORKDIR /src
 # the build backend at the version and hash `make lock` wrote (requirements/runtime.txt).
 COPY requirements/runtime.txt requirements/runtime.txt
 RUN pip install --require-hashes -r requirements/runtime.txt
+# `--build-arg WITH_RAY=true` builds the image for sweeps on a Ray cluster (head, workers and
+# the `prewarm sweep --ray-address auto` driver: deploy/examples/rayjob-sweep.yaml): the
+# runtime lock plus the ray extra, at the same versions and hashes (requirements/ray.txt).
+# The default image serves KEDA and goes without Ray's ~245 MB.
+ARG WITH_RAY=false
+COPY requirements/ray.txt requirements/ray.txt
+RUN if [ "$WITH_RAY" = true ]; then pip install --require-hashes -r requirements/ray.txt; fi
 # What `pip install .` needs: the project metadata (pyproject names README.md as the readme)
 # and the packages it lists under [tool.setuptools.packages.find].
 COPY pyproject.toml README.md ./

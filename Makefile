@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_LOCK := requirements/dev.txt
 RUNTIME_LOCK := requirements/runtime.txt
+RAY_LOCK := requirements/ray.txt
 DEMO_OUT ?= out/demo
 
 .PHONY: venv demo test lint bench clean proto prometheus keda-go keda-go-for-tests lock
@@ -23,9 +24,11 @@ $(STAMP): $(DEV_LOCK) pyproject.toml
 	$(BIN)/pip check
 	touch $(STAMP)
 
-# Re-resolves both locks to the newest releases within pyproject's ranges, for Python 3.11 and
-# later on any platform: the dev lock (what make installs: the dev and ray extras) and the
-# runtime lock (what the Dockerfile installs: no extra), constrained to the same versions. Run `make proto` and `make test` after.
+# Re-resolves the locks to the newest releases within pyproject's ranges, for Python 3.11 and
+# later on any platform: the dev lock (what make installs: the dev and ray extras), the
+# runtime lock (what the Dockerfile installs: no extra) and the ray lock (runtime + the ray
+# extra: the image built with WITH_RAY=true), the last two constrained to the dev lock's
+# versions. Run `make proto` and `make test` after.
 lock: $(STAMP)
 	$(BIN)/uv pip compile --quiet --upgrade --universal --python-version 3.11 --generate-hashes \
 		--custom-compile-command "make lock" \
@@ -33,6 +36,9 @@ lock: $(STAMP)
 	$(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 		--custom-compile-command "make lock" \
 		--constraint $(DEV_LOCK) pyproject.toml requirements/build.in -o $(RUNTIME_LOCK)
+	$(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+		--custom-compile-command "make lock" \
+		--constraint $(DEV_LOCK) --extra ray pyproject.toml requirements/build.in -o $(RAY_LOCK)
 	$(BIN)/pip install --quiet --require-hashes -r $(DEV_LOCK)
 	touch $(STAMP)
 

@@ -14,6 +14,7 @@ from tests.deploy.manifests import REPO
 
 DEV_LOCK = REPO / "requirements" / "dev.txt"
 RUNTIME_LOCK = REPO / "requirements" / "runtime.txt"
+RAY_LOCK = REPO / "requirements" / "ray.txt"
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 
 
@@ -60,6 +61,16 @@ def test_runtime_lock_is_the_dev_lock_without_the_dev_tools() -> None:
     assert "pytest" not in runtime and "uv" not in runtime
     # The image serves KEDA; Ray (~80 MB wheel, ~245 MB installed) is for sweeps only.
     assert "ray" not in runtime
+
+
+def test_ray_lock_is_the_runtime_lock_with_ray_at_the_dev_versions() -> None:
+    dev, runtime, with_ray = pins(DEV_LOCK), pins(RUNTIME_LOCK), pins(RAY_LOCK)
+    for name, versions in with_ray.items():
+        assert versions == dev.get(name), f"{name}: ray lock {versions} vs dev {dev.get(name)}"
+    assert runtime.keys() <= with_ray.keys() and "ray" in with_ray
+    assert "pytest" not in with_ray
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert "pip install --require-hashes -r requirements/ray.txt" in dockerfile
 
 
 def test_the_dev_lock_has_every_extra() -> None:
