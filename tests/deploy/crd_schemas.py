@@ -10,6 +10,7 @@ unknown fields rejected, required fields and enums, as read from the CRDs themse
   (prometheus-operator example/prometheus-operator-crd)
 - cert-manager `cert-manager.io/v1` Certificate and ClusterIssuer (cert-manager deploy/crds)
 - LeaderWorkerSet `leaderworkerset.x-k8s.io/v1` (kubernetes-sigs/lws config/crd/bases)
+- KubeRay `ray.io/v1` RayJob (ray-project/kuberay ray-operator/config/crd/bases, v1.4/1.5)
 
 Where a CRD embeds a Kubernetes type (a pod template, an HPA behavior), the field is only
 required to be an object here; tests/deploy validates it with the real Kubernetes schema.
@@ -445,6 +446,77 @@ LEADER_WORKER_SET = resource(
     "LeaderWorkerSet",
 )
 
+# --- KubeRay ----------------------------------------------------------------------------------
+RAY_START_PARAMS = STR_MAP  # `ray start` flags, every value a string
+RAY_HEAD_GROUP = obj(
+    {
+        "rayStartParams": RAY_START_PARAMS,
+        "template": OBJECT,
+        "serviceType": enum("ClusterIP", "NodePort", "LoadBalancer"),
+        "headService": OBJECT,
+        "enableIngress": BOOL,
+        "suspend": BOOL,
+    },
+    required=("template",),
+)
+RAY_WORKER_GROUP = obj(
+    {
+        "groupName": NONEMPTY,
+        "replicas": NONNEG,
+        "minReplicas": NONNEG,
+        "maxReplicas": NONNEG,
+        "idleTimeoutSeconds": NONNEG,
+        "numOfHosts": {"type": "integer", "minimum": 1},
+        "rayStartParams": RAY_START_PARAMS,
+        "template": OBJECT,
+        "scaleStrategy": obj({"workersToDelete": array_of(STR)}),
+        "suspend": BOOL,
+    },
+    required=("groupName", "template"),
+)
+RAY_CLUSTER_SPEC = obj(
+    {
+        "rayVersion": {"type": "string", "pattern": r"^\d+\.\d+\.\d+$"},
+        "enableInTreeAutoscaling": BOOL,
+        "autoscalerOptions": OBJECT,
+        "headServiceAnnotations": STR_MAP,
+        "gcsFaultToleranceOptions": OBJECT,
+        "headGroupSpec": RAY_HEAD_GROUP,
+        "workerGroupSpecs": array_of(RAY_WORKER_GROUP),
+        "managedBy": STR,
+        "suspend": BOOL,
+    },
+    required=("headGroupSpec",),
+)
+RAY_JOB = resource(
+    obj(
+        {
+            "entrypoint": NONEMPTY,
+            "runtimeEnvYAML": STR,
+            "jobId": STR,
+            "metadata": STR_MAP,
+            "rayClusterSpec": RAY_CLUSTER_SPEC,
+            "clusterSelector": STR_MAP,
+            "submissionMode": enum("K8sJobMode", "HTTPMode", "InteractiveMode", "SidecarMode"),
+            "submitterPodTemplate": OBJECT,
+            "submitterConfig": obj({"backoffLimit": NONNEG}),
+            "entrypointNumCpus": {"type": "number", "minimum": 0},
+            "entrypointNumGpus": {"type": "number", "minimum": 0},
+            "entrypointResources": STR,
+            "shutdownAfterJobFinishes": BOOL,
+            "ttlSecondsAfterFinished": NONNEG,
+            "activeDeadlineSeconds": NONNEG,
+            "backoffLimit": NONNEG,
+            "suspend": BOOL,
+            "managedBy": STR,
+            "deletionStrategy": OBJECT,
+        },
+        required=("entrypoint",),
+    ),
+    "ray.io/v1",
+    "RayJob",
+)
+
 CRD_SCHEMAS: dict[tuple[str, str], Schema] = {
     ("keda.sh/v1alpha1", "ScaledObject"): SCALED_OBJECT,
     ("keda.sh/v1alpha1", "TriggerAuthentication"): TRIGGER_AUTHENTICATION,
@@ -453,4 +525,5 @@ CRD_SCHEMAS: dict[tuple[str, str], Schema] = {
     ("cert-manager.io/v1", "Certificate"): CERTIFICATE,
     ("cert-manager.io/v1", "ClusterIssuer"): CLUSTER_ISSUER,
     ("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet"): LEADER_WORKER_SET,
+    ("ray.io/v1", "RayJob"): RAY_JOB,
 }

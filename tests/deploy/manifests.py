@@ -134,6 +134,14 @@ def pod_templates(obj: Obj) -> Iterator[tuple[str, Obj]]:
         if "leaderTemplate" in lwt:
             yield "spec.leaderWorkerTemplate.leaderTemplate", lwt["leaderTemplate"]
         yield "spec.leaderWorkerTemplate.workerTemplate", lwt["workerTemplate"]
+    elif obj["kind"] == "RayJob":
+        cluster = spec.get("rayClusterSpec", {})
+        if "headGroupSpec" in cluster:
+            yield "spec.rayClusterSpec.headGroupSpec.template", cluster["headGroupSpec"]["template"]
+        for i, group in enumerate(cluster.get("workerGroupSpecs", [])):
+            yield f"spec.rayClusterSpec.workerGroupSpecs[{i}].template", group["template"]
+        if "submitterPodTemplate" in spec:
+            yield "spec.submitterPodTemplate", spec["submitterPodTemplate"]
 
 
 def _k8s_errors(obj: Obj, version: str) -> list[str]:

@@ -15,6 +15,7 @@ from autoscaler.serve_config import load_serve_config
 from tests.deploy.manifests import (
     EXAMPLES,
     K8S_VERSIONS,
+    REPO,
     Obj,
     build,
     config_files,
@@ -337,3 +338,35 @@ def test_leaderworkerset_is_one_zone_one_instance_type_and_scaled_by_keda() -> N
         so for so in scaled_objects() if so["spec"]["scaleTargetRef"]["kind"] == "LeaderWorkerSet"
     ]
     assert scaled_object["spec"]["scaleTargetRef"]["apiVersion"] == lws["apiVersion"]
+
+
+# --- sweeps on Ray (KubeRay) ---------------------------------------------------------------
+def test_rayjob_runs_a_sweep_prewarm_accepts_on_its_own_cluster() -> None:
+    import typer.main
+
+    from autoscaler.cli import app
+
+    job = one(examples(), "RayJob")
+    words = shlex.split(job["spec"]["entrypoint"])
+    assert words[:2] == ["prewarm", "sweep"]
+    group = typer.main.get_command(app)
+    sweep = group.get_command(group.make_context("prewarm", ["sweep"]), "sweep")  # type: ignore[attr-defined]
+    params = sweep.make_context("sweep", words[2:]).params  # an unknown option raises
+    assert params["ray_address"] == "auto"
+    assert job["spec"]["shutdownAfterJobFinishes"] is True
+
+    cluster = job["spec"]["rayClusterSpec"]
+    locked = re.search(r"^ray==(\S+)", (REPO / "requirements" / "ray.txt").read_text(), re.M)
+    assert locked and cluster["rayVersion"] == locked[1], "rayVersion is the image's ray pin"
+    head = cluster["headGroupSpec"]
+    assert head["rayStartParams"]["num-cpus"] == "0", "replays run on the workers"
+    templates = dict(pod_templates(job))
+    images = {c["image"] for t in templates.values() for c in t["spec"]["containers"]}
+    assert len(images) == 1 and images.pop().endswith("-ray"), "one image, built WITH_RAY"
+    # The driver reads the traces and writes --out on the head: both on a mounted volume.
+    (head_container,) = head["template"]["spec"]["containers"]
+    mounts = [m["mountPath"] for m in head_container["volumeMounts"]]
+    for path in [*params["trace"], params["out"]]:
+        assert any(str(path).startswith(m.rstrip("/") + "/") for m in mounts), path
+    for group in cluster["workerGroupSpecs"]:
+        assert int(group["rayStartParams"]["num-cpus"]) >= 1

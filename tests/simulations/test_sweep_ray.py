@@ -24,7 +24,8 @@ from simulations.sweep.ray_executor import (
     connect,
     disconnect,
 )
-from tests.simulations.ray_cluster import RayCluster, start_cluster
+from simulations.sweep.ray_local import RayCluster, free_port
+from tests.simulations.ray_cluster import local_cluster
 from tests.simulations.sweep_helpers import small_plan, write_rate_trace
 from tests.simulations.test_cli_simulate import prewarm
 
@@ -36,7 +37,7 @@ def trace_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[RayCluster]:
-    started = start_cluster(cpus=2)
+    started = local_cluster(cpus=2)
     try:
         yield started
     finally:
@@ -157,7 +158,6 @@ def test_a_malformed_address_exits_2_before_anything_runs(tmp_path: Path, trace_
 
 
 def test_an_unreachable_cluster_exits_2_naming_it(tmp_path: Path, trace_path: Path) -> None:
-    from tests.simulations.ray_cluster import free_port
 
     address = f"ray://127.0.0.1:{free_port()}"
     result = prewarm(*sweep_args(trace_path, tmp_path / "out"), "--ray-address", address)
