@@ -117,6 +117,8 @@ class ManualClock:
             await asyncio.sleep(0 if yields < 100 else 0.001)
 
     def _wake_due(self) -> None:
+        if not self._sleeps:  # a simulation moves the clock millions of times, with no sleeper
+            return
         for _, (at_s, future) in sorted(self._sleeps.items(), key=lambda kv: (kv[1][0], kv[0])):
             if at_s <= self._now_s and not future.done():
                 future.set_result(None)
