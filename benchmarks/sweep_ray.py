@@ -113,7 +113,8 @@ def main() -> None:
             ray = connect(cluster.address)
             connect_s = time.perf_counter() - connect_started
             try:
-                ray_s, on_ray = timed(RaySweepExecutor(ray, code=code_fingerprint()), tasks)
+                # No code check: the comparison of the numbers below is the check.
+                ray_s, on_ray = timed(RaySweepExecutor(ray), tasks)
             finally:
                 disconnect()
         finally:

@@ -2,9 +2,9 @@
 
 `SweepExecutor.run(tasks)` yields `(task, result)` as each replay finishes, in any order.
 Tasks and results are plain picklable values (`simulations.sweep.tasks`), so another
-backend (Ray: one remote call per task, `run_task` as the remote function) only has to
-implement `run`. Results do not depend on the executor or the number of workers: each
-replay is seeded from its task alone.
+backend only has to implement `run`: `ray_executor.RaySweepExecutor` sends each task to a
+Ray cluster. Results do not depend on the executor or the number of workers: each replay
+is seeded from its task alone.
 """
 
 from __future__ import annotations
