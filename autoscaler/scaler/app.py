@@ -103,7 +103,11 @@ class ScalerApp:
             self._refitting = loop.create_task(self.refits.run())
         if self.freeze_when_settled:
             self._settling = loop.create_task(
-                heap_settling.freeze_when_settled(self._settling_state)
+                heap_settling.freeze_when_settled(
+                    self._settling_state,
+                    now_s=self.registry.clock.now_s,
+                    sleep=self.registry.clock.sleep,
+                )
             )
         log.info(
             "serving",

@@ -19,7 +19,7 @@ import asyncio
 import gc
 import logging
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 
 log = logging.getLogger("prewarm.serve")
@@ -57,9 +57,11 @@ async def freeze_when_settled(
     *,
     check_every_s: float = 10.0,
     now_s: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     freeze: Callable[[], None] = freeze_heap,
 ) -> None:
-    """Runs until cancelled."""
+    """Runs until cancelled. The scaler passes its clock's `now_s` and `sleep`; the gRPC
+    front process, which has no clock, the defaults."""
     watch = watch or SettlingWatch()
     while True:
         current = state()
@@ -78,4 +80,4 @@ async def freeze_when_settled(
                         "pause_ms": round((time.perf_counter() - started) * 1000, 1),
                     },
                 )
-        await asyncio.sleep(check_every_s)
+        await sleep(check_every_s)
