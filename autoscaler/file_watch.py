@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -98,12 +98,14 @@ class Reloading(Generic[T]):
         log: logging.Logger,
         expected: tuple[type[Exception], ...] = (ValueError,),
         load_now: bool = True,
+        details: Callable[[T], Mapping[str, object]] = lambda value: {},
     ) -> None:
         self.watch = FileWatch(paths)
         self.load = load
         self.what = what  # "TLS certificate", "plan": the subject of the log lines
         self.log = log
         self.expected = expected
+        self.details = details  # what the "loaded" log line says about a value
         self.value: T | None = None
         self.generation = 0  # +1 per value adopted
         self.last_error: str | None = None
@@ -140,7 +142,8 @@ class Reloading(Generic[T]):
         self.last_error = None
         if not quiet:
             done = "loaded" if self.generation == 1 else "reloaded"
-            self.log.info(f"{self.what} {done}", extra={"generation": self.generation})
+            extra = {"generation": self.generation, **self.details(value)}
+            self.log.info(f"{self.what} {done}", extra=extra)
 
 
 async def poll(

@@ -90,7 +90,13 @@ class TlsFiles:
 class _Rotation:
     def __init__(self, files: TlsFiles) -> None:
         # A bad file at start is an error, not a warning; later ones keep the pair in force.
-        self._material = Reloading(files.paths, files.read, what="TLS certificate", log=log)
+        self._material = Reloading(
+            files.paths,
+            files.read,
+            what="TLS certificate",
+            log=log,
+            details=lambda _: {"cert_file": str(files.cert_file)},
+        )
         assert self._material.value is not None
         self.initial = self._material.value
 

@@ -45,7 +45,13 @@ class PlanStore:
         self.current: LoadedPlan | None = None
         self.last_error: str | None = None
         self._plan = Reloading(
-            (path,), self._load, what="plan", log=log, expected=(PlanFileError,), load_now=False
+            (path,),
+            self._load,
+            what="plan",
+            log=log,
+            expected=(PlanFileError,),
+            load_now=False,
+            details=lambda plan: {"models": sorted(plan.placements), "path": str(path)},
         )
         self._lock = asyncio.Lock()
 

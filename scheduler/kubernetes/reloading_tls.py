@@ -24,7 +24,13 @@ class ReloadingServerContext:
     def __init__(self, cert_file: Path, key_file: Path) -> None:
         self.cert_file, self.key_file = cert_file, key_file
         # Unreadable at start: an error, not a warning.
-        self._pair = Reloading((cert_file, key_file), self._load, what="TLS certificate", log=log)
+        self._pair = Reloading(
+            (cert_file, key_file),
+            self._load,
+            what="TLS certificate",
+            log=log,
+            details=lambda _: {"cert_file": str(cert_file)},
+        )
         # The listening socket's context: every handshake starts here and is moved to the
         # context holding the newest pair.
         self.context = self._load()

@@ -70,7 +70,7 @@ def test_a_bad_file_keeps_the_last_good_value_and_is_tried_once(
         except ValueError:
             raise ValueError(f"{path}: not a number") from None
 
-    value = Reloading([path], load, what="number", log=log)
+    value = Reloading([path], load, what="number", log=log, details=lambda n: {"number": n})
     assert (value.value, value.generation, value.last_error) == (1, 1, None)
     bump(path, "x", 2 * 10**18)
     with caplog.at_level(logging.INFO, logger="prewarm.test"):
@@ -83,6 +83,7 @@ def test_a_bad_file_keeps_the_last_good_value_and_is_tried_once(
         assert value.refresh()
     assert (value.value, value.generation, value.last_error) == (2, 2, None)
     assert caplog.messages[-1] == "number reloaded"
+    assert (caplog.records[-1].generation, caplog.records[-1].number) == (2, 2)
 
 
 def test_a_loader_bug_is_kept_out_and_named_with_the_file(tmp_path: Path) -> None:
