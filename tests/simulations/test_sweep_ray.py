@@ -94,7 +94,7 @@ def test_a_trace_is_put_in_the_object_store_once_for_all_its_tasks(
     trace_path: Path, ray_session: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     plan = small_plan(trace_path, ["target_utilisation=0.6,0.8"], families=("reactive-tokens",))
-    executor = RaySweepExecutor(ray_session, code=plan.code)
+    executor = RaySweepExecutor(ray_session)
     puts: list[object] = []
     put = ray_session.put
     monkeypatch.setattr(ray_session, "put", lambda value: puts.append(value) or put(value))
