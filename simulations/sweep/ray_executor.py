@@ -142,7 +142,9 @@ class RaySweepExecutor:
     def __init__(self, ray: Any, code: str | None = None) -> None:
         self._ray = ray
         self._code = code
-        self._remote = ray.remote(num_cpus=1, max_retries=0)(_replay_remote)
+        # A replay is pure (seeded from its task): rerunning it where a node was lost gives
+        # the same numbers. A replay's own exception is not retried (Ray's default).
+        self._remote = ray.remote(num_cpus=1, max_retries=2)(_replay_remote)
 
     @property
     def cpus(self) -> int:
