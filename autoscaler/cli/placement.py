@@ -14,6 +14,10 @@ each model's latest decision as `ModelDecision(ModelScale(replicas now, forecast
 the horizon), the ScaledObject)` and pokes the loop when what placement sees changed. A
 ScaledObject the registry drops (KEDA stopped asking) leaves the board: its model then holds
 the last plan's replicas (scale_demand.py), never shrinks for want of data.
+
+The board also keeps, per ScaledObject, vLLM's running + waiting requests from the scaler's
+latest observation (`loads()`): with DCGM's engine activity (dcgm_feed.py) they make the waste
+flag. They change every poll, so they never poke the loop; the next turn reads them.
 """
 
 from __future__ import annotations
@@ -27,10 +31,14 @@ from typing import Any
 
 from autoscaler.clock import Clock
 from autoscaler.decision import Decision
+from autoscaler.metrics.prometheus_source import PrometheusSource
+from autoscaler.metrics.promql import DEFAULT_NAMES
+from autoscaler.metrics.source import ModelQuery
 from autoscaler.scaler.tracked import Tracked
 from scheduler.controller.scale_demand import ModelScale
 from scheduler.kubernetes.controller_config import PlacementConfig
 from scheduler.kubernetes.controller_loop import ModelDecision, PlacementLoop
+from scheduler.kubernetes.dcgm_feed import ModelLoad
 from scheduler.kubernetes.events import InvolvedObject
 
 log = logging.getLogger("prewarm.placement")
@@ -44,6 +52,7 @@ class DecisionBoard:
     def __init__(self, on_change: Callable[[], None] = lambda: None) -> None:
         self.on_change = on_change
         self._by_target: dict[str, tuple[str, ModelScale, InvolvedObject]] = {}
+        self._loads: dict[str, tuple[str, ModelLoad]] = {}
 
     def __call__(self, tracked: Tracked, decision: Decision) -> None:
         """The registry's listener: runs on the RPC loop for every decision; cheap."""
@@ -51,14 +60,47 @@ class DecisionBoard:
         namespace, _, name = target.scaled_object.rpartition("/")
         workload = InvolvedObject("keda.sh/v1alpha1", "ScaledObject", namespace, name)
         entry = (target.model, ModelScale.from_decision(decision), workload)
+        latest = tracked.engine.window.latest
+        source = tracked.source
+        self._loads[target.scaled_object] = (
+            target.model,
+            ModelLoad(
+                ModelQuery(target.model, target.namespace or None),
+                None if latest is None else latest.requests_running + latest.requests_waiting,
+                None if latest is None else latest.t_s,
+                source.names if isinstance(source, PrometheusSource) else DEFAULT_NAMES,
+            ),
+        )
         if self._by_target.get(target.scaled_object) != entry:
             self._by_target[target.scaled_object] = entry
             self.on_change()
 
     def forget(self, tracked: Tracked) -> None:
         """The registry's on_drop."""
+        self._loads.pop(tracked.target.scaled_object, None)
         if self._by_target.pop(tracked.target.scaled_object, None) is not None:
             self.on_change()
+
+    def loads(self) -> Mapping[str, ModelLoad]:
+        """Per model, vLLM's requests summed over its ScaledObjects, as old as the oldest
+        observation (None if any has none: part of the fleet unread is no evidence of no
+        load); pods in any of their namespaces (the query's namespace only if all agree)."""
+        by_model: dict[str, list[ModelLoad]] = {}
+        for model, load in self._loads.values():
+            by_model.setdefault(model, []).append(load)
+        out = {}
+        for model, loads in by_model.items():
+            namespaces = {load.query.namespace for load in loads}
+            namespace = namespaces.pop() if len(namespaces) == 1 else None
+            counted = [load for load in loads if load.requests is not None]
+            whole = len(counted) == len(loads)
+            out[model] = ModelLoad(
+                ModelQuery(model, namespace),
+                sum(load.requests or 0.0 for load in loads) if whole else None,
+                min(load.requests_at_s or 0.0 for load in loads) if whole else None,
+                loads[0].names,
+            )
+        return out
 
     def decisions(self) -> Mapping[str, ModelDecision]:
         now: dict[str, int] = {}
@@ -116,7 +158,12 @@ async def run_placement(
             )
             health = None
             if config.dcgm and prometheus_url:
-                health = DcgmFeed(prometheus_url, config.health, window_s=config.dcgm_window_s)
+                health = DcgmFeed(
+                    prometheus_url,
+                    config.health,
+                    window_s=config.dcgm_window_s,
+                    models=board.loads,
+                )
             loop = PlacementLoop(
                 api,
                 config.controller_settings(),

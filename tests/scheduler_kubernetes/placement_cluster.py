@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from autoscaler.clock import ManualClock
 from autoscaler.decision import Decision
+from autoscaler.observation import Observation
 from autoscaler.scaler.metadata import ScalerTarget
 from autoscaler.scaler.tracked import Tracked
 from scheduler.controller.scale_demand import ModelScale, demand_from_scale
@@ -82,15 +83,28 @@ def seed(server: ApiServer) -> None:
         server.seed(resource, *recorded(name)["items"])
 
 
-def tracked(model: str, scaled_object: str) -> Tracked:
-    """What the registry hands its listeners; the board reads only the target."""
+def tracked(model: str, scaled_object: str, latest: Observation | None = None) -> Tracked:
+    """What the registry hands its listeners; the board reads the target and the engine's
+    latest observation (vLLM's requests)."""
     target = ScalerTarget(scaled_object, model, NS, None, None)
-    return cast(Tracked, _Target(target))
+    return cast(Tracked, _Target(target, _Engine(_Window(latest))))
+
+
+@dataclass
+class _Window:
+    latest: Observation | None = None
+
+
+@dataclass
+class _Engine:
+    window: _Window = field(default_factory=_Window)
 
 
 @dataclass
 class _Target:
     target: ScalerTarget
+    engine: _Engine = field(default_factory=_Engine)
+    source: object = None
 
 
 def decision(now: int, forecast: int, t_s: float = START_S) -> Decision:
@@ -202,6 +216,7 @@ def make_replica(
     decisions: Any,
     instance_types: list[dict[str, Any]],
     sleep: Any,
+    health: Any = None,
 ) -> Replica:
     watch = InventoryWatch(api, sleep=sleep)
     elector = LeaderElector(
@@ -224,6 +239,7 @@ def make_replica(
         inventory=watch,
         elector=elector,
         instance_types=lambda: instance_types,
+        health=health,
         metrics=metrics,
         events=EventRecorder(api, clock, instance=identity),
         debounce_s=cfg.debounce_s,

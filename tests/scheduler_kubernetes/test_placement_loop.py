@@ -17,8 +17,10 @@ import pytest
 
 from autoscaler.cli.placement import DecisionBoard
 from autoscaler.clock import ManualClock
+from autoscaler.observation import Observation
 from scheduler.controller.diff import plan_index
 from scheduler.kubernetes.configmap_plan_store import ConfigMapPlanStore
+from scheduler.kubernetes.dcgm_feed import DcgmFeed
 from scheduler.kubernetes.manifests import render_manifests
 from scheduler.kubernetes.serve_webhook import WebhookServer
 from tests.kube_api_server import ApiServer, serve_api
@@ -369,6 +371,80 @@ async def test_an_unreadable_inventory_holds_the_last_plan_and_unplaceable_deman
     # The webhook learns the reasons too: the ConfigMap lists them.
     cm = written_plan(server).placements[LLAMA_70B]
     assert len(cm.unplaced) == 2
+
+
+def vllm(running: float, waiting: float, t_s: float) -> Observation:
+    """The scaler's latest observation of a model (what its engine's window holds)."""
+    return Observation(t_s, 0.0, 0.0, running, waiting, 0.3, 1)
+
+
+def prometheus_answering(engine: dict[str, tuple[float, int]]) -> httpx.MockTransport:
+    """Hand-made Prometheus answers: per model named in an engine-activity query, its pods'
+    mean DCGM_FI_PROF_GR_ENGINE_ACTIVE and device count (tagged as `combined` tags them);
+    the health queries find no series (no GPU is unhealthy)."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        query = request.url.params["query"]
+        result: list[dict[str, Any]] = []
+        for model, (active, devices) in engine.items():
+            if "DCGM_FI_PROF_GR_ENGINE_ACTIVE" in query and f'"{model}"' in query:
+                t = request.url.params["time"]
+                result = [
+                    {"metric": {"prewarm_signal": "engine_active"}, "value": [t, str(active)]},
+                    {"metric": {"prewarm_signal": "gpus"}, "value": [t, str(devices)]},
+                ]
+        body = {"status": "success", "data": {"resultType": "vector", "result": result}}
+        return httpx.Response(200, json=body)
+
+    return httpx.MockTransport(answer)
+
+
+async def test_an_idle_models_gpus_are_flagged_as_waste_with_an_idle_gpus_event(
+    server: ApiServer,
+) -> None:
+    """DCGM shows both models' GPUs idle; vLLM reports no request for the 8B but 3 in flight
+    for the 70B (a decode-bound lull, not waste). Only the 8B is flagged, through the wiring
+    `serve` uses: the board's vLLM requests and the DCGM feed's engine activity."""
+    cfg = config()
+    clock = ManualClock(START_S)
+    board = DecisionBoard()
+    board(tracked(LLAMA_8B, f"{NS}/llama-8b", vllm(0, 0, START_S - 5)), decision(2, 2))
+    board(tracked(LLAMA_70B, f"{NS}/llama-70b", vllm(2, 1, START_S - 5)), decision(1, 1))
+    engine = {LLAMA_8B: (0.004, 2), LLAMA_70B: (0.01, 1)}
+    feed = DcgmFeed(
+        "http://prometheus.test:9090",
+        cfg.health,
+        models=board.loads,
+        transport=prometheus_answering(engine),
+    )
+    async with server.client() as api:
+        r = make_replica(
+            api, "prewarm-0", clock, cfg, board.decisions, [], RecordingSleep(), health=feed
+        )
+        async with running(r.watch.run()):
+            await wait_until(r.watch.synced, "the informers listed")
+            assert await r.elector.step()
+            first = await r.loop.turn()
+            assert first.outcome == "written" and first.result is not None, first.error
+            (flag,) = first.result.waste
+            assert (flag.model, flag.replicas) == (LLAMA_8B, 2)
+            assert "engine active 0.004 <= 0.02 on 2 device(s)" in flag.reason
+            assert flag.reason in first.result.plan.reasons
+            assert f"{LLAMA_8B}: IdleGpus" in first.events
+            waste = r.metrics.registry.get_sample_value
+            assert waste("prewarm_placement_waste", {"model": LLAMA_8B}) == 1
+
+            # The scaler's observation goes stale (its refreshes fail): no evidence, no flag.
+            clock.advance(cfg.health.max_age_s + 10)
+            assert await r.elector.step()
+            stale = await r.loop.turn()
+            assert stale.result is not None and stale.result.waste == ()
+    (idle,) = events_of(server, "IdleGpus")
+    assert idle["type"] == "Warning" and idle["involvedObject"]["kind"] == "ScaledObject"
+    assert idle["involvedObject"]["name"] == "llama-8b"
+    assert "while vLLM reports no request" in idle["message"]
+    assert waste("prewarm_placement_waste", {"model": LLAMA_8B}) == 0  # the stale turn cleared it
+    assert waste("prewarm_placement_waste", {"model": LLAMA_70B}) == 0
 
 
 def turns(r: Any) -> float:
