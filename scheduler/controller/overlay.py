@@ -84,22 +84,19 @@ def _lay(gpu: Gpu, planned: list[Assignment], node: Node, reasons: list[str]) ->
     geo = geometry(spec)
     running = [m for m in gpu.mig if m.in_use]
     matched: set[int] = set()
-    left: list[Assignment] = []
-    for a in planned:  # the planned slice, running where it was planned
-        k = _find(running, matched, a, same_start=True)
-        if k is None:
-            left.append(a)
-        else:
-            matched.add(k)
-            running[k] = _named(running[k], a)
-    still: list[Assignment] = []
-    for a in left:  # the same model and profile elsewhere on the GPU stands for it
-        k = _find(running, matched, a, same_start=False)
-        if k is None:
-            still.append(a)
-        else:
-            matched.add(k)
-            running[k] = _named(running[k], a)
+    still = list(planned)
+    # First the planned slice running where it was planned; then the same model and
+    # profile elsewhere on the GPU stands for it.
+    for same_start in (True, False):
+        unmatched: list[Assignment] = []
+        for a in still:
+            k = _find(running, matched, a, same_start=same_start)
+            if k is None:
+                unmatched.append(a)
+            else:
+                matched.add(k)
+                running[k] = _named(running[k], a)
+        still = unmatched
     state = geo.state_of((m.profile, m.start) for m in running)
     for a in still:
         if a.start is None or a.profile not in geo.shapes:
