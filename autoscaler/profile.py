@@ -76,6 +76,11 @@ class ModelProfile(_Strict):
     model: str = Field(min_length=1)
     capacity: ReplicaCapacity
     ttft_slo_s: float = Field(2.0, gt=0)
+    # The SLO as a share: at least this fraction of requests see their first token within
+    # ttft_slo_s. `prewarm tune` keeps only profiles whose replay attains it.
+    ttft_slo_attainment: float = Field(
+        0.99, gt=0, lt=1, description="share of requests whose TTFT must be <= ttft_slo_s"
+    )
     # At most two hours: the forecast spans the cold start, and its error ring holds a row
     # per step; a typo of 1e12 s asked for more steps than memory holds.
     cold_start_s: float = Field(
