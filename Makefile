@@ -11,7 +11,7 @@ RUNTIME_LOCK := requirements/runtime.txt
 RAY_LOCK := requirements/ray.txt
 DEMO_OUT ?= out/demo
 
-.PHONY: venv demo test lint bench clean proto prometheus keda-go keda-go-for-tests lock
+.PHONY: venv demo test lint docs bench clean proto prometheus keda-go keda-go-for-tests lock
 
 venv: $(STAMP)
 
@@ -53,8 +53,16 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy autoscaler scheduler simulations benchmarks
 
-test: $(STAMP) lint prometheus keda-go-for-tests
+test: $(STAMP) lint docs prometheus keda-go-for-tests
 	$(BIN)/pytest
+
+# The reference docs (docs/, mkdocs.yml) into out/site/. --strict fails the build on any warning:
+# a broken link or anchor, a page missing from the nav. Not --quiet: it drops the warnings
+# before --strict counts them (mkdocs issue 4126), so the log is kept and shown on failure.
+docs: $(STAMP)
+	@mkdir -p out
+	@$(BIN)/mkdocs build --strict > out/mkdocs.log 2>&1 \
+		|| { cat out/mkdocs.log; echo "make docs: mkdocs build --strict failed"; exit 1; }
 
 # Integration tests run a real Prometheus (Debian package `prometheus`, which ships promtool).
 # As root with apt-get (CI), install it when missing; otherwise say so and go on: the tests

@@ -1,4 +1,4 @@
-"""README's "Install on a cluster" section: every file and folder it names exists."""
+"""The install guide (docs/install.md): every file and folder it names exists."""
 
 from __future__ import annotations
 
@@ -6,20 +6,7 @@ import re
 
 from tests.deploy.manifests import EXAMPLES, REPO
 
-README = REPO / "README.md"
-
-
-class _Section:
-    """The README's install section, read fresh each time."""
-
-    def read_text(self) -> str:
-        text = README.read_text()
-        start = text.index("## Install on a cluster")
-        following = text.find("\n## ", start + 3)
-        return text[start : following if following != -1 else None]
-
-
-INSTALL = _Section()
+INSTALL = REPO / "docs" / "install.md"
 
 
 def test_every_path_the_guide_names_exists() -> None:

@@ -1,5 +1,5 @@
 """Forecaster kinds are declared once (kinds.MEMBER_KINDS): the profile's union, the ensemble's
-members, the registry, the backtest/tune defaults, the tuning grid and README agree."""
+members, the registry, the backtest/tune defaults, the tuning grid and the docs agree."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from autoscaler.forecast.kinds import MEMBER_KINDS, MemberSettings, check_kinds
 from autoscaler.forecast.last_value import LastValueForecaster, LastValueSettings
 from autoscaler.forecast.registry import FORECASTERS, ForecastSettings
 
-README = Path(__file__).resolve().parents[3] / "README.md"
+DOCS = Path(__file__).resolve().parents[3] / "docs"
 
 
 def union_kinds(annotated: Any) -> list[str]:
@@ -70,9 +70,11 @@ def test_the_tuning_grid_covers_every_default_kind() -> None:
     assert list(dict.fromkeys(c.kind for c in grid)) == list(FORECASTERS)
 
 
-def test_readme_lists_the_kinds_in_the_declared_order() -> None:
-    text = README.read_text()
+def test_the_docs_list_the_kinds_in_the_declared_order() -> None:
+    # The forecasters page's table of kinds, and the profile reference's `forecast.kind` row.
+    text = (DOCS / "forecasting.md").read_text()
     table = re.findall(r"^\| `([a-z-]+)` \| [^|]+ \| [^|]+ \|$", text, flags=re.MULTILINE)
     assert [kind for kind in table if kind in FORECASTERS] == list(FORECASTERS)
+    text = (DOCS / "decision.md").read_text()
     (row,) = re.findall(r"^\| `forecast\.kind` \| `[a-z-]+` \| (.+) \(see", text, re.MULTILINE)
     assert re.findall(r"`([a-z-]+)`", row) == list(FORECASTERS)
