@@ -6,7 +6,7 @@ replay that finished, and running it again (or with more values) replays only th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from simulations.sweep.cache import ResultCache
@@ -32,9 +32,22 @@ def run_sweep(
     cache: ResultCache,
     on_result: OnResult | None = None,
 ) -> SweepOutcome:
+    results, cached, replayed = run_tasks(plan.tasks, executor, cache, on_result)
+    return SweepOutcome(plan, results, cached=cached, replayed=replayed)
+
+
+def run_tasks(
+    tasks: Sequence[SweepTask],
+    executor: SweepExecutor,
+    cache: ResultCache,
+    on_result: OnResult | None = None,
+) -> tuple[dict[str, PointResult], int, int]:
+    """Each task's result by key (from the cache, else replayed through `executor` and
+    cached), with how many came from the cache and how many were replayed. `prewarm tune`
+    runs its candidates through here too, so a point swept before is not replayed."""
     results: dict[str, PointResult] = {}
     todo: list[SweepTask] = []
-    for task in plan.tasks:
+    for task in tasks:
         hit = cache.get(task.key)
         if hit is None:
             todo.append(task)
@@ -54,4 +67,4 @@ def run_sweep(
         results[task.key] = result
         if on_result is not None:
             on_result(task, result, False)
-    return SweepOutcome(plan, results, cached=len(plan.tasks) - len(todo), replayed=len(todo))
+    return results, len(tasks) - len(todo), len(todo)
