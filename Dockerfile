@@ -35,6 +35,7 @@ COPY pyproject.toml README.md ./
 COPY autoscaler/ autoscaler/
 COPY scheduler/ scheduler/
 COPY simulations/ simulations/
+COPY prewarm_cli/ prewarm_cli/
 COPY external_scaler_proto/ external_scaler_proto/
 # A regular (non-editable) install: the venv must not point back into /src. pip compiles
 # the .pyc files here, which matters because the container's root filesystem is read-only.

@@ -15,6 +15,9 @@ from autoscaler.forecast.memory_limits import memory_problems
 from autoscaler.forecast.registry import FORECASTERS, ForecastSettings
 from autoscaler.yaml_files import YamlFileError, read_yaml_file
 
+# The profile every command falls back on (an 8B model on one H100), shipped in the package.
+BUNDLED_PROFILE = Path(__file__).resolve().parent / "profiles" / "default.yaml"
+
 DEFAULT_FORECAST_KIND = "holt-winters"
 
 

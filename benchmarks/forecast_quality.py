@@ -36,7 +36,6 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 from autoscaler.backtest.evaluate import Score, default_warmup_s, score  # noqa: E402
-from autoscaler.backtest.loaders import load_file  # noqa: E402
 from autoscaler.backtest.rolling import (  # noqa: E402
     SLOW_KINDS,
     RollingRun,
@@ -46,6 +45,7 @@ from autoscaler.backtest.rolling import (  # noqa: E402
 )
 from autoscaler.backtest.series import DemandSeries  # noqa: E402
 from autoscaler.forecast.registry import FORECASTERS  # noqa: E402
+from simulations.backtest.loaders import load_file  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TRACES = ROOT.parent / "shared" / "traces"

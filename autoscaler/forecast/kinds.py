@@ -3,7 +3,7 @@
 Everything that lists kinds is built from MEMBER_KINDS: the ensemble's `members` union
 (ensemble.py), the registry with the ensemble added and the profile's `forecast` union
 (registry.py), and from the registry the defaults of `backtest`/`tune`, the tuning grid
-(autoscaler/backtest/tuning.py) and the admin API's check. The order here is the order of
+(simulations/tune/forecast_error.py) and the admin API's check. The order here is the order of
 every list and error message ("expected tags: 'last-value', ...").
 
 Adding a kind: write its module (settings model with a `kind` Literal + forecaster class)

@@ -9,7 +9,7 @@ One instant query per field, at the loop's `now_s`, all at once:
 - `rate(DCGM_FI_DEV_THERMAL_VIOLATION[window]) / 1e9` and the power twin: the share of the
   window the GPU spent clock-limited (the counters count nanoseconds). Worked number: 48 s
   of 60 s at the thermal limit -> 0.8 >= 0.5 -> throttled.
-Per model (`models`, from the scaler's decisions: autoscaler/cli/placement.py), the activity
+Per model (`models`, from the scaler's decisions: prewarm_cli/placement.py), the activity
 `scheduler.controller.waste` reads: mean DCGM_FI_PROF_GR_ENGINE_ACTIVE and the count of GPUs or
 MIG instances reporting it, over the model's pods (joined on namespace and pod with its vLLM
 series, the query `GET /models/{model}/gpu` runs: autoscaler.metrics.promql.gpu_queries), with

@@ -24,11 +24,13 @@ from typing import Any
 from simulations.sweep.tasks import PointResult, TraceRef
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
-CODE_PACKAGES = ("autoscaler", "simulations")
-# Code that cannot change a replay's numbers: the commands' wiring and the sweep's own
-# reporting. Editing a table's layout should not replay a week.
+# The fleet model places replicas with scheduler/ when given an inventory.
+CODE_PACKAGES = ("autoscaler", "scheduler", "simulations")
+# Code that cannot change a replay's numbers: the offline tools that only read series, and
+# the sweep's own reporting. Editing a table's layout should not replay a week.
 NOT_REPLAY_CODE = (
-    "autoscaler/cli/",
+    "simulations/backtest/",
+    "simulations/tune/",
     "simulations/sweep/frontier.py",
     "simulations/sweep/plot.py",
     "simulations/sweep/report.py",
@@ -39,8 +41,8 @@ CACHE_VERSION = 1  # bump when an entry's layout changes
 
 @lru_cache(maxsize=1)
 def code_fingerprint(root: Path = PACKAGE_ROOT) -> str:
-    """A hash of every .py file under autoscaler/ and simulations/ (paths and contents)
-    but those in NOT_REPLAY_CODE."""
+    """A hash of every .py file under CODE_PACKAGES (paths and contents) but those in
+    NOT_REPLAY_CODE."""
     digest = hashlib.blake2b(digest_size=16)
     for package in CODE_PACKAGES:
         for path in sorted((root / package).rglob("*.py")):

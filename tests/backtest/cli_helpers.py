@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from typer.testing import CliRunner, Result
 
-from autoscaler.cli.main import app
+from prewarm_cli.main import app
 
 RUNNER = CliRunner()
 

@@ -7,10 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from autoscaler.profile import load_profile, parse_profile
+from autoscaler.profile import BUNDLED_PROFILE, load_profile, parse_profile
 from tests.backtest.cli_helpers import daily_series, prewarm, read_json
-
-BUNDLED = Path(__file__).resolve().parents[2] / "autoscaler" / "profiles" / "default.yaml"
 
 
 def test_tune_writes_a_forecast_section_the_profile_loader_accepts(tmp_path: Path) -> None:
@@ -25,7 +23,7 @@ def test_tune_writes_a_forecast_section_the_profile_loader_accepts(tmp_path: Pat
     assert text.startswith("# prewarm tune on demand")  # the evidence, as comments
     section = yaml.safe_load(text)
     assert set(section) == {"forecast"}
-    profile = yaml.safe_load(BUNDLED.read_text())
+    profile = yaml.safe_load(BUNDLED_PROFILE.read_text())
     profile["forecast"] = section["forecast"]
     parsed = parse_profile(profile)
     doc = read_json(out / "tune.json")
@@ -59,13 +57,13 @@ def test_weights_move_the_chosen_quantile(tmp_path: Path) -> None:
 def test_tune_with_a_profile_writes_the_whole_profile_back(tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = prewarm(
-        "tune", "--series", str(daily_series(tmp_path)), "--profile", str(BUNDLED),
+        "tune", "--series", str(daily_series(tmp_path)), "--profile", str(BUNDLED_PROFILE),
         "--forecasters", "last-value", "--quantiles", "0.95", "--out", str(out),
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     tuned = load_profile(out / "profile.yaml")
     assert tuned.forecast.kind == "last-value"
-    assert tuned.model == load_profile(BUNDLED).model
+    assert tuned.model == load_profile(BUNDLED_PROFILE).model
     # The bundled profile's horizon: cold start 300 s + decision interval 15 s.
     assert read_json(out / "tune.json")["horizon_s"] == 315
 

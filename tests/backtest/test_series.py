@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autoscaler.backtest.loaders import load_file, load_value_csv
 from autoscaler.backtest.rolling import horizon_steps
 from autoscaler.backtest.series import from_events, from_segments
+from simulations.backtest.loaders import load_file, load_value_csv
 from simulations.traces.request_trace import TraceFormatError
 
 NAN = float("nan")

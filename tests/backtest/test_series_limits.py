@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from autoscaler.backtest.evaluate import check_scorable
-from autoscaler.backtest.loaders import load_request_trace, load_value_csv
 from autoscaler.backtest.series import MAX_SERIES_BUCKETS, DemandSeries
 from autoscaler.backtest.size import MAX_FORECAST_VALUES
-from autoscaler.backtest.sources import SourceError, SourceSpec
+from simulations.backtest.loaders import load_request_trace, load_value_csv
+from simulations.backtest.sources import SourceError, SourceSpec
 from simulations.traces.request_trace import TraceFormatError
 
 

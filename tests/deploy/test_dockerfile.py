@@ -171,7 +171,7 @@ def test_build_context_has_what_pip_install_needs(
 @pytest.mark.parametrize(
     ("path", "excluded"),
     [
-        ("autoscaler/cli/serve.py", False),
+        ("prewarm_cli/serve.py", False),
         ("autoscaler/__pycache__/x.pyc", True),
         (".venv/bin/python", True),
         ("tests/deploy/test_dockerfile.py", True),

@@ -344,7 +344,7 @@ def test_leaderworkerset_is_one_zone_one_instance_type_and_scaled_by_keda() -> N
 def test_rayjob_runs_a_sweep_prewarm_accepts_on_its_own_cluster() -> None:
     import typer.main
 
-    from autoscaler.cli import app
+    from prewarm_cli import app
 
     job = one(examples(), "RayJob")
     words = shlex.split(job["spec"]["entrypoint"])

@@ -14,12 +14,12 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from autoscaler.cli.emulate import build_fleet, emulate_command
 from autoscaler.clock import ManualClock
+from prewarm_cli.emulate import build_fleet, emulate_command
 from tests.emulator.helpers import parse
 
 # The command as `prewarm emulate` will run it once main.py registers it.
-RUN_COMMAND = "import typer; from autoscaler.cli.emulate import emulate_command as c; typer.run(c)"
+RUN_COMMAND = "import typer; from prewarm_cli.emulate import emulate_command as c; typer.run(c)"
 
 
 def write_azure(tmp_path: Path, rows: int = 240) -> Path:

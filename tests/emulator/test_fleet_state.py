@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from autoscaler.cli.simulate import BUNDLED_PROFILE
 from autoscaler.clock import ManualClock
 from autoscaler.profile import load_profile
+from prewarm_cli.simulate import BUNDLED_PROFILE
 from simulations.emulator import EmulatedFleet, FleetSnapshot
 from tests.emulator.helpers import START_S, constant_trace, fleet, stepped_trace
 

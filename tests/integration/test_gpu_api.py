@@ -21,13 +21,13 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from autoscaler.cli.serve import _prometheus_sources
 from autoscaler.clock import ManualClock
 from autoscaler.scaler.metadata import parse_metadata
 from autoscaler.scaler.profile_book import ProfileBook
 from autoscaler.scaler.prometheus_addresses import PrometheusAddresses
 from autoscaler.scaler.registry import ScalerRegistry
 from autoscaler.serve_config import ServeConfig
+from prewarm_cli.serve import _prometheus_sources
 from tests.fakes import make_profile
 from tests.integration.prometheus_server import (
     PrometheusFactory,

@@ -228,8 +228,8 @@ async def test_openapi_schema_documents_the_api_and_its_bearer(server: Server) -
 
 async def test_demo_mode_has_no_gpu_signals_and_says_so() -> None:
     """`serve --demo` reads the built-in vLLM emulator: nothing there reports GPUs."""
-    from autoscaler.cli.serve import BUNDLED_PROFILE, DEMO_MODEL, _demo_sources
     from autoscaler.clock import ManualClock
+    from prewarm_cli.serve import BUNDLED_PROFILE, DEMO_MODEL, _demo_sources
 
     profiles = {"default": load_profile(BUNDLED_PROFILE)}
     clock = ManualClock(START_S)

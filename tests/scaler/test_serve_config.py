@@ -81,7 +81,7 @@ def test_profile_paths_are_relative_to_the_config(tmp_path: Path) -> None:
 def test_check_validates_without_serving(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from autoscaler.cli.main import app
+    from prewarm_cli.main import app
 
     result = CliRunner().invoke(app, ["serve", "--config", str(EXAMPLE), "--check"])
     assert result.exit_code == 0, result.output

@@ -9,7 +9,7 @@ from typing import NoReturn
 import pytest
 from typer.testing import CliRunner
 
-from autoscaler.cli.main import app
+from prewarm_cli.main import app
 from scheduler.kubernetes import manifests
 from scheduler.kubernetes.placement import PlanError
 

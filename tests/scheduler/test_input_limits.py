@@ -12,7 +12,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from autoscaler.cli.main import app
+from prewarm_cli.main import app
 from scheduler.demand import load_demand
 from scheduler.input_errors import PlacementInputError
 from scheduler.input_limits import MAX_DEMAND_REPLICAS, MAX_INVENTORY_GPUS

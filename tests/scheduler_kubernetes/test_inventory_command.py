@@ -13,7 +13,7 @@ import yaml
 from aiohttp import web
 from typer.testing import CliRunner
 
-from autoscaler.cli.main import app
+from prewarm_cli.main import app
 from scheduler.inventory import load_inventory
 from tests.scheduler_kubernetes.test_inventory_reader import TOKEN, fake_api_server
 

@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 
-from autoscaler.cli.placement import DecisionBoard
 from autoscaler.clock import ManualClock
 from autoscaler.observation import Observation
 from autoscaler.scaler.profile_book import ProfileBook
@@ -22,6 +21,7 @@ from autoscaler.scaler.registry import ScalerRegistry
 from autoscaler.scaler.server import start_grpc
 from external_scaler_proto import externalscaler_pb2 as pb
 from external_scaler_proto import externalscaler_pb2_grpc as pb_grpc
+from prewarm_cli.placement import DecisionBoard
 from scheduler.controller.diff import plan_index
 from tests.fakes import FakeMetricSource, make_profile, prompt_for_replicas
 from tests.kube_api_server import ApiServer, serve_api

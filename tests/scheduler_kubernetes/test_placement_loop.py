@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from autoscaler.cli.placement import DecisionBoard
 from autoscaler.clock import ManualClock
 from autoscaler.observation import Observation
+from prewarm_cli.placement import DecisionBoard
 from scheduler.controller.diff import plan_index
 from scheduler.kubernetes.configmap_plan_store import ConfigMapPlanStore
 from scheduler.kubernetes.dcgm_feed import DcgmFeed

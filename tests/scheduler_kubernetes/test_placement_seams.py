@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from autoscaler.cli.placement import DecisionBoard
 from autoscaler.profile import ProfileError
 from autoscaler.serve_config import load_serve_config
+from prewarm_cli.placement import DecisionBoard
 from scheduler.controller.diff import placement_diff, plan_index
 from scheduler.controller.scale_demand import ModelScale
 from scheduler.kubernetes.api_calls import call_json
@@ -111,7 +111,7 @@ def test_serve_check_reports_placement_errors_with_the_rest(tmp_path: Path) -> N
     )
     from typer.testing import CliRunner
 
-    from autoscaler.cli import app
+    from prewarm_cli import app
 
     result = CliRunner().invoke(app, ["serve", "--config", str(path), "--check"])
     assert result.exit_code == 2, result.output

@@ -1,4 +1,4 @@
-"""`prewarm serve`'s placement wiring (autoscaler/cli/placement.py) against the in-process API
+"""`prewarm serve`'s placement wiring (prewarm_cli/placement.py) against the in-process API
 server, reached through a kubeconfig as in a cluster: the scaler's decisions reach the board,
 the Lease is taken, and the plan is written, with no test code between the parts."""
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import yaml
 from prometheus_client import CollectorRegistry
 
-from autoscaler.cli.placement import DecisionBoard, run_placement
 from autoscaler.clock import ManualClock
+from prewarm_cli.placement import DecisionBoard, run_placement
 from tests.kube_api_server import ApiServer, serve_api
 from tests.kube_api_server import resources as served
 from tests.kube_api_server.server import TOKEN

@@ -291,7 +291,7 @@ def test_unreadable_tls_file_is_named(tmp_path: Path) -> None:
 def test_a_swapped_certificate_and_key_exit_2_naming_the_files(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from autoscaler.cli.main import app
+    from prewarm_cli.main import app
 
     pki = make_pki(tmp_path)
     argv = ["webhook", "--plan", str(tmp_path / "plan.json")]
@@ -318,7 +318,7 @@ def test_a_plan_unreadable_at_start_exits_2_naming_it(
     # A wrong --plan would otherwise serve no plan, admitting pods unpatched with /healthz ok.
     from typer.testing import CliRunner
 
-    from autoscaler.cli.main import app
+    from prewarm_cli.main import app
 
     pki = make_pki(tmp_path)
     plan_path = tmp_path / "plan.json"

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from autoscaler.cli.inputs import BUNDLED_PROFILE
-from autoscaler.profile import ModelProfile, load_profile
+from autoscaler.profile import BUNDLED_PROFILE, ModelProfile, load_profile
 from simulations.sweep.cache import code_fingerprint
 from simulations.sweep.executor import SweepExecutor
 from simulations.sweep.grid import build_grid

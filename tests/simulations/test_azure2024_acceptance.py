@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from autoscaler.cli.simulate import BUNDLED_PROFILE
-from autoscaler.profile import load_profile
+from autoscaler.profile import BUNDLED_PROFILE, load_profile
 from simulations.fleet.physics import FleetPhysics
 from simulations.report.summary import policy_summary, slo_violations
 from simulations.runner import simulate

@@ -19,8 +19,7 @@ from typing import Any
 
 import pytest
 
-from autoscaler.cli.simulate import BUNDLED_PROFILE
-from autoscaler.profile import load_profile
+from autoscaler.profile import BUNDLED_PROFILE, load_profile
 from simulations.fleet.physics import FleetPhysics
 from simulations.report import build_summary
 from simulations.runner import POLICY_NAMES, simulate

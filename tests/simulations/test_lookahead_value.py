@@ -29,8 +29,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from autoscaler.cli.simulate import BUNDLED_PROFILE
-from autoscaler.profile import ModelProfile, load_profile, parse_profile
+from autoscaler.profile import BUNDLED_PROFILE, ModelProfile, load_profile, parse_profile
 from simulations.fleet.physics import FleetPhysics
 from simulations.report.summary import slo_met
 from simulations.run_result import PolicyRun

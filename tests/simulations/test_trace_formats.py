@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from autoscaler.cli.emulate import build_fleet
-from autoscaler.cli.main import app
 from autoscaler.clock import ManualClock
+from prewarm_cli.emulate import build_fleet
+from prewarm_cli.main import app
 from simulations.traces.formats import (
     FORMAT_HELP,
     FORMAT_NAMES,

@@ -14,11 +14,11 @@ from pydantic import TypeAdapter, ValidationError
 
 from autoscaler.backtest.rolling import SLOW_KINDS, default_kinds
 from autoscaler.backtest.series import DemandSeries
-from autoscaler.backtest.tuning import candidates
 from autoscaler.forecast.ensemble import EnsembleSettings
 from autoscaler.forecast.kinds import MEMBER_KINDS, MemberSettings, check_kinds
 from autoscaler.forecast.last_value import LastValueForecaster, LastValueSettings
 from autoscaler.forecast.registry import FORECASTERS, ForecastSettings
+from simulations.tune.forecast_error import candidates
 
 DOCS = Path(__file__).resolve().parents[3] / "docs"
 

@@ -28,10 +28,10 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from autoscaler.backtest.loaders import QUANTITIES
 from autoscaler.backtest.prometheus import DEFAULT_LOOKBACK_S
 from autoscaler.backtest.series import DemandSeries
-from autoscaler.backtest.sources import SourceSpec
+from simulations.backtest.loaders import QUANTITIES
+from simulations.backtest.sources import SourceSpec
 from simulations.traces.formats import FORMAT_HELP
 
 SeriesOption = Annotated[
@@ -296,7 +296,7 @@ def backtest_command(
         doc["skipped"] = skipped
     (out / "backtest.json").write_text(json.dumps(doc, indent=2) + "\n")
     if plots:
-        from autoscaler.backtest.plots import plot_forecasts
+        from simulations.backtest.plots import plot_forecasts
 
         plot_forecasts(demand, runs, horizon_s, out / "forecasts.png")
     if json_out:

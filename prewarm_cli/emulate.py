@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from autoscaler.cli.options import FormatOption, ProfileOption, TraceOption
-from autoscaler.cli.simulate import BUNDLED_PROFILE, DEMO_DURATION_S, DEMO_MEAN_RPS
 from autoscaler.clock import Clock, SystemClock
 from autoscaler.profile import ProfileError, load_profile
+from prewarm_cli.options import FormatOption, ProfileOption, TraceOption
+from prewarm_cli.simulate import BUNDLED_PROFILE, DEMO_DURATION_S, DEMO_MEAN_RPS
 
 if TYPE_CHECKING:  # the emulator (numpy, traces) loads only when the command runs
     from simulations.emulator import EmulatedFleet

@@ -3,7 +3,7 @@
     prewarm tune --trace aggregate_m-small.csv --format servegen --under-weight 10 --over-weight 1
     prewarm tune --prometheus http://prom:9090 --model llama --profile llama.yaml
 
-Each candidate of a small grid per kind (autoscaler/backtest/tuning.py) is backtested on the
+Each candidate of a small grid per kind (simulations/tune/forecast_error.py) is backtested on the
 history; the objective is under_weight x shortfall + over_weight x excess, where shortfall
 is the peak demand the plan would not have covered and excess the capacity it would have
 left idle, both as shares of the peak demand. Raise --under-weight when SLO misses cost more
@@ -28,9 +28,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from autoscaler.backtest.loaders import QUANTITIES
 from autoscaler.backtest.prometheus import DEFAULT_LOOKBACK_S
-from autoscaler.cli.backtest import (
+from prewarm_cli.backtest import (
     KINDS_HELP,
     BucketOption,
     EndOption,
@@ -53,6 +52,7 @@ from autoscaler.cli.backtest import (
     source_spec,
     stride_buckets,
 )
+from simulations.backtest.loaders import QUANTITIES
 
 DEFAULT_HORIZON_S = 300.0
 TABLE_ROWS = 12  # the terminal shows the leaders; files hold every trial
@@ -148,7 +148,6 @@ def tune_command(
     """Search forecaster kinds and settings; write the cheapest `forecast:` section."""
     from autoscaler.backtest.evaluate import check_scorable, default_warmup_s
     from autoscaler.backtest.rolling import horizon_steps
-    from autoscaler.backtest.tuning import candidates, ranked, run_trial
     from autoscaler.profile import (
         ModelProfile,
         ProfileError,
@@ -156,6 +155,7 @@ def tune_command(
         parse_profile,
         read_yaml,
     )
+    from simulations.tune.forecast_error import candidates, ranked, run_trial
 
     console = Console(stderr=json_out)
     spec = source_spec(
@@ -294,8 +294,8 @@ def _skipped_kinds(
 
 def _check_loadable(forecast: dict[str, Any], base: Any) -> None:
     """The section must load through autoscaler/profile.py: try it in a real profile."""
-    from autoscaler.cli.simulate import BUNDLED_PROFILE
     from autoscaler.profile import ProfileError, load_profile, parse_profile
+    from prewarm_cli.simulate import BUNDLED_PROFILE
 
     profile = base if base is not None else load_profile(BUNDLED_PROFILE)
     data = profile.model_dump(mode="json")

@@ -6,9 +6,7 @@ import math
 import os
 from pathlib import Path
 
-from autoscaler.profile import ModelProfile, load_profile, parse_profile
-
-BUNDLED_PROFILE = Path(__file__).resolve().parents[1] / "profiles" / "default.yaml"
+from autoscaler.profile import BUNDLED_PROFILE, ModelProfile, load_profile, parse_profile
 
 
 def cli_profile(path: Path | None, cold_start_s: float | None = None) -> ModelProfile:

@@ -10,9 +10,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from autoscaler.cli.inputs import check_out_dir, cli_profile
-from autoscaler.cli.options import FormatOption, ProfileOption
 from autoscaler.profile import ProfileError
+from prewarm_cli.inputs import check_out_dir, cli_profile
+from prewarm_cli.options import FormatOption, ProfileOption
 
 if TYPE_CHECKING:
     from simulations.sweep.cache import ResultCache

@@ -12,9 +12,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from autoscaler.cli.inputs import BUNDLED_PROFILE, check_out_dir, cli_profile
-from autoscaler.cli.options import FormatOption, ProfileOption, TraceOption
 from autoscaler.profile import ModelProfile, ProfileError
+from prewarm_cli.inputs import BUNDLED_PROFILE, check_out_dir, cli_profile
+from prewarm_cli.options import FormatOption, ProfileOption, TraceOption
 from simulations.traces.inputs import DEMO_DURATION_S, DEMO_MEAN_RPS
 
 # Imported from here by other commands and tests.

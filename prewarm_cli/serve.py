@@ -14,9 +14,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from autoscaler.profile import ModelProfile, ProfileError, load_profile
+from autoscaler.profile import BUNDLED_PROFILE, ModelProfile, ProfileError, load_profile
 
-BUNDLED_PROFILE = Path(__file__).resolve().parents[1] / "profiles" / "default.yaml"
 DEMO_MODEL = "demo"
 
 
@@ -147,7 +146,7 @@ async def _serve(  # type: ignore[no-untyped-def]
     placement = _placement(config)
     board = None
     if placement is not None:
-        from autoscaler.cli.placement import DecisionBoard
+        from prewarm_cli.placement import DecisionBoard
 
         board = DecisionBoard()
     registry = ScalerRegistry(
@@ -214,7 +213,7 @@ async def _serve(  # type: ignore[no-untyped-def]
     if placement is None or board is None:
         await app.run(stop)
         return
-    from autoscaler.cli.placement import run_placement
+    from prewarm_cli.placement import run_placement
 
     placing = asyncio.create_task(
         run_placement(placement, board, clock, metrics.registry, stop, config.prometheus.url)
@@ -248,7 +247,7 @@ def _prometheus_sources(config):  # type: ignore[no-untyped-def]
 
 
 def _demo_sources(profiles, clock, speed):  # type: ignore[no-untyped-def]
-    from autoscaler.cli.emulate import build_fleet
+    from prewarm_cli.emulate import build_fleet
     from simulations.emulator.source import EmulatorSource
 
     fleet = build_fleet(None, clock=clock, speed=speed, model=DEMO_MODEL)
