@@ -6,9 +6,9 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from autoscaler.backtest.loaders import FORMAT_NAMES, QUANTITIES, load_file, load_value_csv
 from autoscaler.backtest.prometheus import DEFAULT_LOOKBACK_S, load_prometheus
 from autoscaler.backtest.series import MAX_SERIES_BUCKETS, DemandSeries
+from simulations.backtest.loaders import FORMAT_NAMES, QUANTITIES, load_file, load_value_csv
 
 
 class SourceError(ValueError):
