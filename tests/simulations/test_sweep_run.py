@@ -3,12 +3,18 @@ the same numbers whatever the executor or worker count."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from simulations.sweep.cache import ResultCache
-from simulations.sweep.executor import InlineExecutor, ProcessPoolSweepExecutor, SweepTaskError
+from simulations.sweep.executor import (
+    ONE_BLAS_THREAD,
+    InlineExecutor,
+    ProcessPoolSweepExecutor,
+    SweepTaskError,
+)
 from simulations.sweep.run import run_sweep
 from simulations.sweep.tasks import PointResult, SweepTask
 from tests.simulations.sweep_helpers import CountingExecutor, small_plan, write_rate_trace
@@ -149,3 +155,24 @@ def test_the_same_numbers_with_one_worker_or_two_processes(
     for key, result in inline.results.items():
         assert pooled.results[key].metrics == result.metrics
         assert pooled.results[key].requests == result.requests
+
+
+def replay_checking_blas_threads(task: SweepTask) -> PointResult:
+    """A worker's replay that fails unless BLAS was asked for one thread before it started."""
+    from simulations.sweep.replay import run_task
+
+    seen = {name: os.environ.get(name) for name in ONE_BLAS_THREAD}
+    if seen != ONE_BLAS_THREAD:
+        raise RuntimeError(f"worker BLAS threads: {seen}")
+    return run_task(task)
+
+
+def test_workers_run_blas_on_one_thread_and_the_parent_keeps_its_own(
+    trace_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ONE_BLAS_THREAD:
+        monkeypatch.delenv(name, raising=False)
+    plan = small_plan(trace_path, ["target_utilisation=0.6"], families=("oracle",))
+    executor = ProcessPoolSweepExecutor(2, replay_checking_blas_threads)
+    assert len(list(executor.run(plan.tasks))) == len(plan.tasks)
+    assert not any(name in os.environ for name in ONE_BLAS_THREAD)
