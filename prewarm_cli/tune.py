@@ -1,17 +1,38 @@
-"""`prewarm tune`: pick the forecaster and settings whose plans would have cost least.
+"""`prewarm tune`: the profile a model should run with, found on its own history.
 
-    prewarm tune --trace aggregate_m-small.csv --format servegen --under-weight 10 --over-weight 1
-    prewarm tune --prometheus http://prom:9090 --model llama --profile llama.yaml
+    prewarm tune --trace code_week.csv --format azure2024 --profile llama.yaml
+    prewarm tune --prometheus http://prom:9090 --model llama --profile llama.yaml --trials 60
+    prewarm tune --series demand.csv                  # forecast error only: no requests
 
-Each candidate of a small grid per kind (simulations/tune/forecast_error.py) is backtested on the
-history; the objective is under_weight x shortfall + over_weight x excess, where shortfall
-is the peak demand the plan would not have covered and excess the capacity it would have
-left idle, both as shares of the peak demand. Raise --under-weight when SLO misses cost more
-than GPUs (10 : 1 says one token/s short is as bad as ten idle).
+Two objectives (`--objective`):
 
-Writes DIR/forecast.yaml (the winning `forecast:` section, evidence as comments above it),
-DIR/tune.json (every trial), and with --profile DIR/profile.yaml: that profile with the new
-forecast section, checked with autoscaler/profile.py before it is written.
+replay (the default with --trace or --prometheus): every candidate profile (forecaster kind
+and settings, forecast.quantile, target_utilisation, scaling.scale_down_delay_s,
+scaling.max_up_replicas, within default bounds that --range/--choices narrow or extend) is
+replayed through the simulator on the history, with the predictive engine `serve` runs;
+the pick is the cheapest in GPU-hours whose SLO attainment reaches the profile's
+ttft_slo_attainment. Optuna searches (TPE constrained on that attainment, seeded; the whole
+space when it has no more points than --trials), --batch trials at a time through the
+sweep's executors (local processes, or Ray with --ray-address) and its replay cache, so
+points `prewarm sweep` replayed are read, not replayed (--cache-dir SWEEP_OUT/cache).
+From Prometheus the model's token and request rates become a rate series (DIR/history.csv)
+replayed like a `--format rate` trace. Writes DIR/profile.yaml (the whole profile, checked
+to load as the one replayed, the evidence as comments above it) and DIR/tune.json (every
+trial); prints the frontier and the evidence. When no candidate meets the SLO it says so,
+writes DIR/closest-profile.yaml labelled NOT MEETING THE SLO, and exits 1.
+Worked number (docs/tune.md): on the Azure 2024 code week, 10 trials over 16 points.
+
+forecast-error (the default with --series): each candidate of a small grid per kind
+(simulations/tune/forecast_error.py) is backtested on the history; the objective is
+under_weight x shortfall + over_weight x excess, where shortfall is the peak demand the plan
+would not have covered and excess the capacity it would have left idle, both as shares of the
+peak demand. Raise --under-weight when SLO misses cost more than GPUs (10 : 1 says one
+token/s short is as bad as ten idle). Writes DIR/forecast.yaml (the winning `forecast:`
+section, evidence as comments above it), DIR/tune.json (every trial), and with --profile
+DIR/profile.yaml: that profile with the new forecast section, checked with
+autoscaler/profile.py before it is written.
+
+Bad options and inputs exit 2 naming what is wrong.
 """
 
 from __future__ import annotations
@@ -51,6 +72,26 @@ from prewarm_cli.backtest import (
     progress,
     source_spec,
     stride_buckets,
+)
+from prewarm_cli.tune_replay import (
+    DEFAULT_TRIALS,
+    BatchOption,
+    CacheDirOption,
+    ChoicesOption,
+    CvOption,
+    MaxRequestsOption,
+    ObjectiveOption,
+    ProcessOption,
+    RangeOption,
+    RayAddressOption,
+    ReplayOptions,
+    SeedOption,
+    SpaceOption,
+    TrialsOption,
+    WorkersOption,
+    choose_objective,
+    error,
+    run_replay_tune,
 )
 from simulations.backtest.loaders import QUANTITIES
 
@@ -124,7 +165,11 @@ def tune_command(
         typer.Option(help="look-ahead, s (default: the profile's cold start + interval, or 300)"),
     ] = None,
     profile: Annotated[
-        Path | None, typer.Option(help="model profile to write back with the tuned forecast")
+        Path | None,
+        typer.Option(
+            help="model profile (default: the bundled example): replay starts from it and "
+            "keeps its SLO; forecast-error writes it back with the tuned forecast"
+        ),
     ] = None,
     forecasters: Annotated[str | None, typer.Option(help=KINDS_HELP)] = None,
     quantiles: Annotated[
@@ -144,8 +189,83 @@ def tune_command(
     json_out: Annotated[
         bool, typer.Option("--json", help="print tune.json to stdout instead of a table")
     ] = False,
+    objective: ObjectiveOption = None,
+    range_: RangeOption = None,
+    choices: ChoicesOption = None,
+    space: SpaceOption = "default",
+    trials: TrialsOption = DEFAULT_TRIALS,
+    batch: BatchOption = 8,
+    seed: SeedOption = 0,
+    workers: WorkersOption = None,
+    ray_address: RayAddressOption = None,
+    cache_dir: CacheDirOption = None,
+    process: ProcessOption = "poisson",
+    cv: CvOption = 1.0,
+    max_requests: MaxRequestsOption = None,
 ) -> None:
-    """Search forecaster kinds and settings; write the cheapest `forecast:` section."""
+    """Find the profile that meets the SLO at the fewest GPU-hours by replaying the model's
+    history (--objective replay), or rank forecaster settings by forecast error."""
+    try:
+        chosen = choose_objective(
+            objective,
+            replayable=trace is not None or prometheus is not None,
+            forecast_error_given={
+                "--forecasters": forecasters is not None,
+                "--quantiles": quantiles != "0.9,0.95,0.98",
+                "--under-weight": under_weight != 10.0,
+                "--over-weight": over_weight != 1.0,
+                "--horizon-s": horizon_s is not None,
+                "--stride-s": stride_s is not None,
+                "--quantity": quantity != QUANTITIES[0],
+            },
+            replay_given={
+                "--range": bool(range_),
+                "--choices": bool(choices),
+                "--space": space != "default",
+                "--trials": trials != DEFAULT_TRIALS,
+                "--batch": batch != 8,
+                "--seed": seed != 0,
+                "--workers": workers is not None,
+                "--ray-address": ray_address is not None,
+                "--cache-dir": cache_dir is not None,
+                "--process": process != "poisson",
+                "--cv": cv != 1.0,
+                "--max-requests": max_requests is not None,
+            },
+        )
+    except ValueError as exc:
+        raise error(Console(stderr=json_out), str(exc)) from None
+    if chosen == "replay":
+        run_replay_tune(
+            ReplayOptions(
+                trace=trace,
+                fmt=fmt,
+                prometheus=prometheus,
+                model=model,
+                namespace=namespace,
+                lookback_s=lookback_s,
+                end_s=end_s,
+                bucket_s=bucket_s,
+                profile=profile,
+                ranges=range_ or [],
+                choices=choices or [],
+                space=space,
+                trials=trials,
+                batch=batch,
+                seed=seed,
+                warmup_s=warmup_s,
+                process=process,
+                cv=cv,
+                max_requests=max_requests,
+                workers=workers,
+                ray_address=ray_address,
+                cache_dir=cache_dir,
+                out=out,
+                json_out=json_out,
+                series=series,
+            )  # fmt: skip
+        )
+        return
     from autoscaler.backtest.evaluate import check_scorable, default_warmup_s
     from autoscaler.backtest.rolling import horizon_steps
     from autoscaler.profile import (
@@ -202,7 +322,7 @@ def tune_command(
         f"{under_weight:g} x shortfall + {over_weight:g} x excess",
         highlight=False,
     )
-    trials = []
+    scored = []
     with progress(console, "candidates") as bar, input_errors(console):
         task = bar.add_task("candidates", total=len(grid))
         for i, candidate in enumerate(grid):
@@ -211,7 +331,7 @@ def tune_command(
                 bar.update(task, completed=i + done / max(total, 1))
 
             bar.update(task, description=candidate.kind)
-            trials.append(
+            scored.append(
                 run_trial(
                     candidate,
                     demand,
@@ -224,7 +344,7 @@ def tune_command(
                     on_progress=on_progress,
                 )  # fmt: skip
             )
-    best_first = ranked(trials)
+    best_first = ranked(scored)
     rows = [_row(t) for t in best_first]
     best = best_first[0].candidate.settings.model_dump(mode="json")
     header = [

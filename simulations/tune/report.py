@@ -96,8 +96,7 @@ def evidence_lines(
     lines += [
         f"Searched: {space.describe()}.",
         f"{len(outcome.trials)} trials ({outcome.sampler}), {len(outcome.distinct)} distinct "
-        f"replays ({outcome.replayed} run, {outcome.cached} from the cache); every trial in "
-        "tune.json.",
+        "candidates; every trial in tune.json.",
         "",
         f"{'trial':>5} {'GPU-h':>8} {'SLO %':>7} {'meets':>5} {'vs given':>8}  candidate",
     ]

@@ -159,3 +159,21 @@ def test_same_trials_on_one_worker_and_on_a_process_pool(tmp_path: Path) -> None
 def test_trials_and_batch_must_be_positive(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="trials and batch"):
         _search(tmp_path, _wide(), trials=0)
+
+
+def test_a_stricter_target_reads_the_same_replays(tmp_path: Path) -> None:
+    """ttft_slo_attainment is what tune aims at, not a replay input: not in the cache key."""
+    space = build_space(base_profile(), [], ["target_utilisation=0.7,0.8"], "given")
+    cache = ResultCache(tmp_path / "cache")
+    trace = short_trace(tmp_path)
+
+    def search(target: float) -> SearchOutcome:
+        return replay_search(
+            space, with_target(base_profile(), target), trace, trials=4, seed=0,
+            executor=InlineExecutor(fake_replay), cache=cache, code="test",
+        )  # fmt: skip
+
+    first, stricter = search(0.9), search(0.95)
+    assert first.replayed == 2 and stricter.replayed == 0  # 0.8 is the profile as given
+    assert [t.key for t in first.trials] == [t.key for t in stricter.trials]
+    assert [t.feasible for t in first.trials] != [t.feasible for t in stricter.trials]
