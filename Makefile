@@ -51,7 +51,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy autoscaler scheduler simulations benchmarks
+	$(BIN)/mypy autoscaler scheduler simulations prewarm_cli benchmarks
 
 test: $(STAMP) lint docs prometheus keda-go-for-tests
 	$(BIN)/pytest

@@ -336,7 +336,7 @@ def test_real_mooncake_trace(shared_dir: Path) -> None:
     trace = load_trace(shared_dir / "traces/mooncake/conversation_trace.jsonl", "mooncake")
     assert trace.n_requests == 12031
     assert 3000 < trace.duration_s < 3700
-    assert trace.meta["prefix_block_reuse"] == pytest.approx(0.37, abs=0.02)  # README: 37 %
+    assert trace.meta["prefix_block_reuse"] == pytest.approx(0.37, abs=0.02)  # traces README: 37 %
 
 
 def test_real_azure_2024_series(shared_dir: Path) -> None:
