@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 OBJECTIVES = ("replay", "forecast-error")
 DEFAULT_TRIALS = 40
+DEFAULT_BATCH = 4  # simulations.tune.replay_search.DEFAULT_BATCH (not imported: the CLI is lazy)
 
 ObjectiveOption = Annotated[
     str | None,
@@ -79,7 +80,15 @@ BatchOption = Annotated[
         "the seed and this, not on --workers or Ray)",
     ),
 ]
-SeedOption = Annotated[int, typer.Option(min=0, help="replay: seed for the search and arrivals")]
+SeedOption = Annotated[int, typer.Option(min=0, help="replay: seed of the search")]
+ReplaySeedOption = Annotated[
+    int,
+    typer.Option(
+        min=0,
+        help="replay: seed for arrivals and cold-start jitter (prewarm sweep's --seed; the "
+        "same to reuse its replays)",
+    ),
+]
 WorkersOption = Annotated[
     int | None, typer.Option(min=1, help="replay: worker processes (default: every core)")
 ]
@@ -129,6 +138,7 @@ class ReplayOptions:
     trials: int
     batch: int
     seed: int
+    replay_seed: int
     warmup_s: float | None
     process: str
     cv: float
@@ -217,7 +227,7 @@ def _trace(console: Console, opts: ReplayOptions, base: ModelProfile) -> SweepTr
     if opts.trace is not None:
         assert opts.fmt is not None
         ref = TraceRef(
-            str(opts.trace), opts.fmt, opts.seed, opts.process, opts.cv, opts.max_requests
+            str(opts.trace), opts.fmt, opts.replay_seed, opts.process, opts.cv, opts.max_requests
         )
     else:
         assert opts.prometheus is not None and opts.model is not None
@@ -239,7 +249,7 @@ def _trace(console: Console, opts: ReplayOptions, base: ModelProfile) -> SweepTr
             highlight=False,
         )
         ref = TraceRef(
-            str(history.path), "rate", opts.seed, opts.process, opts.cv, opts.max_requests
+            str(history.path), "rate", opts.replay_seed, opts.process, opts.cv, opts.max_requests
         )
     return load_traces([ref], opts.warmup_s)[0]
 
@@ -364,6 +374,7 @@ def _search(
             trace,
             trials=opts.trials,
             seed=opts.seed,
+            replay_seed=opts.replay_seed,
             batch=opts.batch,
             executor=executor,
             cache=cache,
@@ -407,8 +418,8 @@ def _report(
                 _drop_stale_profile(opts.out / PROFILE_NAME)
             written.append(write_profile(profile_path, tuned, lines))
         doc = tune_json(
-            outcome, base, trace, space, seed=opts.seed, code=code, batch=opts.batch,
-            profile_path=profile_path,
+            outcome, base, trace, space, seed=opts.seed, replay_seed=opts.replay_seed,
+            code=code, batch=opts.batch, profile_path=profile_path,
         )  # fmt: skip
         written.append(write_json(opts.out / "tune.json", doc))
     except ProfileError as exc:

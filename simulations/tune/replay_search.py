@@ -10,10 +10,11 @@ replayed. The objective is the replay's GPU-hours, to be minimised, under the co
 Trials are asked in batches of `batch`, run through the `SweepExecutor` seam (local
 processes or Ray) in parallel, and told in trial order once the batch is in, so the trials
 depend on the seed and the batch size only, never on the workers or on which replay finished
-first. The sampler is TPE (seeded, constrained, constant liar for the batch); when the space
-is finite and no larger than `trials`, Optuna's BruteForceSampler tries every candidate once
-instead of guessing. The profile as given starts the search when it is a point of the space,
-so the pick is never worse than what runs today.
+first. (The replays have their own seed, as in a sweep: another search seed reads the same
+replays from the cache.) The sampler is TPE (seeded, constrained, constant liar for the
+batch); when the space is finite and no larger than `trials`, Optuna's BruteForceSampler
+tries every candidate once instead of guessing. The profile as given starts the search when
+it is a point of the space, so the pick is never worse than what runs today.
 
 The pick: the cheapest trial that meets the SLO (ties: the higher attainment, then the
 earlier trial). When none does, the closest (highest attainment, then cheapest) is reported
@@ -39,7 +40,7 @@ from simulations.tune.candidate import candidate_overrides, candidate_profile, p
 from simulations.tune.search_space import SearchSpace
 
 FAMILY = "predictive"  # the production engine: what `serve` runs with the written profile
-DEFAULT_BATCH = 8
+DEFAULT_BATCH = 4
 
 OnTrial = Callable[["TrialRecord"], None]
 
@@ -199,10 +200,13 @@ def replay_search(
     cache: ResultCache,
     code: str,
     batch: int = DEFAULT_BATCH,
+    replay_seed: int = 0,
     on_trial: OnTrial | None = None,
     on_replay: OnResult | None = None,
 ) -> SearchOutcome:
-    """Runs the search (see the module doc); SweepTaskError when a replay fails."""
+    """Runs the search (see the module doc); SweepTaskError when a replay fails. `seed`
+    seeds the sampler; `replay_seed` the replays' cold-start jitter, as a sweep's `--seed`
+    (the trace's arrivals are seeded by its TraceRef), so a sweep's points match."""
     import optuna
 
     if trials < 1 or batch < 1:
@@ -220,7 +224,7 @@ def replay_search(
     results: dict[str, PointResult] = {}
     replayed = cached = 0
     # The profile as given is the evidence's yardstick; it rides with the first batch.
-    reference = make_task(trace, base, seed, code)
+    reference = make_task(trace, base, replay_seed, code)
     hits: set[str] = set()  # keys read from the cache
 
     def on_result(task: SweepTask, result: PointResult, from_cache: bool) -> None:
@@ -240,7 +244,7 @@ def replay_search(
             except (ProfileError, GridError) as exc:
                 pending.append((trial, params, None, str(exc)))
                 continue
-            task = make_task(trace, profile, seed, code)
+            task = make_task(trace, profile, replay_seed, code)
             pending.append((trial, params, task, ""))
             if task.key not in results:
                 tasks.setdefault(task.key, task)

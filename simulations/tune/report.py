@@ -6,7 +6,8 @@ GPU-hours, then those that do not by how close they came, each against the profi
 
 tune.json (every value a plain JSON type):
 
-    {"version": 1, "objective": "replay", "trace": {...}, "seed": n, "code": fingerprint,
+    {"version": 1, "objective": "replay", "trace": {...}, "seed": n, "replay_seed": n,
+     "code": fingerprint,
      "sampler": "...", "space": ["<axis>", ...], "batch": n,
      "target": {"ttft_slo_s", "ttft_slo_attainment"},
      "replays": {"trials", "distinct", "replayed", "cached"},
@@ -153,6 +154,7 @@ def tune_json(
     space: SearchSpace,
     *,
     seed: int,
+    replay_seed: int,
     code: str,
     batch: int,
     profile_path: Path | None,
@@ -170,6 +172,7 @@ def tune_json(
             "requests": trace.info.get("requests"),
         },
         "seed": seed,
+        "replay_seed": replay_seed,
         "code": code,
         "sampler": outcome.sampler,
         "batch": batch,

@@ -79,6 +79,15 @@ def test_written_profile_loads_and_replays_to_the_reported_numbers(
     assert result.metrics["slo_attainment"] >= profile.ttft_slo_attainment
 
 
+def test_serve_accepts_the_written_profile(tuned: tuple[Path, Path, str], tmp_path: Path) -> None:
+    _, out, _ = tuned
+    config = tmp_path / "serve.yaml"
+    config.write_text(yaml.safe_dump({"profiles": {"tuned": str(out / "profile.yaml")}}))
+    result = prewarm("serve", "--config", str(config), "--check")
+    assert result.exit_code == 0, result.output
+    assert "tuned" in result.output
+
+
 def test_a_second_run_reads_every_replay_from_the_cache(
     tuned: tuple[Path, Path, str], tmp_path: Path
 ) -> None:
