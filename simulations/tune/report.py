@@ -21,6 +21,7 @@ tune.json (every value a plain JSON type):
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from simulations.tune.search_space import SearchSpace
 
 TUNE_JSON_VERSION = 1
 EVIDENCE_ROWS = 10
+COMMENT_WIDTH = 96
 
 
 def ranked(outcome: SearchOutcome) -> list[TrialRecord]:
@@ -98,6 +100,10 @@ def evidence_lines(
         f"Searched: {space.describe()}.",
         f"{len(outcome.trials)} trials ({outcome.sampler}), {len(outcome.distinct)} distinct "
         "candidates; every trial in tune.json.",
+    ]
+    # Prose wrapped to fit a review diff; table rows stay one line each.
+    lines = [wrapped for line in lines for wrapped in textwrap.wrap(line, COMMENT_WIDTH)]
+    lines += [
         "",
         f"{'trial':>5} {'GPU-h':>8} {'SLO %':>7} {'meets':>5} {'vs given':>8}  candidate",
     ]
