@@ -40,7 +40,8 @@ ObjectiveOption = Annotated[
     typer.Option(
         help="replay: the cheapest profile (GPU-hours) whose replay meets the profile's "
         "ttft_slo_attainment (default with --trace or --prometheus) | forecast-error: rank "
-        "forecaster settings by cost-weighted forecast error (default with --series)"
+        "forecaster settings by cost-weighted forecast error (default with --series, or "
+        "when --forecasters, --quantiles, --under-weight, ... are given)"
     ),
 ]
 RangeOption = Annotated[

@@ -71,7 +71,7 @@ def headline(outcome: SearchOutcome, base: ModelProfile) -> str:
         f"{percent_text(pick.slo_attainment)} % within the SLO"
     )
     if outcome.best is not None:
-        return f"chosen {numbers} (goal: {goal})"
+        return f"Chosen {numbers} (goal: {goal})"
     return f"NO CANDIDATE MEETS THE SLO ({goal}); the closest, NOT meeting it, is {numbers}"
 
 
