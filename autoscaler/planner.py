@@ -139,13 +139,21 @@ def _reactive_floor(
     """Replicas that what is happening now already justifies.
 
     Served token rates flatten at saturation, so the queue tells the rest of the demand:
-    its growth since the previous sample is demand arriving beyond what is served, and its
+    its growth since the previous sample is demand arriving beyond what is served, and the
     backlog is work to clear within `queue_drain_s` (default: the cold start, since replicas
     asked for now arrive only then; clearing a five-minute-old burst's queue in 60 s asked
-    for 44 replicas where 18 served the burst). Worked number: 6.0 replicas of load served
-    at 30 req/s is 0.2 replica-seconds per request; the queue grew from 300 to 600 in 15 s,
-    20 requests/s or 4.0 replicas beyond what is served; 600 waiting is 120 replica-seconds,
-    over a 300 s cold start 0.4 more: 10.4 replicas of load -> 13 at 80 % utilisation.
+    for 44 replicas where 18 served the burst). The backlog to clear is the one the replicas
+    asked for now will find when they start serving, a cold start from now: the queue keeps
+    growing until capacity arrives, so that is the queue now plus its growth over the cold
+    start (`found_backlog_work`). Sizing for the queue of the moment asked for almost
+    nothing at a burst's first decision, when the queue is still short, and drained the
+    backlog that built up during the cold start over another cold start, with every
+    request behind it late (demo: 97.19 % -> 97.48 % of requests within the SLO for 241 ->
+    243 GPU-h). Worked number: 6.0 replicas of load served at 30 req/s is 0.2
+    replica-seconds per request; the queue grew from 300 to 600 in 15 s, 20 requests/s or
+    4.0 replicas beyond what is served; 600 waiting is 120 replica-seconds, and 300 s more
+    of that growth 1,200 more: 1,320 replica-seconds over a 300 s drain, 4.4 replicas:
+    6.0 + 4.0 + 4.4 = 14.4 replicas of load -> 18 at 80 % utilisation.
     """
     served = served_load(latest, profile)
     queued = 0.0
@@ -153,8 +161,8 @@ def _reactive_floor(
         per_request = request_work(served, latest.requests_per_s, profile)
         change = queue_change_load(latest, previous, per_request, profile.decision_interval_s)
         growing = max(0.0, change)
-        backlog = latest.requests_waiting * per_request / profile.queue_drain_window_s
-        queued = growing + backlog
+        found = found_backlog_work(latest.requests_waiting * per_request, growing, profile)
+        queued = growing + found / profile.queue_drain_window_s
     by_load = replicas_for(served + queued, profile.target_utilisation)
     by_kv = replicas_for(
         latest.kv_cache_usage * latest.ready_replicas, profile.kv_target_utilisation
@@ -168,3 +176,11 @@ def _reactive_floor(
         f"KV {latest.kv_cache_usage:.0%} of {latest.ready_replicas} ready -> {replicas}"
     )
     return replicas, reason
+
+
+def found_backlog_work(waiting_work: float, growing_load: float, profile: ModelProfile) -> float:
+    """Replica-seconds of queued work that replicas asked for now find when they start
+    serving: the `waiting_work` queued now plus `growing_load` (replicas of load arriving
+    beyond what is served) for the cold start. Worked number: 120 replica-seconds waiting,
+    growing by 4.0 replicas, 300 s cold start: 120 + 1,200 = 1,320."""
+    return waiting_work + growing_load * profile.cold_start_s

@@ -162,24 +162,54 @@ def _parts(decision: Decision) -> tuple[int, int, int]:
     return decision.replicas, decision.reactive_replicas, decision.forecast_replicas
 
 
-def test_queue_raises_replicas_above_a_flat_forecast_worked_number() -> None:
-    # 40,000 prompt + 2,500 gen tok/s = 5.0 + 1.0 = 6.0 replicas served at 30 req/s:
-    # 0.2 replica-s per request. The queue grew from 300 to 600 in 15 s: 20 requests/s
-    # beyond what is served, +4.0; the 600 waiting over the 300 s cold start, +0.4 ->
-    # 10.4 / 0.8 = 13. The flat forecast of the served rate alone says ceil(6.0 / 0.8) = 8.
-    before = observation(-15.0, 40_000, 2_500, waiting=300, ready=8, requests_per_s=30)
-    obs = observation(0.0, 40_000, 2_500, waiting=600, ready=8, requests_per_s=30)
+def _queue_decision(waiting_before: float, waiting: float, **profile: object) -> Decision:
+    """6.0 replicas of load served at 30 req/s (0.2 replica-s per request) on 8 replicas,
+    under a flat forecast of the served rates, which alone says ceil(6.0 / 0.8) = 8."""
+    before = observation(-15.0, 40_000, 2_500, waiting=waiting_before, ready=8, requests_per_s=30)
+    obs = observation(0.0, 40_000, 2_500, waiting=waiting, ready=8, requests_per_s=30)
     decision, _ = decide(
         obs,
         forecast(40_000, 0.0),
         forecast(2_500, 0.0),
-        make_profile(),
+        make_profile(**profile),
         PlannerState(8),
         0.0,
         previous=before,
     )
-    assert _parts(decision) == (13, 13, 8)
-    assert decision.reason.startswith("reactive: served 6.00 + queued 4.40")
+    return decision
+
+
+def test_queue_raises_replicas_above_a_flat_forecast_worked_number() -> None:
+    # The queue grew from 300 to 600 in 15 s: 20 requests/s beyond what is served, +4.0.
+    # The replicas asked for now find the 600 waiting (120 replica-s) plus 300 s more of that
+    # growth (1,200): 1,320 replica-s over the 300 s drain, +4.4 -> 14.4 / 0.8 = 18.
+    decision = _queue_decision(300, 600)
+    assert _parts(decision) == (18, 18, 8)
+    assert decision.reason.startswith("reactive: served 6.00 + queued 8.40")
+
+
+@pytest.mark.parametrize(
+    ("waiting_before", "waiting", "profile", "expected"),
+    [
+        # No growth: only the 600 waiting, 120 replica-s over 300 s, +0.4 -> 6.4 / 0.8 = 8.
+        pytest.param(600, 600, {}, 8, id="steady-queue-only-the-backlog"),
+        # A shrinking queue is not growth: the same 8.
+        pytest.param(900, 600, {}, 8, id="draining-queue-adds-nothing"),
+        # A burst's first decision: the queue grew from 0 to 300 in 15 s, 4.0 replicas beyond
+        # what is served; 60 replica-s wait now, 60 + 4.0 x 300 = 1,260 when new replicas
+        # serve: +4.2 -> 14.2 / 0.8 = 18. Sizing for the 300 waiting now said 13.
+        pytest.param(0, 300, {}, 18, id="burst-start-sizes-the-backlog-found-on-arrival"),
+        # A 60 s cold start (and so drain): 60 + 4.0 x 60 = 300 over 60 s, +5.0 -> 19.
+        pytest.param(0, 300, {"cold_start_s": 60}, 19, id="short-cold-start"),
+        # A 600 s drain window: 1,260 / 600 = 2.1 -> 12.1 / 0.8 = 16.
+        pytest.param(0, 300, {"queue_drain_s": 600}, 16, id="longer-drain-window"),
+    ],
+)
+def test_reactive_floor_clears_the_backlog_new_replicas_will_find(
+    waiting_before: float, waiting: float, profile: dict[str, object], expected: int
+) -> None:
+    decision = _queue_decision(waiting_before, waiting, **profile)
+    assert decision.reactive_replicas == expected
 
 
 def test_without_a_queue_the_same_load_needs_only_the_forecast() -> None:

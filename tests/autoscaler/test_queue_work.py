@@ -71,15 +71,17 @@ def test_by_default_the_backlog_drains_over_the_cold_start() -> None:
 
 def test_a_growing_queue_counts_as_demand_beyond_what_is_served() -> None:
     # 200 more waiting than 15 s ago: 13.3 typical requests/s (4.78 replicas of load) arrive
-    # beyond what is served, on top of the 500-request backlog over 60 s (2.99).
+    # beyond what is served. Replicas asked for now serve after the 300 s cold start and find
+    # the 500 waiting (179 replica-s) plus 300 s of that growth (1,434): 1,613 over the 60 s
+    # drain is 26.88 more.
     before = observation(-15.0, 8000.0, 500.0, waiting=300, running=256, kv=1.0)
     now = observation(0.0, 8000.0, 500.0, waiting=500, running=256, kv=1.0)
     d, _ = decide(
         now, forecast(0.0, 0.0), forecast(0.0, 0.0), PROFILE, PlannerState(60), 0.0,
         previous=before,
     )  # fmt: skip
-    assert "queued 7.77" in d.reason
-    assert d.reactive_replicas == 12  # (1.2 + 7.77) / 0.8 = 11.2 -> 12
+    assert "queued 31.66" in d.reason
+    assert d.reactive_replicas == 42  # (1.2 + 31.66) / 0.8 = 41.1 -> 42
     shrinking = observation(-15.0, 8000.0, 500.0, waiting=900, running=256, kv=1.0)
     d, _ = decide(
         now, forecast(0.0, 0.0), forecast(0.0, 0.0), PROFILE, PlannerState(60), 0.0,
@@ -125,13 +127,14 @@ def test_the_queues_change_is_read_over_at_least_a_decision_interval() -> None:
     # back-fill's last point and the first live one): a scrape between them put 15 s of
     # growth, 20 requests, over 0.5 s: 40 req/s, 8.0 replicas of load, 18 replicas where 9
     # serve. Read over the 15 s decision interval it is the 1.33 req/s it was: 0.27
-    # replicas, plus the 320 waiting over the 300 s cold start (0.21).
+    # replicas, plus the 320 waiting (64 replica-s) and 300 s of that growth (80) over the
+    # 300 s cold start (0.48): 0.75, (6.0 + 0.75) / 0.8 -> 9.
     profile = make_profile()
     before, now = _served(-0.5, 300), _served(0.0, 320)
     d, _ = decide(
         now, forecast(0.0, 0.0), forecast(0.0, 0.0), profile, PlannerState(8), 0.0,
         previous=before,
     )  # fmt: skip
-    assert "queued 0.48" in d.reason and d.reactive_replicas == 9
+    assert "queued 0.75" in d.reason and d.reactive_replicas == 9
     prompt, _ = arrived_token_rates(now, before, profile)
     assert prompt == pytest.approx(40_000 * (6.0 + 20 * 0.2 / 15) / 6.0)
