@@ -71,7 +71,11 @@ SpaceOption = Annotated[
 ]
 TrialsOption = Annotated[
     int,
-    typer.Option(min=1, help="replay: candidates to try (a finite space no larger is tried whole)"),
+    typer.Option(
+        min=1,
+        help="replay: distinct candidates to replay (a finite space no larger is tried "
+        "whole; candidates the sampler proposes again are not counted)",
+    ),
 ]
 BatchOption = Annotated[
     int,
@@ -367,7 +371,7 @@ def _search(
                 if best
                 else "none meets the SLO yet"
             )
-            bar.update(progress, advance=1, note=note)
+            bar.update(progress, advance=0 if record.repeat_of is not None else 1, note=note)
 
         return replay_search(
             space,
@@ -438,6 +442,8 @@ def _report(
             f"{outcome.cached} read from the cache",
             highlight=False,
         )
+    if outcome.note:
+        console.print(f"[yellow]note:[/yellow] {escape(outcome.note)}", highlight=False)
     style = "bold" if outcome.best is not None else "bold red"
     console.print(headline(outcome, base), style=style, highlight=False)
     console.print("Wrote " + ", ".join(str(p) for p in written), highlight=False)

@@ -10,7 +10,9 @@ replayed. The objective is the replay's GPU-hours, to be minimised, under the co
 Trials are asked in batches of `batch`, run through the `SweepExecutor` seam (local
 processes or Ray) in parallel, and told in trial order once the batch is in, so the trials
 depend on the seed and the batch size only, never on the workers or on which replay finished
-first. (The replays have their own seed, as in a sweep: another search seed reads the same
+first. `trials` counts distinct candidates: one TPE proposes again (it does, on a small
+discrete space) is told the numbers already known and recorded as a repeat, at no cost.
+(The replays have their own seed, as in a sweep: another search seed reads the same
 replays from the cache.) The sampler is TPE (seeded, constrained, constant liar for the
 batch); when the space is finite and no larger than `trials`, Optuna's BruteForceSampler
 tries every candidate once instead of guessing. The profile as given starts the search when
@@ -41,6 +43,9 @@ from simulations.tune.search_space import SearchSpace
 
 FAMILY = "predictive"  # the production engine: what `serve` runs with the written profile
 DEFAULT_BATCH = 4
+# A candidate TPE proposes again is told its known numbers and not counted; after this many
+# asks per counted trial the search stops (a small space the sampler has settled in).
+REPEAT_LIMIT = 10
 
 OnTrial = Callable[["TrialRecord"], None]
 
@@ -91,6 +96,7 @@ class SearchOutcome:
     replayed: int
     cached: int
     reference: PointResult | None = None  # the profile as given, replayed on the same trace
+    note: str = ""  # why the search stopped short of its trials, if it did
 
     @property
     def complete(self) -> list[TrialRecord]:
@@ -233,8 +239,10 @@ def replay_search(
         if on_replay is not None:
             on_replay(task, result, from_cache)
 
-    while len(records) < total:
-        asked = [study.ask() for _ in range(min(batch, total - len(records)))]
+    used = asks = 0  # candidates spent (distinct replays and invalid ones), trials asked
+    while used < total and asks < REPEAT_LIMIT * total + batch:
+        asked = [study.ask() for _ in range(min(batch, total - used))]
+        asks += len(asked)
         pending: list[tuple[Any, dict[str, Scalar], SweepTask | None, str]] = []
         tasks: dict[str, SweepTask] = {} if records else {reference.key: reference}
         for trial in asked:
@@ -280,8 +288,15 @@ def replay_search(
                     metrics=dict(result.metrics),
                 )
             records.append(record)
+            used += record.repeat_of is None
             if on_trial is not None:
                 on_trial(record)
+    note = ""
+    if used < total:
+        note = (
+            f"stopped after {asks} trials with {used} of {total} candidates: the sampler "
+            "kept proposing candidates already replayed (the space is nearly exhausted)"
+        )
     return SearchOutcome(
         records,
         sampler_name,
@@ -289,6 +304,7 @@ def replay_search(
         replayed=replayed,
         cached=cached,
         reference=results.get(reference.key),
+        note=note,
     )
 
 

@@ -7,8 +7,8 @@ GPU-hours, then those that do not by how close they came, each against the profi
 tune.json (every value a plain JSON type):
 
     {"version": 1, "objective": "replay", "trace": {...}, "seed": n, "replay_seed": n,
-     "code": fingerprint,
-     "sampler": "...", "space": ["<axis>", ...], "batch": n,
+     "code": fingerprint, "sampler": "...", "note": null | "why the search stopped short",
+     "space": ["<axis>", ...], "batch": n,
      "target": {"ttft_slo_s", "ttft_slo_attainment"},
      "replays": {"trials", "distinct", "replayed", "cached"},
      "reference": {"gpu_hours", "slo_attainment"} | null,
@@ -181,6 +181,7 @@ def tune_json(
         "replay_seed": replay_seed,
         "code": code,
         "sampler": outcome.sampler,
+        "note": outcome.note or None,
         "batch": batch,
         "space": [axis.text() for axis in space.axes],
         "target": {

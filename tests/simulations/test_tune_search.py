@@ -177,3 +177,17 @@ def test_a_stricter_target_reads_the_same_replays(tmp_path: Path) -> None:
     assert first.replayed == 2 and stricter.replayed == 0  # 0.8 is the profile as given
     assert [t.key for t in first.trials] == [t.key for t in stricter.trials]
     assert [t.feasible for t in first.trials] != [t.feasible for t in stricter.trials]
+
+
+def test_trials_count_distinct_candidates_and_repeats_are_recorded(tmp_path: Path) -> None:
+    space = build_space(
+        base_profile(), [], ["target_utilisation=0.6,0.7,0.8,0.9", "forecast.quantile=0.9,0.95"],
+        "given",
+    )  # fmt: skip
+    outcome = _search(tmp_path, space, trials=7)  # 8 points: TPE, which repeats itself
+    assert outcome.sampler.startswith("TPE") and not outcome.note
+    assert len(outcome.distinct) == 7 and len(outcome.trials) > 7
+    for repeat in outcome.trials:
+        if repeat.repeat_of is not None:
+            first = outcome.trials[repeat.repeat_of]
+            assert repeat.key == first.key and repeat.gpu_hours == first.gpu_hours
