@@ -16,7 +16,7 @@ discrete space) is told the numbers already known and recorded as a repeat, at n
 replays from the cache.) The sampler is TPE (seeded, constrained, constant liar for the
 batch); when the space is finite and no larger than `trials`, Optuna's BruteForceSampler
 tries every candidate once instead of guessing. The profile as given starts the search when
-it is a point of the space, so the pick is never worse than what runs today.
+it is a point of the space, so when today's profile meets the SLO the pick never costs more.
 
 The pick: the cheapest trial that meets the SLO (ties: the higher attainment, then the
 earlier trial). When none does, the closest (highest attainment, then cheapest) is reported
