@@ -74,6 +74,7 @@ def replay(
     recent_work = recent.tolist()
     kv_budget = physics.kv_cache_tokens
     observe = _ObservationBuilder(offered, physics, policy.interval_s)
+    queue = _WaitingRequests(offered)
 
     ready_arr = np.empty(n, dtype=np.int32)
     requested_arr = np.empty(n, dtype=np.int32)
@@ -90,7 +91,8 @@ def replay(
         if progress is not None and k % report_every == 0:
             progress(k)
         if k and k % every == 0:
-            obs = observe.build(now_s, fleet.ready, backlog, kv[k - 1])
+            waiting = queue.count(k - 1, departed) if backlog > 1e-9 else 0
+            obs = observe.build(now_s, fleet.ready, waiting, kv[k - 1])
             changes += fleet.scale_to(policy.decide(obs, now_s), now_s)
         fleet.advance_to(now_s)
         ready = fleet.ready
@@ -142,13 +144,11 @@ class _ObservationBuilder:
     Rates cover the trailing `rate_window_s` like `rate(x[1m])`; gauges (queue, KV) are read
     at the instant. Token counters count *served* tokens, so served rates flatten at
     saturation while the queue grows; running requests follow Little's law (served request
-    rate x decode time).
+    rate x decode time); the queue is the count of requests waiting (`_WaitingRequests`).
     """
 
     def __init__(self, offered: OfferedLoad, physics: FleetPhysics, interval_s: float) -> None:
         self._physics = physics
-        mean_work = float(offered.work.sum()) / max(float(offered.requests.sum()), 1.0)
-        self._mean_work = max(mean_work, 1e-9)
         self._decode_s = offered.mean_output_tokens / physics.decode_tokens_per_s_per_seq
         keep = max(1, round(physics.rate_window_s / interval_s))
         self._intervals: deque[tuple[float, float, float, float, float, float]] = deque(maxlen=keep)
@@ -165,7 +165,7 @@ class _ObservationBuilder:
         self._generation += gen
         self._requests += reqs
 
-    def build(self, now_s: float, ready: int, backlog: float, kv_held: float) -> Observation:
+    def build(self, now_s: float, ready: int, waiting: int, kv_held: float) -> Observation:
         self._intervals.append(
             (
                 now_s - self._since_s,
@@ -196,8 +196,36 @@ class _ObservationBuilder:
             prompt_tokens_per_s=prompt * share / span_s,
             generation_tokens_per_s=generation * share / span_s,
             requests_running=running,
-            requests_waiting=backlog / self._mean_work,
+            requests_waiting=float(waiting),
             kv_cache_usage=kv_usage,
             ready_replicas=ready,
             requests_per_s=served_requests_per_s,
         )
+
+
+class _WaitingRequests:
+    """`vllm:num_requests_waiting` of the fluid FIFO queue: requests that arrived and have
+    not begun service.
+
+    Request i occupies cumulative work (A_i - w_i, A_i], A_i its `request_work_cum`; it has
+    begun once departures (served plus abandoned work) exceed A_i - w_i. Counting requests
+    rather than dividing the backlog by the trace's mean request keeps the queue what vLLM
+    reports when request sizes change over time: 100 replica-seconds of 2.0-replica-second
+    requests are 50 waiting, not the 500 a trace-wide mean of 0.2 would make of them.
+    """
+
+    def __init__(self, offered: OfferedLoad) -> None:
+        self._work_cum = offered.request_work_cum
+        self._arrived_cum = np.cumsum(offered.requests).astype(np.int64).tolist()
+
+    def count(self, k: int, departed: float) -> int:
+        """Requests waiting at the end of tick `k` after `departed` replica-seconds left."""
+        arrived = self._arrived_cum[k]
+        # Cumulative sums in a different order differ in the last bits: allow for it.
+        slack = 1e-9 * max(departed, 1.0)
+        finished = int(np.searchsorted(self._work_cum, departed + slack, side="right"))
+        if finished >= arrived:
+            return 0
+        begun_at = float(self._work_cum[finished - 1]) if finished else 0.0
+        in_service = 1 if departed - begun_at > slack else 0
+        return max(0, arrived - finished - in_service)

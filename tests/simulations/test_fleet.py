@@ -210,3 +210,32 @@ def test_the_simulated_engine_cannot_wake_on_a_queue_production_cannot_see() -> 
     policy = PredictivePolicy(profile(), initial_replicas=0)
     _, run = _replay(trace, policy, _physics())
     assert run.requested_replicas.max() == 0
+
+
+def test_the_queue_counts_the_requests_waiting_when_their_size_changes() -> None:
+    """vLLM's num_requests_waiting counts requests, whatever their size. 3,000 small requests
+    (0.099 replica-seconds) served with room to spare, then 4/s long ones (9,000 + 90 tokens,
+    0.99 replica-seconds) against 2 replicas: 3.96 replica-seconds arrive per second, 2 are
+    served, so after n seconds 4n have arrived and 2n/0.99 have begun. The trace-wide mean
+    request (0.165 replica-seconds) made that backlog ~6x as many requests."""
+    small_n, long_rps, long_s = 3000, 4.0, 60
+    long_n = int(long_rps * long_s)
+    arrival = np.concatenate([np.arange(small_n) / 10.0, 300.0 + np.arange(long_n) / long_rps])
+    trace = RequestTrace(
+        "small-then-long",
+        arrival,
+        np.concatenate([np.full(small_n, 900), np.full(long_n, 9000)]).astype(np.int32),
+        np.concatenate([np.full(small_n, 9), np.full(long_n, 90)]).astype(np.int32),
+    )
+    long_work = 9000 / 10_000 + 90 / 1_000
+    policy = FixedPolicy([(0.0, 2)])
+    _replay(trace, policy, _physics(), initial=2)
+    seen = {round(obs.t_s): obs.requests_waiting for obs in policy.seen}
+    assert all(seen[t] == 0 for t in seen if 10 <= t <= 300)
+    checked = 0
+    for t in range(305, 300 + long_s, 5):  # the last tick is 359: the last look is at 355
+        n = t - 300  # the observation at t sees the queue after ticks 300 .. t - 1
+        expected = long_rps * n - np.ceil(2 * n / long_work - 1e-9)
+        assert seen[t] == pytest.approx(expected, abs=1), t
+        checked += 1
+    assert checked == 11 and seen[355] > 100
