@@ -266,14 +266,15 @@ def _executor(console: Console, opts: ReplayOptions, code: str) -> tuple[SweepEx
 
     if opts.ray_address is None:
         workers = opts.workers or default_workers()
-        return local_executor(workers), f"{workers} workers"
+        # Kept between batches: a worker loads the trace once for the whole search.
+        return local_executor(workers, keep_pool=True), f"{workers} workers"
     from simulations.sweep.ray_executor import RaySweepExecutor, RayUnavailable, connect
 
     try:
         ray = connect(opts.ray_address)
     except (RayUnavailable, ValueError) as exc:
         raise error(console, str(exc)) from None
-    executor = RaySweepExecutor(ray, code=code)
+    executor = RaySweepExecutor(ray, code=code, keep_traces=True)
     return executor, f"Ray at {opts.ray_address} ({executor.cpus} CPUs)"
 
 
@@ -283,7 +284,7 @@ def run_replay_tune(opts: ReplayOptions) -> None:
     from autoscaler.profile import ProfileError
     from prewarm_cli.inputs import cli_profile
     from simulations.sweep.cache import ResultCache, code_fingerprint
-    from simulations.sweep.executor import SweepTaskError
+    from simulations.sweep.executor import SweepTaskError, close_executor
     from simulations.sweep.ray_executor import RayUnavailable
     from simulations.tune.search_space import build_space
 
@@ -329,6 +330,7 @@ def run_replay_tune(opts: ReplayOptions) -> None:
     except RayUnavailable as exc:
         raise error(console, str(exc)) from None
     finally:
+        close_executor(executor)
         if opts.ray_address is not None:
             from simulations.sweep.ray_executor import disconnect
 

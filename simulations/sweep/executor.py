@@ -86,22 +86,43 @@ class ProcessPoolSweepExecutor:
     Workers run BLAS on one thread each (ONE_BLAS_THREAD). At most `2 x workers` tasks are
     in flight, so an interrupted sweep stops within a
     couple of replays instead of draining a queue of hundreds.
+
+    With `keep_pool` the workers outlive a `run` (until `close`), each keeping the trace it
+    loaded: `prewarm tune` runs a batch of a few replays at a time, and a fresh pool per
+    batch would spawn interpreters and load a week of requests again each time.
     """
 
-    def __init__(self, workers: int, run_one: RunOne = run_task) -> None:
+    def __init__(self, workers: int, run_one: RunOne = run_task, keep_pool: bool = False) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self.workers = workers
         self._run_one = run_one
+        self._keep_pool = keep_pool
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _start(self, workers: int) -> ProcessPoolExecutor:
+        if self._pool is not None:
+            return self._pool
+        context = multiprocessing.get_context("spawn")
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        if self._keep_pool:
+            self._pool = pool
+        return pool
+
+    def close(self) -> None:
+        """Stops a kept pool's workers (a no-op without `keep_pool`)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
     def run(self, tasks: Sequence[SweepTask]) -> Iterator[tuple[SweepTask, PointResult]]:
         if not tasks:
             return
         pending = list(reversed(tasks))  # popped from the end: submitted in the given order
-        context = multiprocessing.get_context("spawn")
-        workers = min(self.workers, len(tasks))
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        workers = self.workers if self._keep_pool else min(self.workers, len(tasks))
+        pool = self._start(workers)
         in_flight: dict[Future[PointResult], SweepTask] = {}
+        finished = False
         try:
             while pending or in_flight:
                 while pending and len(in_flight) < 2 * workers:
@@ -117,10 +138,26 @@ class ProcessPoolSweepExecutor:
                     except Exception as exc:
                         raise SweepTaskError(task, exc) from exc
                     yield task, result
+            finished = True
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            if not (finished and pool is self._pool):  # a failed run drops a kept pool too
+                pool.shutdown(wait=True, cancel_futures=True)
+                if pool is self._pool:
+                    self._pool = None
 
 
-def local_executor(workers: int, run_one: RunOne = run_task) -> SweepExecutor:
-    """The default backend: inline for one worker, a process pool otherwise."""
-    return InlineExecutor(run_one) if workers == 1 else ProcessPoolSweepExecutor(workers, run_one)
+def local_executor(
+    workers: int, run_one: RunOne = run_task, keep_pool: bool = False
+) -> SweepExecutor:
+    """The default backend: inline for one worker, a process pool otherwise (kept between
+    runs with `keep_pool`: close it with `close_executor`)."""
+    if workers == 1:
+        return InlineExecutor(run_one)
+    return ProcessPoolSweepExecutor(workers, run_one, keep_pool=keep_pool)
+
+
+def close_executor(executor: object) -> None:
+    """Stops what an executor keeps between runs (a kept pool), if it keeps anything."""
+    close = getattr(executor, "close", None)
+    if callable(close):
+        close()

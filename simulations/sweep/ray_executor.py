@@ -139,9 +139,15 @@ class RaySweepExecutor:
     worker image with other simulation code would give other numbers under the same keys.
     """
 
-    def __init__(self, ray: Any, code: str | None = None) -> None:
+    def __init__(self, ray: Any, code: str | None = None, keep_traces: bool = False) -> None:
         self._ray = ray
         self._code = code
+        # `prewarm tune` runs a few replays per batch: with keep_traces each trace is loaded
+        # and put once for the whole search, not once per batch (dropped by `close`).
+        self._keep_traces = keep_traces
+        self._kept: dict[TraceRef, Any] = {}
+        self._digests: dict[TraceRef, str] = {}
+        self._code_checked = False
         # A replay is pure (seeded from its task): rerunning it where a node was lost gives
         # the same numbers. A replay's own exception is not retried (Ray's default).
         self._remote = ray.remote(num_cpus=1, max_retries=2)(_replay_remote)
@@ -150,8 +156,12 @@ class RaySweepExecutor:
     def cpus(self) -> int:
         return int(self._ray.cluster_resources().get("CPU", 0))
 
+    def close(self) -> None:
+        """Releases the traces kept between runs (`keep_traces`)."""
+        self._kept.clear()
+
     def check_code(self) -> None:
-        if self._code is None:
+        if self._code is None or self._code_checked:
             return
         remote = self._ray.remote(num_cpus=0)(_fingerprint_remote)
         theirs = self._ray.get(remote.remote())
@@ -161,6 +171,7 @@ class RaySweepExecutor:
                 f"fingerprint {theirs[:12]} there, {self._code[:12]} here): run the same "
                 "Prewarm version on both"
             )
+        self._code_checked = True
 
     def put_trace(self, ref: TraceRef, tasks: Sequence[SweepTask]) -> Any:
         """Loads `ref` here, checks it against the plan's digest, puts it in the object
@@ -169,6 +180,7 @@ class RaySweepExecutor:
         digest = trace_digest(trace)
         for task in tasks:
             check_digest(task, digest)
+        self._digests[ref] = digest
         return self._ray.put(trace)
 
     def run(self, tasks: Sequence[SweepTask]) -> Iterator[tuple[SweepTask, PointResult]]:
@@ -181,7 +193,7 @@ class RaySweepExecutor:
             by_trace.setdefault(task.trace, []).append(task)
         pending = list(reversed(tasks))  # popped from the end: submitted in the given order
         limit = max(2, 2 * self.cpus)
-        objects: dict[TraceRef, Any] = {}
+        objects: dict[TraceRef, Any] = self._kept if self._keep_traces else {}
         in_flight: dict[Any, SweepTask] = {}
         try:
             while pending or in_flight:
@@ -192,11 +204,17 @@ class RaySweepExecutor:
                             objects[task.trace] = self.put_trace(task.trace, by_trace[task.trace])
                         except Exception as exc:
                             raise SweepTaskError(task, exc) from exc
+                    elif self._keep_traces:
+                        try:  # kept from an earlier run: the same requests still expected?
+                            check_digest(task, self._digests[task.trace])
+                        except Exception as exc:
+                            raise SweepTaskError(task, exc) from exc
                     in_flight[self._remote.remote(task, objects[task.trace])] = task
                     by_trace[task.trace].remove(task)
                     if not by_trace[task.trace]:
                         del by_trace[task.trace]  # every task holds the reference it needs
-                        del objects[task.trace]
+                        if not self._keep_traces:
+                            del objects[task.trace]
                 done, _ = ray.wait(list(in_flight), num_returns=1)
                 for ref in done:
                     task = in_flight.pop(ref)

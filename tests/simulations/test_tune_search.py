@@ -149,11 +149,28 @@ def test_same_trials_on_one_worker_and_on_a_process_pool(tmp_path: Path) -> None
         )  # fmt: skip
 
     inline = run(InlineExecutor(), "inline")
-    pool = run(ProcessPoolSweepExecutor(2), "pool")
+    kept = ProcessPoolSweepExecutor(2, keep_pool=True)
+    try:
+        pool = run(kept, "pool")
+    finally:
+        kept.close()
     assert [t.as_dict() | {"cached": None} for t in inline.trials] == [
         t.as_dict() | {"cached": None} for t in pool.trials
     ]
     assert inline.replayed == pool.replayed > 0
+
+
+def test_a_kept_pool_serves_every_batch_with_the_same_workers(tmp_path: Path) -> None:
+    plan = small_plan(write_rate_trace(tmp_path), ["target_utilisation=0.6,0.7,0.8"],
+                      families=["predictive"])  # fmt: skip
+    kept = ProcessPoolSweepExecutor(2, keep_pool=True)
+    try:
+        first = {result.worker for _, result in kept.run(plan.tasks[:2])}
+        second = {result.worker for _, result in kept.run(plan.tasks[2:])}
+    finally:
+        kept.close()
+    # A pool per run would start new processes (new pids) for the second run.
+    assert len(first | second) <= 2 and second
 
 
 def test_trials_and_batch_must_be_positive(tmp_path: Path) -> None:
