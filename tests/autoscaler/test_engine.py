@@ -210,8 +210,8 @@ def test_the_history_learns_what_arrived_and_the_planner_reads_the_queues_growth
     np.testing.assert_allclose(values[:, 0], [40_000 * 0.75, 2_500 * 0.75])
     assert engine.window.latest is not None and engine.window.latest.prompt_tokens_per_s == 40_000
     # The queue grows 150 -> 600 in 15 s: 30 req/s, 6.0 replicas beyond the 6.0 served; the
-    # 600 waiting (120 replica-s) and 300 s of that growth (1,800) over the 300 s cold start
-    # add 6.4.
+    # 600 waiting (120 replica-s) and 300 s of that growth (1,800) over the 120 s drain (0.4
+    # of the 300 s cold start) add 16.0.
     engine.observe(observation(60.0, 40_000, 2_500, waiting=600, ready=8, requests_per_s=30))
     decision = engine.decide(60.0)
-    assert "served 6.00 + queued 12.40" in decision.reason
+    assert "served 6.00 + queued 22.00" in decision.reason

@@ -182,25 +182,28 @@ def _queue_decision(waiting_before: float, waiting: float, **profile: object) ->
 def test_queue_raises_replicas_above_a_flat_forecast_worked_number() -> None:
     # The queue grew from 300 to 600 in 15 s: 20 requests/s beyond what is served, +4.0.
     # The replicas asked for now find the 600 waiting (120 replica-s) plus 300 s more of that
-    # growth (1,200): 1,320 replica-s over the 300 s drain, +4.4 -> 14.4 / 0.8 = 18.
+    # growth (1,200): 1,320 replica-s over the default 120 s drain (0.4 x the 300 s cold
+    # start), +11.0 -> 21.0 / 0.8 = 27.
     decision = _queue_decision(300, 600)
-    assert _parts(decision) == (18, 18, 8)
-    assert decision.reason.startswith("reactive: served 6.00 + queued 8.40")
+    assert _parts(decision) == (27, 27, 8)
+    assert decision.reason.startswith("reactive: served 6.00 + queued 15.00")
 
 
 @pytest.mark.parametrize(
     ("waiting_before", "waiting", "profile", "expected"),
     [
-        # No growth: only the 600 waiting, 120 replica-s over 300 s, +0.4 -> 6.4 / 0.8 = 8.
-        pytest.param(600, 600, {}, 8, id="steady-queue-only-the-backlog"),
-        # A shrinking queue is not growth: the same 8.
-        pytest.param(900, 600, {}, 8, id="draining-queue-adds-nothing"),
+        # No growth: only the 600 waiting, 120 replica-s over 120 s, +1.0 -> 7.0 / 0.8 = 9.
+        pytest.param(600, 600, {}, 9, id="steady-queue-only-the-backlog"),
+        # A shrinking queue is not growth: the same 9.
+        pytest.param(900, 600, {}, 9, id="draining-queue-adds-nothing"),
         # A burst's first decision: the queue grew from 0 to 300 in 15 s, 4.0 replicas beyond
         # what is served; 60 replica-s wait now, 60 + 4.0 x 300 = 1,260 when new replicas
-        # serve: +4.2 -> 14.2 / 0.8 = 18. Sizing for the 300 waiting now said 13.
-        pytest.param(0, 300, {}, 18, id="burst-start-sizes-the-backlog-found-on-arrival"),
-        # A 60 s cold start (and so drain): 60 + 4.0 x 60 = 300 over 60 s, +5.0 -> 19.
-        pytest.param(0, 300, {"cold_start_s": 60}, 19, id="short-cold-start"),
+        # serve, over 120 s: +10.5 -> 20.5 / 0.8 = 26. Sizing for the 300 waiting now said 13.
+        pytest.param(0, 300, {}, 26, id="burst-start-sizes-the-backlog-found-on-arrival"),
+        # A 60 s cold start (and so a 24 s drain): 60 + 4.0 x 60 = 300 over 24 s, +12.5 -> 29.
+        pytest.param(0, 300, {"cold_start_s": 60}, 29, id="short-cold-start"),
+        # The cold start's whole 300 s, the default before: 1,260 / 300 = 4.2 -> 18.
+        pytest.param(0, 300, {"queue_drain_s": 300}, 18, id="drain-over-the-cold-start"),
         # A 600 s drain window: 1,260 / 600 = 2.1 -> 12.1 / 0.8 = 16.
         pytest.param(0, 300, {"queue_drain_s": 600}, 16, id="longer-drain-window"),
     ],

@@ -62,11 +62,13 @@ def test_replicas_max_bounds_a_huge_queue() -> None:
     assert d.reactive_replicas > 10 and d.replicas == 10
 
 
-def test_by_default_the_backlog_drains_over_the_cold_start() -> None:
-    # Replicas asked for now arrive after the 300 s cold start: 500 typical requests are
-    # 179.2 replica-seconds, over 300 s 0.6 replicas more.
-    assert make_profile().queue_drain_window_s == 300.0
-    assert _floor(0.0, profile=make_profile())[1] == pytest.approx(0.6, abs=0.01)
+def test_by_default_the_backlog_drains_over_part_of_the_cold_start() -> None:
+    # 0.4 of the 300 s cold start: 500 typical requests are 179.2 replica-seconds, over
+    # 120 s 1.49 replicas more. Never under a decision interval: a 10 s cold start drains
+    # over 15 s.
+    assert make_profile().queue_drain_window_s == 120.0
+    assert _floor(0.0, profile=make_profile())[1] == pytest.approx(1.49, abs=0.01)
+    assert make_profile(cold_start_s=10).queue_drain_window_s == 15.0
 
 
 def test_a_growing_queue_counts_as_demand_beyond_what_is_served() -> None:
@@ -125,16 +127,17 @@ def test_the_queues_change_is_read_over_at_least_a_decision_interval() -> None:
     # vLLM's queue gauge moves only when Prometheus scrapes it. Two samples 0.5 s apart
     # happen (the first refresh after a start and the next at the ScaledObject's phase; a
     # back-fill's last point and the first live one): a scrape between them put 15 s of
-    # growth, 20 requests, over 0.5 s: 40 req/s, 8.0 replicas of load, 18 replicas where 9
-    # serve. Read over the 15 s decision interval it is the 1.33 req/s it was: 0.27
-    # replicas, plus the 320 waiting (64 replica-s) and 300 s of that growth (80) over the
-    # 300 s cold start (0.48): 0.75, (6.0 + 0.75) / 0.8 -> 9.
+    # growth, 20 requests, over 0.5 s: 40 req/s, 8.0 replicas of load, and 300 s of it
+    # (2,400 replica-s) over the 120 s drain: 44 replicas where 10 serve. Read over the 15 s
+    # decision interval it is the 1.33 req/s it was: 0.27 replicas, plus the 320 waiting
+    # (64 replica-s) and 300 s of that growth (80) over the 120 s drain (1.2): 1.47,
+    # (6.0 + 1.47) / 0.8 -> 10.
     profile = make_profile()
     before, now = _served(-0.5, 300), _served(0.0, 320)
     d, _ = decide(
         now, forecast(0.0, 0.0), forecast(0.0, 0.0), profile, PlannerState(8), 0.0,
         previous=before,
     )  # fmt: skip
-    assert "queued 0.75" in d.reason and d.reactive_replicas == 9
+    assert "queued 1.47" in d.reason and d.reactive_replicas == 10
     prompt, _ = arrived_token_rates(now, before, profile)
     assert prompt == pytest.approx(40_000 * (6.0 + 20 * 0.2 / 15) / 6.0)
