@@ -209,6 +209,15 @@ def _check(opts: ReplayOptions) -> None:
         raise ValueError(f"--trace needs --format; choose from {', '.join(FORMAT_NAMES)}")
     if opts.prometheus is not None and not opts.model:
         raise ValueError("--prometheus needs --model (vLLM's model_name label)")
+    if opts.trace is not None:
+        given = {"--model": opts.model, "--namespace": opts.namespace, "--end-s": opts.end_s,
+                 "--bucket-s": opts.bucket_s}  # fmt: skip
+        unused = [name for name, value in given.items() if value is not None]
+        if unused:
+            raise ValueError(
+                f"{', '.join(unused)} read Prometheus history (--prometheus); a --trace is "
+                "replayed as it is"
+            )
     fmt = opts.fmt if opts.trace is not None else "rate"
     check_trace_options(True, fmt or "", opts.process, opts.cv, opts.max_requests)
     if opts.warmup_s is not None and not (math.isfinite(opts.warmup_s) and opts.warmup_s >= 0):

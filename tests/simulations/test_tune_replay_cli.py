@@ -168,9 +168,10 @@ def test_forecast_error_objective_stays_selectable(tmp_path: Path) -> None:
          "--range is for --objective replay"),
         (["--space", "given"], "give at least one"),
         (["--process", "gamma", "--format", "azure"], "--process shape arrivals"),
+        (["--bucket-s", "300"], "--bucket-s read Prometheus history"),
     ],
     ids=["range", "kind", "path", "objective", "workers-ray", "ray-address", "fe-option",
-         "both-objectives", "empty-space", "synthesis"],
+         "both-objectives", "empty-space", "synthesis", "bucket"],
 )  # fmt: skip
 def test_bad_input_exits_2_naming_it(tmp_path: Path, args: list[str], message: str) -> None:
     trace = write_rate_trace(tmp_path)
