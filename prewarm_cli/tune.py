@@ -21,8 +21,8 @@ to load as the one replayed, the evidence as comments above it) and DIR/tune.jso
 trial); prints the frontier and the evidence. When no candidate meets the SLO it says so,
 writes DIR/closest-profile.yaml labelled NOT MEETING THE SLO, and exits 1.
 Worked number (docs/tune.md): on the Azure 2024 code week at a 99.5 % target, 10 distinct
-candidates of a 16-point space (17 replays for the full sweep) pick 1,744 GPU-h at 99.52 %,
-2.7 % above the full sweep's best (1,698 GPU-h at 99.51 %) and 0.87x the profile as given
+candidates of a 16-point space (17 replays for the full sweep) pick 1,749 GPU-h at 99.52 %,
+2.2 % above the full sweep's best (1,710 GPU-h at 99.52 %) and 0.88x the profile as given
 (1,997 GPU-h); with the sweep's cache, in 2 s and no replay.
 
 forecast-error (the default with --series): each candidate of a small grid per kind
