@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from autoscaler.profile import ProfileError
 from prewarm_cli.inputs import check_out_dir, cli_profile
 from prewarm_cli.options import FormatOption, ProfileOption
+from prewarm_cli.replay_errors import replay_failures_reported
 
 if TYPE_CHECKING:
     from simulations.sweep.cache import ResultCache
@@ -82,10 +83,9 @@ def sweep_command(
     attainment against GPU-hours, cached so a rerun replays only what is new."""
     from simulations.runner import POLICY_NAMES, parse_policy_names
     from simulations.sweep.cache import ResultCache, code_fingerprint
-    from simulations.sweep.executor import SweepTaskError
     from simulations.sweep.grid import build_grid
     from simulations.sweep.plan import load_traces, plan_sweep
-    from simulations.sweep.ray_executor import RayUnavailable, check_address
+    from simulations.sweep.ray_executor import check_address
     from simulations.sweep.tasks import TraceRef
     from simulations.traces.inputs import check_trace_options
     from simulations.traces.request_trace import TraceFormatError
@@ -121,25 +121,8 @@ def sweep_command(
     console.print(_plan_text(plan, where), highlight=False)
     cache = ResultCache(out / "cache")
     try:
-        outcome = _run(console, plan, cache, executor)
-    except SweepTaskError as exc:
-        console.print(
-            f"[red]error:[/red] {escape(str(exc))} (finished replays are cached in "
-            f"{out / 'cache'})",
-            highlight=False,
-            soft_wrap=True,
-        )
-        raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        console.print(
-            f"interrupted: finished replays are cached in {out / 'cache'}; the same command "
-            "goes on from there",
-            highlight=False,
-        )
-        raise typer.Exit(130) from None
-    except RayUnavailable as exc:  # the cluster runs other simulation code
-        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        with replay_failures_reported(console, out / "cache"):
+            outcome = _run(console, plan, cache, executor)
     finally:
         if ray_address is not None:
             from simulations.sweep.ray_executor import disconnect

@@ -292,9 +292,9 @@ def run_replay_tune(opts: ReplayOptions) -> None:
     from autoscaler.metrics.source import MetricSourceError
     from autoscaler.profile import ProfileError
     from prewarm_cli.inputs import cli_profile
+    from prewarm_cli.replay_errors import replay_failures_reported
     from simulations.sweep.cache import ResultCache, code_fingerprint
-    from simulations.sweep.executor import SweepTaskError, close_executor
-    from simulations.sweep.ray_executor import RayUnavailable
+    from simulations.sweep.executor import close_executor
     from simulations.tune.search_space import build_space
 
     console = Console(stderr=opts.json_out)
@@ -321,23 +321,12 @@ def run_replay_tune(opts: ReplayOptions) -> None:
         highlight=False,
     )
     try:
-        outcome = _search(console, opts, space, base, trace, executor, ResultCache(cache_dir), code)
-    except SweepTaskError as exc:
-        console.print(
-            f"[red]error:[/red] {escape(str(exc))} (finished replays are cached in {cache_dir})",
-            highlight=False,
-            soft_wrap=True,
-        )
-        raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        console.print(
-            f"interrupted: finished replays are cached in {cache_dir}; the same command goes "
-            "on from there (the same seed asks the same trials)",
-            highlight=False,
-        )
-        raise typer.Exit(130) from None
-    except RayUnavailable as exc:
-        raise error(console, str(exc)) from None
+        with replay_failures_reported(
+            console, cache_dir, resume=" (the same seed asks the same trials)"
+        ):
+            outcome = _search(
+                console, opts, space, base, trace, executor, ResultCache(cache_dir), code
+            )
     finally:
         close_executor(executor)
         if opts.ray_address is not None:
