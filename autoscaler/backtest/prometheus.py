@@ -42,19 +42,38 @@ def load_prometheus(
     996,420 ... 999,960, 60 buckets. Raises MetricSourceError when Prometheus fails."""
     if not (lookback_s >= bucket_s > 0):
         raise ValueError(f"need lookback_s >= bucket_s > 0, got {lookback_s}, {bucket_s}")
-    end = math.floor(end_s / bucket_s) * bucket_s
-    start = end - (math.floor(lookback_s / bucket_s) - 1) * bucket_s
-    source = PrometheusSource(url, names=names, timeout_s=timeout_s)
-    try:
-        observations = asyncio.run(
-            source.history(ModelQuery(model, namespace), start, end, bucket_s)
-        )
-    finally:
-        source.close()
+    start, end = bucket_window(end_s, lookback_s, bucket_s)
+    query = ModelQuery(model, namespace)
+    observations = read_history(url, query, start, end, bucket_s, names, timeout_s)
     where = f"{redact(url)} model_name={model!r}" + (
         f" namespace={namespace!r}" if namespace else ""
     )
     return series_from_observations(observations, bucket_s, quantity, model, where)
+
+
+def bucket_window(end_s: float, lookback_s: float, bucket_s: float) -> tuple[float, float]:
+    """The first and last bucket ends of (end_s - lookback_s, end_s], both rounded down to
+    whole buckets."""
+    end = math.floor(end_s / bucket_s) * bucket_s
+    return end - (math.floor(lookback_s / bucket_s) - 1) * bucket_s, end
+
+
+def read_history(
+    url: str,
+    query: ModelQuery,
+    start_s: float,
+    end_s: float,
+    bucket_s: float,
+    names: MetricNames = DEFAULT_NAMES,
+    timeout_s: float = 30.0,
+) -> list[Observation]:
+    """One model's observations at each bucket end from start_s to end_s (range queries);
+    MetricSourceError when Prometheus fails."""
+    source = PrometheusSource(url, names=names, timeout_s=timeout_s)
+    try:
+        return asyncio.run(source.history(query, start_s, end_s, bucket_s))
+    finally:
+        source.close()
 
 
 def series_from_observations(

@@ -21,12 +21,12 @@ prompt and 410 output tokens on average.
 
 from __future__ import annotations
 
-import asyncio
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from autoscaler.metrics.prometheus_source import PrometheusSource, redact
+from autoscaler.backtest.prometheus import bucket_window, read_history
+from autoscaler.metrics.prometheus_source import redact
 from autoscaler.metrics.promql import DEFAULT_NAMES, MetricNames
 from autoscaler.metrics.source import ModelQuery
 from autoscaler.observation import Observation
@@ -81,15 +81,9 @@ def fetch_history(
             f"need a finite end and look-back >= bucket > 0, got end {end_s:g}, look-back "
             f"{lookback_s:g} s, bucket {bucket_s:g} s"
         )
-    end = math.floor(end_s / bucket_s) * bucket_s
-    start = end - (math.floor(lookback_s / bucket_s) - 1) * bucket_s
-    source = PrometheusSource(url, names=names, timeout_s=timeout_s)
-    try:
-        observations = asyncio.run(
-            source.history(ModelQuery(model, namespace), start, end, bucket_s)
-        )
-    finally:
-        source.close()
+    start, end = bucket_window(end_s, lookback_s, bucket_s)
+    query = ModelQuery(model, namespace)
+    observations = read_history(url, query, start, end, bucket_s, names, timeout_s)
     where = f"Prometheus at {redact(url)}, model_name={model!r}" + (
         f" namespace={namespace!r}" if namespace else ""
     )
