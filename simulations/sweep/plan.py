@@ -85,6 +85,37 @@ def load_traces(
     return traces
 
 
+def sweep_task(
+    trace: SweepTrace,
+    family: str,
+    profile: dict[str, Any],
+    overrides: Overrides,
+    seed: int,
+    code: str,
+) -> SweepTask:
+    """One replay of `profile` (JSON-safe data) by `family` on `trace`, keyed by all its
+    inputs: the same point gets the same key from a sweep and from `prewarm tune`."""
+    key = task_key(
+        trace=trace.ref,
+        trace_digest=trace.digest,
+        warmup_s=trace.warmup_s,
+        family=family,
+        profile=profile,
+        seed=seed,
+        code=code,
+    )
+    return SweepTask(
+        key=key,
+        trace=trace.ref,
+        trace_digest=trace.digest,
+        warmup_s=trace.warmup_s,
+        family=family,
+        overrides=overrides,
+        profile=profile,
+        seed=seed,
+    )
+
+
 def plan_sweep(
     traces: Sequence[SweepTrace],
     families: Sequence[str],
@@ -109,31 +140,15 @@ def plan_sweep(
                     continue
                 seen.add(overrides)
                 profile = resolve(base, overrides, "--set").model_dump(mode="json")
-                key = task_key(
-                    trace=trace.ref,
-                    trace_digest=trace.digest,
-                    warmup_s=trace.warmup_s,
-                    family=family,
-                    profile=profile,
-                    seed=seed,
-                    code=code,
-                )
+                task = sweep_task(trace, family, profile, overrides, seed, code)
+                key = task.key
                 at_profile = profile == base_data
                 if key in points:
                     if overrides and not points[key].overrides:
                         points[key] = SweepPoint(trace.label, family, overrides, True, key)
                     continue
                 points[key] = SweepPoint(trace.label, family, overrides, at_profile, key)
-                tasks[key] = SweepTask(
-                    key=key,
-                    trace=trace.ref,
-                    trace_digest=trace.digest,
-                    warmup_s=trace.warmup_s,
-                    family=family,
-                    overrides=overrides,
-                    profile=profile,
-                    seed=seed,
-                )
+                tasks[key] = task
     paths = [axis.path for axis in grid.axes]
     order = {ref: i for i, ref in enumerate(t.ref for t in traces)}
     # Trace by trace (a worker keeps one trace loaded); predictive, the slowest, first.

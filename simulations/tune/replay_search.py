@@ -32,10 +32,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from autoscaler.profile import ModelProfile, ProfileError
-from simulations.sweep.cache import ResultCache, task_key
+from simulations.sweep.cache import ResultCache
 from simulations.sweep.executor import SweepExecutor
 from simulations.sweep.grid import GridError, Scalar, describe
-from simulations.sweep.plan import SweepTrace
+from simulations.sweep.plan import SweepTrace, sweep_task
 from simulations.sweep.run import OnResult, run_tasks
 from simulations.sweep.tasks import PointResult, SweepTask
 from simulations.tune.candidate import candidate_overrides, candidate_profile, profile_params
@@ -129,28 +129,9 @@ class SearchOutcome:
 
 
 def make_task(trace: SweepTrace, profile: ModelProfile, seed: int, code: str) -> SweepTask:
-    """The sweep task replaying `profile` with the predictive family on `trace`: its key is
-    the one `simulations.sweep.plan.plan_sweep` gives the same point."""
-    data = profile.model_dump(mode="json")
-    key = task_key(
-        trace=trace.ref,
-        trace_digest=trace.digest,
-        warmup_s=trace.warmup_s,
-        family=FAMILY,
-        profile=data,
-        seed=seed,
-        code=code,
-    )
-    return SweepTask(
-        key=key,
-        trace=trace.ref,
-        trace_digest=trace.digest,
-        warmup_s=trace.warmup_s,
-        family=FAMILY,
-        overrides=(),
-        profile=data,
-        seed=seed,
-    )
+    """The sweep task replaying `profile` with the predictive family on `trace`: the task
+    and key `simulations.sweep.plan.plan_sweep` gives the same point."""
+    return sweep_task(trace, FAMILY, profile.model_dump(mode="json"), (), seed, code)
 
 
 def _quiet_optuna() -> None:
