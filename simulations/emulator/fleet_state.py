@@ -232,19 +232,20 @@ class EmulatedFleet:
                 float(s.generation_tokens[i]),
                 float(s.requests[i]),
             )
-            kv_held, recent, mean_work = (
+            kv_held, kv_share, recent, mean_work = (
                 float(s.kv_tokens_in_flight[i]),
+                float(s.kv_capacity_share[i]),
                 float(s.recent_work[i]),
                 float(s.mean_work_60s[i]),
             )
         else:
             # Past the end of a non-looping trace nothing arrives; what still waits is given
             # up at once (recent work is 0), which keeps the idle fast path reachable.
-            new, kv_held, recent, mean_work = (0.0, 0.0, 0.0, 0.0), 0.0, 0.0, 0.0
-        # An over-committed KV cache preempts and re-queues: throughput shrinks in proportion
-        # (replicas x the share of the held KV that fits).
+            new, kv_held, kv_share, recent, mean_work = (0.0,) * 4, 0.0, 1.0, 0.0, 0.0
+        # A mix holding more KV per unit of work than a replica's budget serves less of it
+        # (offered_load._kv_capacity_share); a queue holds none.
         budget = replicas * phys.kv_cache_tokens
-        effective = float(replicas) if kv_held <= budget else replicas * budget / kv_held
+        effective = replicas * kv_share
         waited_work = self._backlog[0]
         total = [b + n for b, n in zip(self._backlog, new, strict=True)]
         served_work = min(total[0], effective)

@@ -32,6 +32,7 @@ class TraceSeconds:
     generation_tokens: np.ndarray
     requests: np.ndarray
     kv_tokens_in_flight: np.ndarray
+    kv_capacity_share: np.ndarray  # share of a replica's throughput its KV budget allows
     recent_work: np.ndarray  # work offered in the last request_timeout_s: the backlog's cap
     mean_work_60s: np.ndarray  # trailing-minute mean work: the utilisation queueing follows
     auto_replicas: np.ndarray  # int64: just enough replicas, per second
@@ -52,6 +53,7 @@ class TraceSeconds:
             generation_tokens=offered.generation_tokens,
             requests=offered.requests,
             kv_tokens_in_flight=offered.kv_tokens_in_flight,
+            kv_capacity_share=offered.kv_capacity_share,
             recent_work=trailing_sum(offered.work, timeout_s, cyclic=loop),
             mean_work_60s=trailing_sum(offered.work, 60, cyclic=loop) / 60.0,
             auto_replicas=auto_replicas(offered, physics, profile),

@@ -28,6 +28,9 @@ class OfferedLoad:
     generation_tokens: np.ndarray  # per tick
     requests: np.ndarray  # per tick
     kv_tokens_in_flight: np.ndarray  # per tick, KV tokens held by requests decoding
+    # Per tick, the share of a replica's throughput its KV budget lets it use (see
+    # `_kv_capacity_share`): 1.0 unless the mix decoding holds more KV per unit of work.
+    kv_capacity_share: np.ndarray
     mean_prompt_tokens: float
     mean_output_tokens: float
     knee_utilisation: float
@@ -55,6 +58,7 @@ class OfferedLoad:
             generation_tokens=self.generation_tokens[:m],
             requests=self.requests[:m],
             kv_tokens_in_flight=self.kv_tokens_in_flight[:m],
+            kv_capacity_share=self.kv_capacity_share[:m],
         )
 
     @classmethod
@@ -75,7 +79,7 @@ class OfferedLoad:
             prompt / physics.saturation_prompt_tokens_per_s
             + output / physics.saturation_generation_tokens_per_s
         )
-        kv = _kv_in_flight(trace, tick_s, n_ticks, physics.decode_tokens_per_s_per_seq)
+        kv, load = _in_flight(trace, work_each, tick_s, n_ticks, physics)
         n = max(trace.n_requests, 1)
         return cls(
             tick_s=tick_s,
@@ -87,6 +91,7 @@ class OfferedLoad:
             generation_tokens=np.bincount(tick, weights=output, minlength=n_ticks),
             requests=np.bincount(tick, minlength=n_ticks).astype(np.float64),
             kv_tokens_in_flight=kv,
+            kv_capacity_share=_kv_capacity_share(kv, load, physics.kv_cache_tokens),
             mean_prompt_tokens=float(prompt.sum()) / n,
             mean_output_tokens=float(output.sum()) / n,
             knee_utilisation=physics.knee_utilisation,
@@ -94,15 +99,48 @@ class OfferedLoad:
         )
 
 
-def _kv_in_flight(
-    trace: RequestTrace, tick_s: float, n_ticks: int, decode_tokens_per_s: float
-) -> np.ndarray:
-    """KV tokens held per tick: each request holds prompt + output tokens while it decodes."""
+def _in_flight(
+    trace: RequestTrace,
+    work_each: np.ndarray,
+    tick_s: float,
+    n_ticks: int,
+    physics: FleetPhysics,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per tick, with every request decoding from its arrival: the KV tokens held (prompt +
+    output while it decodes) and the load in flight (each request's work spread over its
+    decode time, in replicas)."""
     start = (trace.arrival_s // tick_s).astype(np.int64)
-    duration_ticks = np.ceil(trace.output_tokens / decode_tokens_per_s / tick_s).astype(np.int64)
+    duration_ticks = np.ceil(
+        trace.output_tokens / physics.decode_tokens_per_s_per_seq / tick_s
+    ).astype(np.int64)
     end = np.minimum(start + np.maximum(duration_ticks, 1), n_ticks)
     # In float64: two int32 counts near 2**31 would wrap to a negative sum in int32.
     held = trace.prompt_tokens.astype(np.float64) + trace.output_tokens
-    delta = np.bincount(start, weights=held, minlength=n_ticks + 1)
-    delta -= np.bincount(end, weights=held, minlength=n_ticks + 1)
-    return np.cumsum(delta)[:n_ticks]
+    rate = work_each / (np.maximum(duration_ticks, 1) * tick_s)
+    return _spans_sum(start, end, held, n_ticks), _spans_sum(start, end, rate, n_ticks)
+
+
+def _spans_sum(start: np.ndarray, end: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
+    """Per tick, the sum of the weights whose span [start, end) covers it."""
+    delta = np.bincount(start, weights=weights, minlength=n + 1)
+    delta -= np.bincount(end, weights=weights, minlength=n + 1)
+    return np.maximum(np.cumsum(delta)[:n], 0.0)  # cumsum noise must not go negative
+
+
+def _kv_capacity_share(kv: np.ndarray, load: np.ndarray, kv_budget_tokens: float) -> np.ndarray:
+    """The share of a replica's token throughput that fits its KV cache, per tick.
+
+    Serving L replicas of load holds L x (KV tokens per replica of load) by Little's law, so
+    a replica whose budget is below that ratio serves budget / ratio of a replica's work.
+    The ratio is the mix's, read from what would be decoding: requests waiting in a queue
+    hold no KV (vLLM admits a request only when its blocks fit), so an overloaded fleet
+    still serves at full speed. Sizing the shortfall on everything offered instead cut a
+    fleet of 1 replica facing 15 replicas of load to 1/15 of its throughput for as long as
+    the queue lasted, and a policy scaling on served tokens never saw the demand. Worked
+    number: 400,000 KV tokens a replica; a mix holding 800,000 KV tokens per replica of
+    load serves at 0.5 of a replica's token work; at 72,000 (ServeGen scaled), at 1.0.
+    """
+    share = np.ones_like(kv)
+    binding = (load > 1e-9) & (kv > kv_budget_tokens * load)
+    share[binding] = kv_budget_tokens * load[binding] / kv[binding]
+    return share

@@ -1,11 +1,11 @@
 """Replays offered load against one policy: the fleet's tick loop.
 
 Each tick: starting replicas whose cold start elapsed begin serving; the ready replicas
-serve the backlog plus the tick's new work, up to their capacity (reduced when the KV cache
-is over-committed); every `policy.interval_s` the policy sees what Prometheus would show and
-names a replica count. Routing is least-loaded over ready replicas, which for identical
-replicas behaves as one pooled queue, so the fleet is modelled as one queue with capacity
-proportional to the ready count.
+serve the backlog plus the tick's new work, up to their capacity (reduced when the mix of
+requests holds more KV per unit of work than a replica's budget); every `policy.interval_s`
+the policy sees what Prometheus would show and names a replica count. Routing is
+least-loaded over ready replicas, which for identical replicas behaves as one pooled queue,
+so the fleet is modelled as one queue with capacity proportional to the ready count.
 
 The loop is plain Python over plain floats: ~600 k ticks for a week in a few seconds.
 """
@@ -63,6 +63,7 @@ def replay(
         )
     n, tick_s = offered.n_ticks, offered.tick_s
     work, kv = offered.work.tolist(), offered.kv_tokens_in_flight.tolist()
+    kv_share = offered.kv_capacity_share.tolist()
     prompt, generation = offered.prompt_tokens.tolist(), offered.generation_tokens.tolist()
     requests = offered.requests.tolist()
     # Clients give up after request_timeout_s and vLLM aborts their requests, so the backlog
@@ -72,7 +73,6 @@ def replay(
     recent = arrived_cum.copy()
     recent[window:] -= arrived_cum[:-window]
     recent_work = recent.tolist()
-    kv_budget = physics.kv_cache_tokens
     observe = _ObservationBuilder(offered, physics, policy.interval_s)
     queue = _WaitingRequests(offered)
 
@@ -96,10 +96,8 @@ def replay(
             changes += fleet.scale_to(policy.decide(obs, now_s), now_s)
         fleet.advance_to(now_s)
         ready = fleet.ready
-        held = kv[k]
-        # An over-committed KV cache preempts and queues: throughput shrinks in proportion.
-        fleet_kv = ready * kv_budget
-        effective = ready if held <= fleet_kv else ready * fleet_kv / held
+        # A mix holding more KV per unit of work than a replica's budget serves less of it.
+        effective = ready * kv_share[k]
         total = backlog + work[k]
         served = min(total, effective * tick_s)
         backlog = total - served

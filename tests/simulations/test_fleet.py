@@ -148,15 +148,16 @@ def test_overload_builds_a_backlog_that_ends_in_dropped_requests() -> None:
 
 
 def test_full_kv_cache_scales_throughput_by_the_share_that_fits() -> None:
-    """20 req/s x 1 s decode x 909 tokens holds ~18,180 KV tokens; 3 replicas x 5,000 = 15,000
-    fit, so the fleet runs at 15,000 / 18,180 = 0.825 of its 3 replicas: 2.475 effective.
-    Offered work is 20 x 0.099 = 1.98 replica-seconds per second: utilisation 0.80, no backlog."""
-    trace = constant_trace(rps=20, duration_s=600, prompt=900, output=9)
+    """Each request holds 909 KV tokens for its 1 s decode and brings 0.099 replica-seconds of
+    work: 9,182 KV tokens per replica of load. A replica with 5,000 serves 5,000 / 9,182 =
+    0.545 of its token work, so 3 replicas serve 1.63 replicas of load; 15 req/s is 1.485 of
+    it: utilisation 0.91, no backlog, and TTFT follows that utilisation."""
+    trace = constant_trace(rps=15, duration_s=600, prompt=900, output=9)
     physics = _physics(kv_cache_tokens=5_000.0, decode_tokens_per_s_per_seq=9.0)
     _, run = _replay(trace, FixedPolicy([(0.0, 3)]), physics, initial=3)
     settled = trace.arrival_s > 120
-    held = 20 * 1 * 909
-    utilisation = 20 * WORK_PER_REQUEST / (3 * (3 * 5_000 / held))
+    share = 5_000 / (909 * 1.0 / WORK_PER_REQUEST)
+    utilisation = 15 * WORK_PER_REQUEST / (3 * share)
     service = 900 / physics.prefill_tokens_per_s
     expected = physics.overhead_s + service + service * utilisation / (1 - utilisation)
     assert not run.dropped.any()
@@ -164,6 +165,24 @@ def test_full_kv_cache_scales_throughput_by_the_share_that_fits() -> None:
     roomy = _physics(decode_tokens_per_s_per_seq=9.0)
     _, roomy_run = _replay(trace, FixedPolicy([(0.0, 3)]), roomy, initial=3)
     assert np.median(run.ttft_s[settled]) > np.median(roomy_run.ttft_s[settled])
+
+
+def test_a_queue_holds_no_kv_so_an_overloaded_fleet_serves_at_full_speed() -> None:
+    """1 replica facing 15 replicas of load whose mix fits its KV cache easily: waiting
+    requests hold no KV, so it serves its full token capacity for as long as the queue lasts
+    (it used to serve 1/15 of it: the offered KV was counted as held)."""
+    replicas = 1
+    rps = 15 * replicas / WORK_PER_REQUEST
+    trace = constant_trace(rps=rps, duration_s=300)
+    policy = FixedPolicy([(0.0, replicas)])
+    physics = _physics(kv_cache_tokens=20_000.0)  # 9,182 KV tokens a replica of load needs
+    offered, _ = _replay(trace, policy, physics, initial=replicas)
+    assert offered.kv_tokens_in_flight.min() > 5 * physics.kv_cache_tokens * replicas
+    full_prompt_rate = replicas * 10_000 * (0.09 / WORK_PER_REQUEST)
+    late = [obs for obs in policy.seen if obs.t_s > 90]
+    assert late and all(obs.requests_waiting > 0 for obs in late)
+    for obs in late:
+        assert obs.prompt_tokens_per_s == pytest.approx(full_prompt_rate, rel=0.02)
 
 
 def test_observations_follow_vllm_semantics_under_saturation() -> None:
