@@ -24,8 +24,8 @@ Every policy (oracle, the burst-blind variants, predictive at the bundled profil
 replayed by `simulations.runner.simulate`, the replay `prewarm simulate` and `prewarm sweep`
 run (seed 0, the sweep's 12 h warm-up), over target_utilisation (set as `--set` would;
 from 0.4, since the burst-blind oracle first reaches 99 % below 0.5).
-The burst-blind policies enter it by name: for the script's run only, `runner.build_policy`
-builds them and hands every other name to the project's own.
+The burst-blind policies enter it by name, through the policy builder `simulate` takes;
+every other name goes to the project's own `runner.build_policy`.
 Prints SLO attainment, GPU-hours and late requests inside the bursts per target, then per
 policy the best SLO reachable at <= 1.15x the oracle's GPU-hours at the profile and the
 GPU-hours needed for 99 % (both interpolated along the policy's frontier), then the
@@ -40,10 +40,8 @@ import argparse
 import bisect
 import math
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from unittest import mock
 
 import numpy as np
 
@@ -196,12 +194,11 @@ class BurstBlindOracle:
         return min(need + extra, self._profile.replicas.max)
 
 
-@contextmanager
 def burst_blind_policies(
     bursts: Sequence[Burst], variants: dict[str, tuple[float, float | None]]
-) -> Iterator[None]:
-    """While open, `runner.simulate` builds the names in `variants` as burst-blind oracles
-    with their (delay_s, drain_s)."""
+) -> runner.PolicyBuilder:
+    """A policy builder for `runner.simulate`: the names in `variants` are burst-blind
+    oracles with their (delay_s, drain_s), the others the project's policies."""
     project = runner.build_policy
 
     def build(
@@ -227,8 +224,7 @@ def burst_blind_policies(
             physics.request_timeout_s,
         )
 
-    with mock.patch.object(runner, "build_policy", build):
-        yield
+    return build
 
 
 @dataclass(frozen=True)
@@ -318,27 +314,28 @@ def main() -> None:
     print(f"  {arrivals_check(trace, bursts, warmup_s)}")
 
     points: dict[str, list[Point]] = {name: [] for name in names}
-    with burst_blind_policies(bursts, variants):
-        for target in targets:
-            profile = resolve(base, (("target_utilisation", target),), "--targets")
-            runs = runner.simulate(
-                trace,
-                profile,
-                FleetPhysics.from_profile(profile),
-                names,
-                seed=SEED,
-                warmup_s=warmup_s,
-            )
-            for run in runs:
-                metrics = policy_summary(run)
-                points[run.policy].append(
-                    Point(
-                        target,
-                        metrics["gpu_hours"],
-                        metrics["slo_attainment"],
-                        late_in_bursts(run, arrival_s, bursts),
-                    )
+    build = burst_blind_policies(bursts, variants)
+    for target in targets:
+        profile = resolve(base, (("target_utilisation", target),), "--targets")
+        runs = runner.simulate(
+            trace,
+            profile,
+            FleetPhysics.from_profile(profile),
+            names,
+            seed=SEED,
+            warmup_s=warmup_s,
+            build=build,
+        )
+        for run in runs:
+            metrics = policy_summary(run)
+            points[run.policy].append(
+                Point(
+                    target,
+                    metrics["gpu_hours"],
+                    metrics["slo_attainment"],
+                    late_in_bursts(run, arrival_s, bursts),
                 )
+            )
 
     width = 26
     print(f"\nSLO attainment / GPU-hours / late requests inside the {len(bursts)} bursts")

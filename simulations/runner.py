@@ -66,6 +66,12 @@ def initial_replicas(offered: OfferedLoad, profile: ModelProfile) -> int:
     return min(max(need, profile.replicas.min, 1), profile.replicas.max)
 
 
+# (name, profile, offered load, physics, starting replicas, back-filled history) -> policy
+PolicyBuilder = Callable[
+    [str, ModelProfile, OfferedLoad, FleetPhysics, int, Sequence[Observation]], Policy
+]
+
+
 def build_policy(
     name: str,
     profile: ModelProfile,
@@ -102,11 +108,14 @@ def simulate(
     warmup_s: float = 0.0,
     on_progress: Callable[[str, int, int], None] | None = None,
     placement: SimPlacement | None = None,
+    build: PolicyBuilder | None = None,
 ) -> list[PolicyRun]:
     """Runs every named policy on the trace after `warmup_s` (see the module docstring);
     `on_progress(policy, ticks_done, ticks_total)`. With `placement`, each policy's replicas
-    are placed on its own copy of the inventory. Raises ValueError for a warm-up that
-    leaves nothing to replay."""
+    are placed on its own copy of the inventory. `build` makes each named policy (default
+    `build_policy`): a study can replay a policy of its own through the same fleet. Raises
+    ValueError for a warm-up that leaves nothing to replay."""
+    build = build_policy if build is None else build
     history, replayed = split_warmup(trace, warmup_s)
     offered = OfferedLoad.from_trace(replayed, physics, tick_s, drain_s=physics.request_timeout_s)
     # Baselines size themselves on the demand that arrives, not on the drain's zeros.
@@ -119,7 +128,7 @@ def simulate(
     )
     runs = []
     for name in policy_names:
-        policy = build_policy(name, profile, arrivals, physics, start, backfill)
+        policy = build(name, profile, arrivals, physics, start, backfill)
         start_for_policy = policy.replicas if isinstance(policy, StaticPolicy) else start
         progress = None
         if on_progress is not None:
