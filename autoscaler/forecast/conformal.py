@@ -19,6 +19,26 @@ finite-sample level of split conformal prediction, so a small pool does not unde
 Forecasts made with traffic in under a quarter of the recent window are not scored: with no
 yardstick, demand arriving after an idle spell would be a relative miss of hundreds or more.
 
+Each error is also divided by the local volatility when its forecast was made, and the upper
+multiplied by the volatility now (normalised conformal prediction), so the margin is wide
+where the series is moving and narrow where it is calm, instead of one width all day that a
+few big jumps set. Volatility is the mean absolute relative bucket-to-bucket change over the
+last `_LEVEL_BUCKETS` buckets, as a ratio to its own median over the error window (so the
+ratio is ~1 in a typical hour), clipped to [0.5, 3]. Worked number: the 95th percentile of
+past peak errors / volatility is +0.20; in a calm hour the volatility is 0.6 of its median
+-> a margin of +0.12; in a hectic one, 1.5 -> +0.30. On ServeGen m-small (600 s aggregates)
+and the Azure 2024 week this moved the SLO-vs-GPU-hour frontier at every target utilisation
+from 0.7 to 0.9 (ServeGen at 0.8: 99.22 % / 3,333 GPU-h -> 99.28 % / 3,267; Azure: 99.73 % /
+1,997 -> 99.72 % / 1,925, where the old margin needed ~1,990 for that SLO); the demo stayed
+on its curve. The clip's floor keeps a long calm spell from shrinking the margin to nothing
+and its errors, divided by a tiny volatility, from exploding when it ends; its ceiling keeps
+the first hour after demand arrives from idle (relative changes of 10 and more) from asking
+for a margin of tens of times the mean. Both bounds were rarely reached on those traces
+(Azure's GPU-hours moved by 0.7 with them). A floor of 1 (widen only, never narrow) lost
+most of the gain: it is the calm hours' narrower margin that pays. Mean absolute change, not
+a MAD: at 600 s aggregates 9 of 10 minute buckets barely change, and a median would see only
+the noise between the steps.
+
 Until enough errors exist (a new model), the quantile falls back to the spread of the
 history's own bucket-to-bucket changes, widened with sqrt(k), and the note says so.
 
@@ -56,6 +76,10 @@ _MIN_ACTIVE_SHARE = 0.25
 # splitting at the level itself halves every pool and, with 600 s buckets (144 errors a
 # day), widened ServeGen's uppers by 40 % for no coverage.
 _BELOW_LEVEL_SHARE = 0.5
+# Local volatility, as a ratio to its median over the error window, is clipped to this range
+# (see the module docstring). Below _MIN_VOLATILITY (0.1 % a bucket) a series is flat.
+_VOLATILITY_RANGE = (0.5, 3.0)
+_MIN_VOLATILITY = 1e-3
 
 
 class ConformalUpper:
@@ -77,6 +101,9 @@ class ConformalUpper:
         self._pending: dict[int, np.ndarray] = {}  # origin bucket -> (mean, scale, below) rows
         self._scored_until = -1  # newest bucket index whose actual has been scored
         self._methods: set[str] = set()  # methods the forecaster has answered with
+        # Ring of the local volatility at each forecast, for its median (one float16 a row).
+        self._volatilities = np.full(self._max_errors, np.nan, dtype=_ERROR_DTYPE)
+        self._forecasts_made = 0
 
     def forecast(self, history: np.ndarray, end_s: float, horizon_steps: int) -> Forecast:
         origin = int(round(end_s / self.bucket_s))  # index of the first forecast bucket
@@ -103,6 +130,9 @@ class ConformalUpper:
         mean = np.maximum(np.asarray(point.mean, dtype=float), 0.0)
         level = _recent_level(history)
         scale = np.maximum(mean, max(_MIN_SCALE, _FLOOR_SHARE * level))
+        # Errors are stored over the scale times the local volatility now, so they are in
+        # units of "usual for the moment", and the calibrated quantile is multiplied back.
+        volatility = self._volatility_ratio(history, level)
         below = mean < _BELOW_LEVEL_SHARE * level
         # A relative error needs a yardstick: traffic in enough of the recent window. Demand
         # arriving after an idle hour, scored against the idle level, is a miss of ~1e9
@@ -111,7 +141,8 @@ class ConformalUpper:
         # the new one) it is still a miss of hundreds. Such forecasts are not scored (a NaN
         # scale keeps their rows out of the ring). The price: a model with traffic in fewer
         # than a quarter of its buckets is never calibrated and keeps the spread fallback.
-        scored_scale = scale if _has_yardstick(history) else np.full_like(scale, np.nan)
+        scored = _has_yardstick(history)
+        scored_scale = scale * volatility if scored else np.full_like(scale, np.nan)
         self._pending[origin] = np.vstack([mean, scored_scale, below])
         if self._errors.shape[1] != horizon_steps + 1:
             self._reshape(horizon_steps + 1)
@@ -122,6 +153,8 @@ class ConformalUpper:
         if from_spread[:-1].any():
             extra = "quantile from history spread (too few out-of-sample errors yet)"
             note = f"{note}; {extra}" if note else extra
+        # The history spread is a plain relative margin, not one in units of volatility.
+        rel = np.where(from_spread, rel, rel * volatility)
         upper = mean + rel[:-1] * scale
         # The peak over the whole horizon, calibrated on its own past misses, when they exist;
         # else the largest per-step upper, which stacks a margin on every step.
@@ -136,6 +169,20 @@ class ConformalUpper:
             note=note,
             calibrated_peak=peak,
         )
+
+    def _volatility_ratio(self, history: np.ndarray, level: float) -> float:
+        """The local volatility now over its median across the error window, clipped to
+        `_VOLATILITY_RANGE`; 1 while the history is too short to tell."""
+        volatility = _local_volatility(history, level)
+        if not np.isfinite(volatility):
+            return 1.0
+        # Compared as stored, so a volatility equal to the median is a ratio of exactly 1.
+        stored = _ERROR_DTYPE(min(max(volatility, _MIN_VOLATILITY), _MAX_RELATIVE_ERROR))
+        self._volatilities[self._forecasts_made % self._max_errors] = stored
+        self._forecasts_made += 1
+        seen = self._volatilities[: min(self._forecasts_made, self._max_errors)]
+        ratio = float(stored) / float(np.median(seen.astype(float)))
+        return min(max(ratio, _VOLATILITY_RANGE[0]), _VOLATILITY_RANGE[1])
 
     def _reshape(self, columns: int) -> None:
         """The horizon changed (first call, or a profile reload with another cold start).
@@ -270,6 +317,18 @@ def _masked_quantile(
     below, above = ordered[low, columns], ordered[high, columns]
     with np.errstate(invalid="ignore"):  # inf - inf in a column without values
         return below + (position - low) * (above - below)
+
+
+def _local_volatility(history: np.ndarray, level: float) -> float:
+    """Mean absolute relative bucket-to-bucket change over the last `_LEVEL_BUCKETS`
+    buckets, each change over the previous bucket or the scale floor; NaN with fewer than 3
+    observed buckets. Worked number: 100, 110, 99, 99 -> changes +0.10, -0.10, 0 -> 0.067."""
+    recent = history[-(_LEVEL_BUCKETS + 1) :]
+    recent = recent[np.isfinite(recent)]
+    if recent.size < 3:
+        return float("nan")
+    floor = max(_MIN_SCALE, _FLOOR_SHARE * level)
+    return float(np.mean(np.abs(np.diff(recent)) / np.maximum(recent[:-1], floor)))
 
 
 def _has_yardstick(history: np.ndarray) -> bool:

@@ -8,8 +8,8 @@ Three products of profile fields size the arrays of a ModelEngine, per model:
   per series.
 - error cells = max(30, error_window_s / bucket_s) x (horizon steps + 1: one column a step
   and one for the horizon's peak) (x members for an ensemble, whose member errors are
-  float64): the calibration rings, two bytes a cell per series, and ~30 bytes a cell while
-  a quantile is sorted.
+  float64): the calibration rings, two bytes a cell per series (and two a row for the
+  volatility ring), and ~30 bytes a cell while a quantile is sorted.
 
 Worked number: the bundled profile (60 s buckets, 3 days, 315 s horizon, 1 day of errors) is
 4,320 buckets, 7 steps and 1,440 x 8 = 11,520 cells, ~1 MB a model. `bucket_s: 1` with

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from autoscaler.forecast.conformal import MIN_ERRORS, ConformalUpper
+from autoscaler.forecast.conformal import MIN_ERRORS, ConformalUpper, _local_volatility
 from autoscaler.forecast.forecast import Forecast, PointForecast
 from tests.fakes import ScriptedForecaster
 
@@ -342,3 +342,53 @@ def test_the_peak_falls_back_to_the_step_maximum_until_peaks_were_seen() -> None
     first = upper.forecast(np.full(20, 1000.0), 20 * BUCKET_S, 6)
     assert first.calibrated_peak is None
     assert first.horizon_peak(1e18) == pytest.approx(first.upper.max())
+
+
+def _margins_and_coverage(
+    calm: np.ndarray, noise: tuple[float, float], quantile: float = 0.9
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """For the `calm` buckets and the others, the median step-1 margin and the share of
+    actuals the step-1 upper covered, for a forecaster right on a level of 1,000 with
+    `noise` (calm, other). Counted after the first day, from 90 buckets into each 240-bucket
+    block (the volatility reads the last 60)."""
+    rng = np.random.default_rng(3)
+    actuals = 1000.0 * (1.0 + rng.normal(0.0, 1.0, calm.size) * np.where(calm, *noise))
+    upper = _wrap(ScriptedForecaster(1000.0), quantile)
+    made = [
+        (bool(calm[o]), f.upper[0] - f.mean[0], actuals[o] <= f.upper[0])
+        for o, f in _replay(upper, actuals, 10, steps=3)
+        if o >= 1440 and o % 240 >= 90
+    ]
+
+    def stats(regime: bool) -> tuple[float, float]:
+        margins = [m for c, m, _ in made if c == regime]
+        return float(np.median(margins)), float(np.mean([v for c, _, v in made if c == regime]))
+
+    return stats(True), stats(False)
+
+
+def test_the_margin_follows_the_local_volatility() -> None:
+    # 4 h calm (2 % noise) and 4 h hectic (10 %) in turn. One margin for both (~82 tok/s)
+    # covered the calm hours always and the hectic ones 80 % of the time at p90; scaled by
+    # the volatility it is ~27 in the calm (1.28 x 20 is 26) and ~118 in the hectic hours
+    # (1.28 x 100 is 128), and each regime is covered at close to 90 %.
+    blocks = np.arange(2880) // 240
+    calm, hectic = _margins_and_coverage(blocks % 2 == 0, (0.02, 0.10))
+    assert calm[0] < 0.4 * hectic[0]
+    assert abs(calm[1] - 0.9) < 0.05 and abs(hectic[1] - 0.9) < 0.05
+
+
+def test_a_calm_spell_does_not_shrink_the_margin_to_nothing() -> None:
+    # 4 h in every 16 with 0.1 % noise, 1/100 of the usual volatility: the margin stops at
+    # ~0.4 of the usual one (~56 vs ~132 tok/s; the floor of _VOLATILITY_RANGE) instead of
+    # following it down to ~1 tok/s, which the first hectic bucket after the spell would miss.
+    blocks = np.arange(2880) // 240
+    calm, usual = _margins_and_coverage(blocks % 4 == 0, (0.001, 0.10))
+    assert calm[0] > 0.3 * usual[0]
+
+
+def test_worked_number_local_volatility_is_the_mean_absolute_relative_change() -> None:
+    # 100, 110, 99, 99: changes +0.10, -0.10, 0 -> 0.067.
+    history = np.array([100.0, 110.0, 99.0, 99.0])
+    assert _local_volatility(history, level=102.0) == pytest.approx(0.2 / 3)
+    assert np.isnan(_local_volatility(np.array([100.0, np.nan, 110.0]), level=105.0))
