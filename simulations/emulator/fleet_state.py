@@ -241,7 +241,8 @@ class EmulatedFleet:
         else:
             # Past the end of a non-looping trace nothing arrives; what still waits is given
             # up at once (recent work is 0), which keeps the idle fast path reachable.
-            new, kv_held, kv_share, recent, mean_work = (0.0,) * 4, 0.0, 1.0, 0.0, 0.0
+            new = (0.0, 0.0, 0.0, 0.0)
+            kv_held, kv_share, recent, mean_work = 0.0, 1.0, 0.0, 0.0
         # A mix holding more KV per unit of work than a replica's budget serves less of it
         # (offered_load._kv_capacity_share); a queue holds none.
         budget = replicas * phys.kv_cache_tokens
