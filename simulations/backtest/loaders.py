@@ -31,6 +31,7 @@ from simulations.traces.formats import FORMAT_NAMES, RATE_FORMATS, trace_format
 from simulations.traces.loader import load_trace
 from simulations.traces.rate_demand import QUANTITIES, check_quantity
 from simulations.traces.request_trace import TraceFormatError
+from simulations.traces.scale import UNSCALED, TraceScale, scaled_demand
 from simulations.traces.span import MAX_TIME_S, idle_cut_s, idle_note, trimmed_note
 
 __all__ = [
@@ -77,14 +78,19 @@ def load_value_csv(path: str | Path, bucket_s: float | None = None) -> DemandSer
 
 
 def load_rate_file(
-    path: str | Path, fmt: str, quantity: str = "tokens", bucket_s: float | None = None
+    path: str | Path,
+    fmt: str,
+    quantity: str = "tokens",
+    bucket_s: float | None = None,
+    scale: TraceScale = UNSCALED,
 ) -> DemandSeries:
-    """A rate CSV read as rates (no synthetic arrivals, so no Poisson noise is added)."""
+    """A rate CSV read as rates (no synthetic arrivals, so no Poisson noise is added),
+    scaled as a replay of it would be (`scale.scaled_demand`)."""
     check_quantity(quantity)
     spec = trace_format(fmt)
     if spec.read_demand is None:
         raise ValueError(f"not a rate format: {fmt!r}; choose from {', '.join(RATE_FORMATS)}")
-    rates = spec.read_demand(path, quantity)
+    rates = scaled_demand(spec.read_demand(path, quantity), scale)
     step_s = median_step_s(rates.t_s)
     durations = np.append(np.diff(rates.t_s), step_s)
     return from_segments(
@@ -94,13 +100,18 @@ def load_rate_file(
 
 
 def load_request_trace(
-    path: str | Path, fmt: str, quantity: str = "tokens", bucket_s: float | None = None
+    path: str | Path,
+    fmt: str,
+    quantity: str = "tokens",
+    bucket_s: float | None = None,
+    scale: TraceScale = UNSCALED,
 ) -> DemandSeries:
-    """Tokens (or requests) arriving per bucket of a request-level trace."""
+    """Tokens (or requests) arriving per bucket of a request-level trace (its lengths
+    scaled by `scale.length`; a list has no rate to scale)."""
     check_quantity(quantity)
     if trace_format(fmt).read_requests is None:
         raise ValueError(f"not a request format: {fmt!r}; choose from {', '.join(FORMAT_NAMES)}")
-    trace = load_trace(path, fmt)
+    trace = load_trace(path, fmt, scale=scale)
     width_s = bucket_s or TRACE_DEFAULT_BUCKET_S
     if quantity == "tokens":
         weights = trace.prompt_tokens.astype(np.float64) + trace.output_tokens
@@ -115,9 +126,13 @@ def load_request_trace(
 
 
 def load_file(
-    path: str | Path, fmt: str, quantity: str = "tokens", bucket_s: float | None = None
+    path: str | Path,
+    fmt: str,
+    quantity: str = "tokens",
+    bucket_s: float | None = None,
+    scale: TraceScale = UNSCALED,
 ) -> DemandSeries:
     """Any `--trace` format: request traces and rate CSVs."""
     if trace_format(fmt).is_rate_series:
-        return load_rate_file(path, fmt, quantity, bucket_s)
-    return load_request_trace(path, fmt, quantity, bucket_s)
+        return load_rate_file(path, fmt, quantity, bucket_s, scale)
+    return load_request_trace(path, fmt, quantity, bucket_s, scale)

@@ -9,6 +9,7 @@ from pathlib import Path
 from autoscaler.backtest.prometheus import DEFAULT_LOOKBACK_S, load_prometheus
 from autoscaler.backtest.series import MAX_SERIES_BUCKETS, DemandSeries
 from simulations.backtest.loaders import FORMAT_NAMES, QUANTITIES, load_file, load_value_csv
+from simulations.traces.scale import UNSCALED, TraceScale, check_scale
 
 
 class SourceError(ValueError):
@@ -27,6 +28,7 @@ class SourceSpec:
     end_s: float | None = None  # Prometheus range end (epoch s); the CLI passes "now"
     quantity: str = "tokens"
     bucket_s: float | None = None  # None: the series' own spacing, 60 s for traces/Prometheus
+    scale: TraceScale = UNSCALED  # --rate-scale/--length-scale, of a --trace only
 
     def check(self) -> None:
         """Raises SourceError naming the problem (all option problems before any I/O)."""
@@ -51,6 +53,10 @@ class SourceSpec:
         if self.trace is not None and self.fmt not in FORMAT_NAMES:
             what = f"unknown --format {self.fmt!r}" if self.fmt else "--trace needs --format"
             raise SourceError(f"{what}; choose from {', '.join(FORMAT_NAMES)}")
+        try:  # a --series or Prometheus history is demand, with no requests to scale
+            check_scale(self.scale, self.fmt or "", has_trace=self.trace is not None)
+        except ValueError as exc:
+            raise SourceError(str(exc)) from None
         if self.prometheus is not None:
             if not self.model:
                 raise SourceError("--prometheus needs --model (vLLM's model_name label)")
@@ -83,7 +89,7 @@ class SourceSpec:
                 )  # fmt: skip
         elif self.trace is not None:
             assert self.fmt is not None  # check() made sure
-            series = load_file(self.trace, self.fmt, self.quantity, self.bucket_s)
+            series = load_file(self.trace, self.fmt, self.quantity, self.bucket_s, self.scale)
         else:
             assert self.prometheus is not None and self.model and self.end_s is not None
             series = load_prometheus(

@@ -2,7 +2,7 @@
 what is new.
 
 A key hashes everything a replay's numbers depend on: the trace as loaded (its digest, the
-format, seed and synthesis options), the warm-up, the resolved profile, the policy family,
+format, seed, synthesis options and `--rate-scale`/`--length-scale`), the warm-up, the resolved profile, the policy family,
 the seed and a fingerprint of the simulation code (every .py file under autoscaler/ and
 simulations/ but the CLI's wiring and the sweep's reports: a change to the planner or the
 fleet model invalidates every entry).

@@ -18,11 +18,13 @@ import numpy as np
 from simulations.sweep.grid import Overrides
 from simulations.traces.inputs import load_trace_input
 from simulations.traces.request_trace import RequestTrace
+from simulations.traces.scale import TraceScale
 
 
 @dataclass(frozen=True)
 class TraceRef:
-    """How to load a trace: `load_trace_input`'s arguments. `path` None is the bundled trace."""
+    """How to load a trace: `load_trace_input`'s arguments. `path` None is the bundled trace.
+    Every field is in the replay cache's key (`cache.task_key`), the scales among them."""
 
     path: str | None
     fmt: str
@@ -30,6 +32,12 @@ class TraceRef:
     process: str = "poisson"
     cv: float = 1.0
     max_requests: int | None = None
+    rate_scale: float = 1.0  # TraceScale's fields, as plain numbers for the key's JSON
+    length_scale: float = 1.0
+
+    @property
+    def scale(self) -> TraceScale:
+        return TraceScale(self.rate_scale, self.length_scale)
 
     def load(self) -> RequestTrace:
         return load_trace_input(
@@ -39,6 +47,7 @@ class TraceRef:
             process=self.process,
             cv=self.cv,
             max_requests=self.max_requests,
+            scale=self.scale,
         )
 
     @property

@@ -12,6 +12,7 @@ from pathlib import Path
 from simulations.traces.formats import FORMAT_NAMES, RATE_FORMATS, trace_format
 from simulations.traces.loader import load_trace
 from simulations.traces.request_trace import RequestTrace, TraceFormatError
+from simulations.traces.scale import UNSCALED, TraceScale, check_scale
 from simulations.traces.span import check_replay_span
 from simulations.traces.synthetic import synthetic_trace
 from simulations.warmup import check_warmup_s, default_warmup_s
@@ -28,12 +29,19 @@ def bundled_trace(seed: int) -> RequestTrace:
 
 
 def check_trace_options(
-    has_trace: bool, fmt: str, process: str, cv: float, max_requests: int | None
+    has_trace: bool,
+    fmt: str,
+    process: str,
+    cv: float,
+    max_requests: int | None,
+    scale: TraceScale = UNSCALED,
 ) -> None:
-    """Raises ValueError naming the flag: an unknown --format or --process, or arrival
+    """Raises ValueError naming the flag: an unknown --format or --process, arrival
     synthesis options (--process, --cv, --max-requests) where nothing is synthesised (the
-    bundled trace, or a format that lists its requests), since they would be ignored."""
+    bundled trace, or a format that lists its requests), since they would be ignored, or a
+    scale that does not apply (`scale.check_scale`)."""
     trace_format(fmt)
+    check_scale(scale, fmt, has_trace=has_trace)
     if process not in ("poisson", "gamma"):
         raise ValueError(f"unknown --process {process!r}; choose poisson or gamma")
     synthesis = {
@@ -59,14 +67,19 @@ def load_trace_input(
     process: str = "poisson",
     cv: float = 1.0,
     max_requests: int | None = None,
+    scale: TraceScale = UNSCALED,
 ) -> RequestTrace:
-    """The bundled trace when `path` is None, else `load_trace`'s. A format error says which
+    """The bundled trace when `path` is None (which `scale` must leave as it is), else
+    `load_trace`'s. A format error says which
     format the file was read as (without --format a Mooncake or rate file is read as Azure),
     and a trace without requests is refused naming the file: both ValueErrors."""
     if path is None:
+        check_scale(scale, fmt, has_trace=False)
         return bundled_trace(seed)
     try:
-        trace = load_trace(path, fmt, seed=seed, process=process, cv=cv, max_requests=max_requests)
+        trace = load_trace(
+            path, fmt, seed=seed, process=process, cv=cv, max_requests=max_requests, scale=scale
+        )
     except TraceFormatError as exc:
         others = ", ".join(f for f in FORMAT_NAMES if f != fmt)
         raise ValueError(f"{exc} (read as --format {fmt}; other formats: {others})") from None

@@ -5,8 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from simulations.traces.formats import trace_format
-from simulations.traces.rate_series import synthesise_arrivals
 from simulations.traces.request_trace import RequestTrace
+from simulations.traces.scale import (
+    UNSCALED,
+    TraceScale,
+    check_scale,
+    scaled_arrivals,
+    scaled_requests,
+)
 from simulations.traces.span import trim_idle_gaps
 
 
@@ -18,6 +24,7 @@ def load_trace(
     process: str = "poisson",
     cv: float = 1.0,
     max_requests: int | None = None,
+    scale: TraceScale = UNSCALED,
 ) -> RequestTrace:
     """Loads a request trace; a rate series is turned into seeded synthetic arrivals.
 
@@ -27,14 +34,21 @@ def load_trace(
     ValueError for an unknown fmt (checked first, so a typo is reported as such even if the
     path is wrong too), FileNotFoundError naming a missing path, and TraceFormatError (a
     ValueError) naming file and line for a malformed one. Idle gaps of over a week are
-    shortened (`span.trim_idle_gaps`; meta says so).
+    shortened (`span.trim_idle_gaps`; meta says so). `scale` multiplies request rates and
+    lengths (`scale.py`; ValueError naming the option where it does not apply).
     """
     spec = trace_format(fmt, "trace format")
+    check_scale(scale, fmt)
     if spec.read_rates is not None:
-        trace = synthesise_arrivals(
-            spec.read_rates(path), seed=seed, process=process, cv=cv, max_requests=max_requests
+        trace = scaled_arrivals(
+            spec.read_rates(path),
+            scale,
+            seed=seed,
+            process=process,
+            cv=cv,
+            max_requests=max_requests,
         )
     else:
         assert spec.read_requests is not None  # TraceFormat holds one or the other
-        trace = spec.read_requests(path)
+        trace = scaled_requests(spec.read_requests(path), scale)
     return trim_idle_gaps(trace)
