@@ -30,9 +30,11 @@ from rich.table import Table
 
 from autoscaler.backtest.prometheus import DEFAULT_LOOKBACK_S
 from autoscaler.backtest.series import DemandSeries
+from prewarm_cli.options import LengthScaleOption, RateScaleOption
 from simulations.backtest.loaders import QUANTITIES
 from simulations.backtest.sources import SourceSpec
 from simulations.traces.formats import FORMAT_HELP
+from simulations.traces.scale import TraceScale
 
 SeriesOption = Annotated[
     Path | None, typer.Option("--series", help="CSV `t_s,value`: demand in tokens/s per row")
@@ -90,13 +92,16 @@ def source_spec(
     end_s: float | None,
     quantity: str,
     bucket_s: float | None,
+    rate_scale: float = 1.0,
+    length_scale: float = 1.0,
 ) -> SourceSpec:
     """The options as one SourceSpec; only here does "now" come from the wall clock."""
     if prometheus is not None and end_s is None:
         end_s = time.time()
     return SourceSpec(
-        series, trace, fmt, prometheus, model, namespace, lookback_s, end_s, quantity, bucket_s
-    )
+        series, trace, fmt, prometheus, model, namespace, lookback_s, end_s, quantity, bucket_s,
+        TraceScale(rate_scale, length_scale),
+    )  # fmt: skip
 
 
 def fail(console: Console, message: str) -> NoReturn:
@@ -220,6 +225,8 @@ def backtest_command(
     series: SeriesOption = None,
     trace: TraceOption = None,
     fmt: FormatOption = None,
+    rate_scale: RateScaleOption = 1.0,
+    length_scale: LengthScaleOption = 1.0,
     prometheus: PrometheusOption = None,
     model: ModelOption = None,
     namespace: NamespaceOption = None,
@@ -249,8 +256,9 @@ def backtest_command(
 
     console = Console(stderr=json_out)
     spec = source_spec(
-        series, trace, fmt, prometheus, model, namespace, lookback_s, end_s, quantity, bucket_s
-    )
+        series, trace, fmt, prometheus, model, namespace, lookback_s, end_s, quantity, bucket_s,
+        rate_scale, length_scale,
+    )  # fmt: skip
     with input_errors(console):
         kinds = parse_kinds(forecasters)
         if not 0.5 < quantile < 1:

@@ -15,7 +15,13 @@ from rich.console import Console
 
 from autoscaler.clock import Clock, SystemClock
 from autoscaler.profile import ProfileError, load_profile
-from prewarm_cli.options import FormatOption, ProfileOption, TraceOption
+from prewarm_cli.options import (
+    FormatOption,
+    LengthScaleOption,
+    ProfileOption,
+    RateScaleOption,
+    TraceOption,
+)
 from prewarm_cli.simulate import BUNDLED_PROFILE, DEMO_DURATION_S, DEMO_MEAN_RPS
 
 if TYPE_CHECKING:  # the emulator (numpy, traces) loads only when the command runs
@@ -25,6 +31,8 @@ if TYPE_CHECKING:  # the emulator (numpy, traces) loads only when the command ru
 def emulate_command(
     trace: TraceOption = None,
     fmt: FormatOption = "azure",
+    rate_scale: RateScaleOption = 1.0,
+    length_scale: LengthScaleOption = 1.0,
     port: Annotated[
         int, typer.Option(min=0, max=65535, help="TCP port; 0 picks a free one")
     ] = 8000,
@@ -63,6 +71,8 @@ def emulate_command(
             replicas=replicas,
             seed=seed,
             max_requests=max_requests,
+            rate_scale=rate_scale,
+            length_scale=length_scale,
         )
     except (ValueError, ProfileError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
@@ -98,15 +108,20 @@ def build_fleet(
     replicas: int | None = None,
     seed: int = 0,
     max_requests: int | None = None,
+    rate_scale: float = 1.0,
+    length_scale: float = 1.0,
 ) -> EmulatedFleet:
     """The emulated fleet `prewarm emulate` serves (also for `prewarm serve --demo`).
     Raises ValueError, ProfileError or FileNotFoundError with a message for the user."""
     from simulations.emulator import EmulatedFleet
     from simulations.traces.formats import trace_format
     from simulations.traces.loader import load_trace
+    from simulations.traces.scale import TraceScale, check_scale
     from simulations.traces.synthetic import synthetic_trace
 
     trace_format(fmt)
+    scale = TraceScale(rate_scale, length_scale)
+    check_scale(scale, fmt, has_trace=trace is not None)
     model_profile = load_profile(profile or BUNDLED_PROFILE)
     if trace is None:
         request_trace = synthetic_trace(
@@ -114,7 +129,9 @@ def build_fleet(
         )
     else:
         # TraceFormatError is a ValueError.
-        request_trace = load_trace(trace, fmt, seed=seed, max_requests=max_requests)
+        request_trace = load_trace(
+            trace, fmt, seed=seed, max_requests=max_requests, scale=scale
+        )
     if request_trace.n_requests == 0:
         raise ValueError(f"{trace}: the trace has no requests")
     return EmulatedFleet(

@@ -17,3 +17,19 @@ ProfileOption = Annotated[
     Path | None, typer.Option(help="model profile YAML; omitted: the bundled example")
 ]
 SeedOption = Annotated[int, typer.Option(help="seed for arrivals and cold-start jitter")]
+# No typer min=: `inf` and `nan` pass it, so simulations.traces.scale.check_scale says what
+# is wrong with every bad value, in every command, the same way.
+RateScaleOption = Annotated[
+    float,
+    typer.Option(
+        help="rate series (rate, servegen, azure2024): multiply the request rate by this "
+        "(token demand follows)"
+    ),
+]
+LengthScaleOption = Annotated[
+    float,
+    typer.Option(
+        help="multiply each request's prompt and output tokens by this (token demand "
+        "follows; with --rate-scale it scales by both)"
+    ),
+]

@@ -14,7 +14,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from autoscaler.profile import ModelProfile, ProfileError
 from prewarm_cli.inputs import BUNDLED_PROFILE, check_out_dir, cli_profile
-from prewarm_cli.options import FormatOption, ProfileOption, TraceOption
+from prewarm_cli.options import (
+    FormatOption,
+    LengthScaleOption,
+    ProfileOption,
+    RateScaleOption,
+    TraceOption,
+)
 from simulations.traces.inputs import DEMO_DURATION_S, DEMO_MEAN_RPS
 
 # Imported from here by other commands and tests.
@@ -24,6 +30,8 @@ __all__ = ["BUNDLED_PROFILE", "DEMO_DURATION_S", "DEMO_MEAN_RPS", "simulate_comm
 def simulate_command(
     trace: TraceOption = None,
     fmt: FormatOption = "azure",
+    rate_scale: RateScaleOption = 1.0,
+    length_scale: LengthScaleOption = 1.0,
     profile: ProfileOption = None,
     policies: Annotated[
         str,
@@ -87,15 +95,17 @@ def simulate_command(
     from simulations.runner import parse_policy_names, simulate
     from simulations.traces.inputs import check_trace_options, load_trace_input, replay_warmup_s
     from simulations.traces.request_trace import TraceFormatError
+    from simulations.traces.scale import TraceScale
     from simulations.traces.span import trimmed_note
 
     console = Console(stderr=json_out)
     try:
         names = parse_policy_names(policies)
-        check_trace_options(trace is not None, fmt, process, cv, max_requests)
+        scale = TraceScale(rate_scale, length_scale)
+        check_trace_options(trace is not None, fmt, process, cv, max_requests, scale)
         model_profile = cli_profile(profile, cold_start_s)
         request_trace = load_trace_input(
-            trace, fmt, seed=seed, process=process, cv=cv, max_requests=max_requests
+            trace, fmt, seed=seed, process=process, cv=cv, max_requests=max_requests, scale=scale
         )
         warmup = replay_warmup_s(request_trace, warmup_s)
         sim_placement: SimPlacement | None = None

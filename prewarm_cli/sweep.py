@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from autoscaler.profile import ProfileError
 from prewarm_cli.inputs import check_out_dir, cli_profile
-from prewarm_cli.options import FormatOption, ProfileOption
+from prewarm_cli.options import FormatOption, LengthScaleOption, ProfileOption, RateScaleOption
 from prewarm_cli.replay_errors import replay_failures_reported
 
 if TYPE_CHECKING:
@@ -33,6 +33,8 @@ def sweep_command(
         ),
     ] = None,
     fmt: FormatOption = "azure",
+    rate_scale: RateScaleOption = 1.0,
+    length_scale: LengthScaleOption = 1.0,
     policies: Annotated[
         str | None,
         typer.Option(
@@ -89,6 +91,7 @@ def sweep_command(
     from simulations.sweep.tasks import TraceRef
     from simulations.traces.inputs import check_trace_options
     from simulations.traces.request_trace import TraceFormatError
+    from simulations.traces.scale import TraceScale
 
     console = Console()
     try:
@@ -96,7 +99,8 @@ def sweep_command(
             names = [name for name in SWEEP_FAMILIES if name in POLICY_NAMES]
         else:
             names = parse_policy_names(policies)
-        check_trace_options(bool(trace), fmt, process, cv, max_requests)
+        scale = TraceScale(rate_scale, length_scale)
+        check_trace_options(bool(trace), fmt, process, cv, max_requests, scale)
         paths = [str(path) for path in trace or []]
         repeated = sorted({path for path in paths if paths.count(path) > 1})
         if repeated:
@@ -108,9 +112,10 @@ def sweep_command(
         base = cli_profile(profile)
         grid = build_grid(set_ or [], base)
         check_out_dir(out)
-        refs = [TraceRef(path, fmt, seed, process, cv, max_requests) for path in paths] or [
-            TraceRef(None, fmt, seed)
-        ]
+        refs = [
+            TraceRef(path, fmt, seed, process, cv, max_requests, rate_scale, length_scale)
+            for path in paths
+        ] or [TraceRef(None, fmt, seed)]
         traces = load_traces(refs, warmup_s)
     except (ValueError, ProfileError, TraceFormatError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)

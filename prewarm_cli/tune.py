@@ -76,6 +76,7 @@ from prewarm_cli.backtest import (
     source_spec,
     stride_buckets,
 )
+from prewarm_cli.options import LengthScaleOption, RateScaleOption
 from prewarm_cli.tune_replay import (
     DEFAULT_BATCH,
     DEFAULT_TRIALS,
@@ -158,6 +159,8 @@ def tune_command(
     series: SeriesOption = None,
     trace: TraceOption = None,
     fmt: FormatOption = None,
+    rate_scale: RateScaleOption = 1.0,
+    length_scale: LengthScaleOption = 1.0,
     prometheus: PrometheusOption = None,
     model: ModelOption = None,
     namespace: NamespaceOption = None,
@@ -251,6 +254,8 @@ def tune_command(
             ReplayOptions(
                 trace=trace,
                 fmt=fmt,
+                rate_scale=rate_scale,
+                length_scale=length_scale,
                 prometheus=prometheus,
                 model=model,
                 namespace=namespace,
@@ -291,8 +296,9 @@ def tune_command(
 
     console = Console(stderr=json_out)
     spec = source_spec(
-        series, trace, fmt, prometheus, model, namespace, lookback_s, end_s, quantity, bucket_s
-    )
+        series, trace, fmt, prometheus, model, namespace, lookback_s, end_s, quantity, bucket_s,
+        rate_scale, length_scale,
+    )  # fmt: skip
     base: ModelProfile | None = None
     with input_errors(console):
         for name, weight in (("--under-weight", under_weight), ("--over-weight", over_weight)):

@@ -154,6 +154,8 @@ class ReplayOptions:
     out: Path
     json_out: bool
     series: Path | None = None  # given only to be refused: a demand series has no requests
+    rate_scale: float = 1.0  # of a --trace only: Prometheus history is replayed as it was
+    length_scale: float = 1.0
 
 
 def choose_objective(
@@ -194,6 +196,7 @@ def _check(opts: ReplayOptions) -> None:
     from simulations.sweep.ray_executor import check_address
     from simulations.traces.formats import FORMAT_NAMES
     from simulations.traces.inputs import check_trace_options
+    from simulations.traces.scale import TraceScale, check_scale
 
     if opts.series is not None:
         raise ValueError(
@@ -219,7 +222,9 @@ def _check(opts: ReplayOptions) -> None:
                 "replayed as it is"
             )
     fmt = opts.fmt if opts.trace is not None else "rate"
-    check_trace_options(True, fmt or "", opts.process, opts.cv, opts.max_requests)
+    scale = TraceScale(opts.rate_scale, opts.length_scale)
+    check_scale(scale, fmt or "", has_trace=opts.trace is not None)
+    check_trace_options(True, fmt or "", opts.process, opts.cv, opts.max_requests, scale)
     if opts.warmup_s is not None and not (math.isfinite(opts.warmup_s) and opts.warmup_s >= 0):
         raise ValueError(f"--warmup-s must be a finite number of seconds >= 0, got {opts.warmup_s}")
     if opts.ray_address is not None:
@@ -241,8 +246,9 @@ def _trace(console: Console, opts: ReplayOptions, base: ModelProfile) -> SweepTr
     if opts.trace is not None:
         assert opts.fmt is not None
         ref = TraceRef(
-            str(opts.trace), opts.fmt, opts.replay_seed, opts.process, opts.cv, opts.max_requests
-        )
+            str(opts.trace), opts.fmt, opts.replay_seed, opts.process, opts.cv, opts.max_requests,
+            opts.rate_scale, opts.length_scale,
+        )  # fmt: skip
     else:
         assert opts.prometheus is not None and opts.model is not None
         end_s = time.time() if opts.end_s is None else opts.end_s
