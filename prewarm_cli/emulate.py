@@ -129,9 +129,7 @@ def build_fleet(
         )
     else:
         # TraceFormatError is a ValueError.
-        request_trace = load_trace(
-            trace, fmt, seed=seed, max_requests=max_requests, scale=scale
-        )
+        request_trace = load_trace(trace, fmt, seed=seed, max_requests=max_requests, scale=scale)
     if request_trace.n_requests == 0:
         raise ValueError(f"{trace}: the trace has no requests")
     return EmulatedFleet(
