@@ -98,15 +98,26 @@ def scaled_series(series: RateSeries, scale: TraceScale) -> RateSeries:
     )
 
 
-def scaled_arrivals(series: RateSeries, scale: TraceScale, **synthesis: object) -> RequestTrace:
-    """`synthesise_arrivals` of `scaled_series` (its other options in `synthesis`); rows
-    without token rates take the default lengths x length. Unscaled, the very same trace:
+def scaled_arrivals(
+    series: RateSeries,
+    scale: TraceScale,
+    *,
+    seed: int,
+    process: str = "poisson",
+    cv: float = 1.0,
+    max_requests: int | None = None,
+) -> RequestTrace:
+    """`synthesise_arrivals` of `scaled_series`; rows without token rates take the default
+    lengths x length (draws are still clipped to MAX_TOKENS). Unscaled, the very same trace:
     multiplying by 1.0 changes no bit."""
     return synthesise_arrivals(
         scaled_series(series, scale),
+        seed=seed,
+        process=process,
+        cv=cv,
         mean_prompt_tokens=DEFAULT_PROMPT_TOKENS * scale.length,
         mean_output_tokens=DEFAULT_OUTPUT_TOKENS * scale.length,
-        **synthesis,  # type: ignore[arg-type]
+        max_requests=max_requests,
     )
 
 
