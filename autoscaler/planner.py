@@ -1,10 +1,11 @@
 """The predictive planner: a pure function of (observations, forecasts, profile, state, now).
 
 replicas = stabilise(max(forecast part, reactive floor)), where
-- forecast part: the upper quantile of the token demand's peak over [now, now + cold start +
-  one decision interval], through the capacity model (token work and KV concurrency,
-  whichever binds). A replica asked for now serves only after the cold start, so this is
-  the earliest demand the decision can still do anything about. The peak's quantile is
+- forecast part: the token demand's peak over [now, now + cold start + one decision
+  interval], through the capacity model (token work and KV concurrency, whichever binds):
+  the mean peak at the target utilisation, or its upper quantile at the peak utilisation,
+  whichever needs more. A replica asked for now serves only after the cold start, so this
+  is the earliest demand the decision can still do anything about. The peak's quantile is
   calibrated on the forecaster's own past peaks (`Forecast.horizon_peak`), one margin for
   the one number the plan uses, not a margin on every step and the maximum of them;
 - reactive floor: what is happening right now (served load, the queue's growth and
@@ -53,8 +54,14 @@ def decide(
         until_s = now_s + profile.horizon_s
         peak_prompt = prompt_forecast.horizon_peak(until_s)
         peak_gen = generation_forecast.horizon_peak(until_s)
-        by_tokens = replicas_for(
-            token_load_replicas(peak_prompt, peak_gen, cap), profile.target_utilisation
+        by_tokens = token_replicas(
+            token_load_replicas(
+                prompt_forecast.horizon_mean_peak(until_s),
+                generation_forecast.horizon_mean_peak(until_s),
+                cap,
+            ),
+            token_load_replicas(peak_prompt, peak_gen, cap),
+            profile,
         )
         by_kv = replicas_for(
             kv_replicas_for_generation(peak_gen, kv_ratio_s, cap), profile.kv_target_utilisation
@@ -63,8 +70,9 @@ def decide(
         binding = "KV cache" if by_kv > by_tokens else "token work"
         forecast_reason = (
             f"forecast p{profile.forecast.quantile * 100:g} peak {peak_prompt:,.0f} prompt + "
-            f"{peak_gen:,.0f} gen tok/s within {profile.horizon_s:g} s -> "
-            f"{forecast_replicas} ({binding} binds)"
+            f"{peak_gen:,.0f} gen tok/s within {profile.horizon_s:g} s (at "
+            f"{profile.peak_utilisation:.0%}; the mean peak "
+            f"at {profile.target_utilisation:.0%}) -> {forecast_replicas} ({binding} binds)"
         )
         notes = {f.note for f in (prompt_forecast, generation_forecast) if f.note}
         if notes:
@@ -89,6 +97,32 @@ def decide(
         data_age_s=age_s,
     )
     return decision, result.state
+
+
+def token_replicas(mean_load: float, upper_load: float, profile: ModelProfile) -> int:
+    """Replicas for the forecast's token work: the mean peak at the target utilisation or
+    the upper peak at the peak utilisation (the target plus `peak_headroom_share` of its
+    headroom: 0.85 at the defaults), whichever needs more.
+
+    The target's headroom is for what the expected load does within a minute; the upper
+    quantile is for a horizon that comes in high, 1 in 20 at quantile 0.95. Both at the
+    target stacked the two margins: replicas sized for the rare peak and still kept 20 %
+    idle at it. Worked number: a mean peak of 5.0 replicas of load with an upper of 6.6 ->
+    5.0 / 0.8 = 6.25 and 6.6 / 0.85 = 7.8 -> 8 replicas, where 6.6 / 0.8 asked for 9.
+    Measured (seed 0, SLO attainment at equal GPU-hours on the stacked plan's curve, targets
+    0.75-0.85): the demo, ServeGen m-small and the Azure 2024 week within +-0.025 points;
+    ServeGen m-small with its 600 s rows as 10-minute ramps +0.06 to +0.08, where the
+    stacked plan lost to reactive-tokens; a predictable ninefold ramp (tests/simulations/
+    test_lookahead_value.py) 99.24 % for 21.9 GPU-h against 99.25 % for 23.2. At the
+    default target the plan sits lower on the curve: ServeGen m-small 99.28 % / 3,276 ->
+    99.17 % / 3,092, Azure 99.72 / 1,927 -> 99.67 / 1,841, the demo 97.71 / 243 ->
+    97.66 / 237. A share of 0.5 gained more on the ramps (+0.15 to +0.3) and lost 0.02-0.035
+    points on Azure and the predictable ramp's SLO (97.6 %).
+    """
+    return max(
+        replicas_for(mean_load, profile.target_utilisation),
+        replicas_for(upper_load, profile.peak_utilisation),
+    )
 
 
 def held_decision(

@@ -98,6 +98,21 @@ class ModelProfile(_Strict):
     )
     decision_interval_s: float = Field(15.0, gt=0)
     target_utilisation: float = Field(0.8, gt=0, le=1.0)
+    # The forecast's upper peak is a rare case (5 % of horizons at quantile 0.95): it may use
+    # part of the headroom the target keeps for the expected peak. See `planner.decide`.
+    peak_headroom_share: float = Field(
+        0.25,
+        ge=0,
+        le=1.0,
+        description="share of the target's headroom (1 - target_utilisation) the forecast's "
+        "upper peak may use: 0 plans it at the target like the mean peak, 0.25 at 0.85 for "
+        "a target of 0.8",
+    )
+
+    @property
+    def peak_utilisation(self) -> float:
+        """The utilisation the forecast's upper peak is planned at: 0.85 at the defaults."""
+        return self.target_utilisation + self.peak_headroom_share * (1 - self.target_utilisation)
     kv_target_utilisation: float = Field(0.85, gt=0, le=1.0)
     queue_drain_s: float | None = Field(
         None,

@@ -35,6 +35,15 @@ class Forecast:
     def steps(self) -> int:
         return int(self.mean.shape[0])
 
+    def horizon_mean_peak(self, until_s: float) -> float:
+        """The largest mean over the steps that start before `until_s`."""
+        if not self.steps:
+            return 0.0
+        return float(self.mean[: self._steps_before(until_s)].max())
+
+    def _steps_before(self, until_s: float) -> int:
+        return max(1, min(int(np.ceil((until_s - self.start_s) / self.step_s)), self.steps))
+
     def horizon_peak(self, until_s: float) -> float:
         """What the plan provisions for: the upper quantile of the peak over the steps that
         start before `until_s`.
@@ -49,7 +58,7 @@ class Forecast:
         """
         if not self.steps:
             return 0.0
-        n = max(1, min(int(np.ceil((until_s - self.start_s) / self.step_s)), self.steps))
+        n = self._steps_before(until_s)
         if self.calibrated_peak is not None and n >= self.steps - 1:
             return max(self.calibrated_peak, 0.0)
         return float(self.upper[:n].max())

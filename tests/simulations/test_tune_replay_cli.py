@@ -21,7 +21,7 @@ from tests.backtest.cli_helpers import daily_series, prewarm
 from tests.simulations.format_samples import write_sample
 from tests.simulations.sweep_helpers import write_rate_trace
 
-SPACE = ["--space", "given", "--choices", "target_utilisation=0.7,0.8",
+SPACE = ["--space", "given", "--choices", "target_utilisation=0.6,0.8",
          "--choices", "forecast.quantile=0.9,0.95"]  # fmt: skip
 
 
