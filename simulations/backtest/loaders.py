@@ -33,6 +33,7 @@ from simulations.traces.rate_demand import QUANTITIES, check_quantity
 from simulations.traces.request_trace import TraceFormatError
 from simulations.traces.scale import UNSCALED, TraceScale, scaled_demand
 from simulations.traces.span import MAX_TIME_S, idle_cut_s, idle_note, trimmed_note
+from simulations.traces.window import WHOLE, TraceWindow, windowed_demand
 
 __all__ = [
     "FORMAT_NAMES",
@@ -83,14 +84,17 @@ def load_rate_file(
     quantity: str = "tokens",
     bucket_s: float | None = None,
     scale: TraceScale = UNSCALED,
+    window: TraceWindow = WHOLE,
 ) -> DemandSeries:
     """A rate CSV read as rates (no synthetic arrivals, so no Poisson noise is added),
-    scaled as a replay of it would be (`scale.scaled_demand`)."""
+    cut and scaled as a replay of it would be (`window.windowed_demand`,
+    `scale.scaled_demand`)."""
     check_quantity(quantity)
     spec = trace_format(fmt)
     if spec.read_demand is None:
         raise ValueError(f"not a rate format: {fmt!r}; choose from {', '.join(RATE_FORMATS)}")
-    rates = scaled_demand(spec.read_demand(path, quantity), scale)
+    rates = spec.read_demand(path, quantity)
+    rates = scaled_demand(windowed_demand(rates, window, str(path)), scale)
     step_s = median_step_s(rates.t_s)
     durations = np.append(np.diff(rates.t_s), step_s)
     return from_segments(
@@ -105,13 +109,14 @@ def load_request_trace(
     quantity: str = "tokens",
     bucket_s: float | None = None,
     scale: TraceScale = UNSCALED,
+    window: TraceWindow = WHOLE,
 ) -> DemandSeries:
     """Tokens (or requests) arriving per bucket of a request-level trace (its lengths
-    scaled by `scale.length`; a list has no rate to scale)."""
+    scaled by `scale.length`; a list has no rate to scale), the window's requests only."""
     check_quantity(quantity)
     if trace_format(fmt).read_requests is None:
         raise ValueError(f"not a request format: {fmt!r}; choose from {', '.join(FORMAT_NAMES)}")
-    trace = load_trace(path, fmt, scale=scale)
+    trace = load_trace(path, fmt, scale=scale, window=window)
     width_s = bucket_s or TRACE_DEFAULT_BUCKET_S
     if quantity == "tokens":
         weights = trace.prompt_tokens.astype(np.float64) + trace.output_tokens
@@ -131,8 +136,9 @@ def load_file(
     quantity: str = "tokens",
     bucket_s: float | None = None,
     scale: TraceScale = UNSCALED,
+    window: TraceWindow = WHOLE,
 ) -> DemandSeries:
     """Any `--trace` format: request traces and rate CSVs."""
     if trace_format(fmt).is_rate_series:
-        return load_rate_file(path, fmt, quantity, bucket_s, scale)
-    return load_request_trace(path, fmt, quantity, bucket_s, scale)
+        return load_rate_file(path, fmt, quantity, bucket_s, scale, window)
+    return load_request_trace(path, fmt, quantity, bucket_s, scale, window)

@@ -10,6 +10,7 @@ from autoscaler.backtest.prometheus import DEFAULT_LOOKBACK_S, load_prometheus
 from autoscaler.backtest.series import MAX_SERIES_BUCKETS, DemandSeries
 from simulations.backtest.loaders import FORMAT_NAMES, QUANTITIES, load_file, load_value_csv
 from simulations.traces.scale import UNSCALED, TraceScale, check_scale
+from simulations.traces.window import WHOLE, TraceWindow, check_window
 
 
 class SourceError(ValueError):
@@ -29,6 +30,7 @@ class SourceSpec:
     quantity: str = "tokens"
     bucket_s: float | None = None  # None: the series' own spacing, 60 s for traces/Prometheus
     scale: TraceScale = UNSCALED  # --rate-scale/--length-scale, of a --trace only
+    window: TraceWindow = WHOLE  # --from-s/--until-s, of a --trace only
 
     def check(self) -> None:
         """Raises SourceError naming the problem (all option problems before any I/O)."""
@@ -55,6 +57,7 @@ class SourceSpec:
             raise SourceError(f"{what}; choose from {', '.join(FORMAT_NAMES)}")
         try:  # a --series or Prometheus history is demand, with no requests to scale
             check_scale(self.scale, self.fmt or "", has_trace=self.trace is not None)
+            check_window(self.window, has_trace=self.trace is not None)
         except ValueError as exc:
             raise SourceError(str(exc)) from None
         if self.prometheus is not None:
@@ -89,7 +92,9 @@ class SourceSpec:
                 )  # fmt: skip
         elif self.trace is not None:
             assert self.fmt is not None  # check() made sure
-            series = load_file(self.trace, self.fmt, self.quantity, self.bucket_s, self.scale)
+            series = load_file(
+                self.trace, self.fmt, self.quantity, self.bucket_s, self.scale, self.window
+            )
         else:
             assert self.prometheus is not None and self.model and self.end_s is not None
             series = load_prometheus(

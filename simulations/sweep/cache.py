@@ -2,10 +2,10 @@
 what is new.
 
 A key hashes everything a replay's numbers depend on: the trace as loaded (its digest, the
-format, seed, synthesis options and --rate-scale/--length-scale), the warm-up, the resolved
-profile, the policy family, the seed and a fingerprint of the simulation code (every .py
-file under autoscaler/ and simulations/ but the CLI's wiring and the sweep's reports: a
-change to the planner or the fleet model invalidates every entry).
+format, seed, synthesis options, --rate-scale/--length-scale and --from-s/--until-s), the
+warm-up, the resolved profile, the policy family, the seed and a fingerprint of the
+simulation code (every .py file under autoscaler/ and simulations/ but the CLI's wiring and
+the sweep's reports: a change to the planner or the fleet model invalidates every entry).
 Entries are JSON files, `<dir>/<key[:2]>/<key>.json`, written to a temporary file and
 renamed into place, so an interrupted write leaves no entry rather than a corrupt one; an
 unreadable entry counts as missing and is replayed.

@@ -19,12 +19,14 @@ from simulations.sweep.grid import Overrides
 from simulations.traces.inputs import load_trace_input
 from simulations.traces.request_trace import RequestTrace
 from simulations.traces.scale import TraceScale
+from simulations.traces.window import TraceWindow
 
 
 @dataclass(frozen=True)
 class TraceRef:
     """How to load a trace: `load_trace_input`'s arguments. `path` None is the bundled trace.
-    Every field is in the replay cache's key (`cache.task_key`), the scales among them."""
+    Every field is in the replay cache's key (`cache.task_key`), the scales and the window
+    among them."""
 
     path: str | None
     fmt: str
@@ -34,10 +36,16 @@ class TraceRef:
     max_requests: int | None = None
     rate_scale: float = 1.0  # TraceScale's fields, as plain numbers for the key's JSON
     length_scale: float = 1.0
+    from_s: float | None = None  # TraceWindow's fields, likewise
+    until_s: float | None = None
 
     @property
     def scale(self) -> TraceScale:
         return TraceScale(self.rate_scale, self.length_scale)
+
+    @property
+    def window(self) -> TraceWindow:
+        return TraceWindow(self.from_s, self.until_s)
 
     def load(self) -> RequestTrace:
         return load_trace_input(
@@ -48,6 +56,7 @@ class TraceRef:
             cv=self.cv,
             max_requests=self.max_requests,
             scale=self.scale,
+            window=self.window,
         )
 
     @property

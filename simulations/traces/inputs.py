@@ -15,6 +15,7 @@ from simulations.traces.request_trace import RequestTrace, TraceFormatError
 from simulations.traces.scale import UNSCALED, TraceScale, check_scale
 from simulations.traces.span import check_replay_span
 from simulations.traces.synthetic import synthetic_trace
+from simulations.traces.window import WHOLE, TraceWindow, check_window
 from simulations.warmup import check_warmup_s, default_warmup_s
 
 # The bundled trace: two days of code-assistant-like traffic, big enough to need ~5-15
@@ -35,13 +36,15 @@ def check_trace_options(
     cv: float,
     max_requests: int | None,
     scale: TraceScale = UNSCALED,
+    window: TraceWindow = WHOLE,
 ) -> None:
     """Raises ValueError naming the flag: an unknown --format or --process, arrival
     synthesis options (--process, --cv, --max-requests) where nothing is synthesised (the
     bundled trace, or a format that lists its requests), since they would be ignored, or a
-    scale that does not apply (`scale.check_scale`)."""
+    scale or window that does not apply (`scale.check_scale`, `window.check_window`)."""
     trace_format(fmt)
     check_scale(scale, fmt, has_trace=has_trace)
+    check_window(window, has_trace=has_trace)
     if process not in ("poisson", "gamma"):
         raise ValueError(f"unknown --process {process!r}; choose poisson or gamma")
     synthesis = {
@@ -68,17 +71,27 @@ def load_trace_input(
     cv: float = 1.0,
     max_requests: int | None = None,
     scale: TraceScale = UNSCALED,
+    window: TraceWindow = WHOLE,
 ) -> RequestTrace:
-    """The bundled trace when `path` is None (which `scale` must leave as it is), else
+    """The bundled trace when `path` is None (which `scale` and `window` must leave as it
+    is), else
     `load_trace`'s. A format error says which
     format the file was read as (without --format a Mooncake or rate file is read as Azure),
     and a trace without requests is refused naming the file: both ValueErrors."""
     if path is None:
         check_scale(scale, fmt, has_trace=False)
+        check_window(window, has_trace=False)
         return bundled_trace(seed)
     try:
         trace = load_trace(
-            path, fmt, seed=seed, process=process, cv=cv, max_requests=max_requests, scale=scale
+            path,
+            fmt,
+            seed=seed,
+            process=process,
+            cv=cv,
+            max_requests=max_requests,
+            scale=scale,
+            window=window,
         )
     except TraceFormatError as exc:
         others = ", ".join(f for f in FORMAT_NAMES if f != fmt)

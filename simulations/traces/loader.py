@@ -14,6 +14,13 @@ from simulations.traces.scale import (
     scaled_requests,
 )
 from simulations.traces.span import trim_idle_gaps
+from simulations.traces.window import (
+    WHOLE,
+    TraceWindow,
+    check_window,
+    windowed_requests,
+    windowed_series,
+)
 
 
 def load_trace(
@@ -25,6 +32,7 @@ def load_trace(
     cv: float = 1.0,
     max_requests: int | None = None,
     scale: TraceScale = UNSCALED,
+    window: TraceWindow = WHOLE,
 ) -> RequestTrace:
     """Loads a request trace; a rate series is turned into seeded synthetic arrivals.
 
@@ -35,13 +43,17 @@ def load_trace(
     path is wrong too), FileNotFoundError naming a missing path, and TraceFormatError (a
     ValueError) naming file and line for a malformed one. Idle gaps of over a week are
     shortened (`span.trim_idle_gaps`; meta says so). `scale` multiplies request rates and
-    lengths (`scale.py`; ValueError naming the option where it does not apply).
+    lengths (`scale.py`; ValueError naming the option where it does not apply). `window`
+    keeps the rows or requests of a time window (`window.py`), cut before the idle gaps are
+    shortened so they are measured inside it; ValueError naming the options when it keeps
+    nothing.
     """
     spec = trace_format(fmt, "trace format")
     check_scale(scale, fmt)
+    check_window(window)
     if spec.read_rates is not None:
         trace = scaled_arrivals(
-            spec.read_rates(path),
+            windowed_series(spec.read_rates(path), window),
             scale,
             seed=seed,
             process=process,
@@ -50,5 +62,5 @@ def load_trace(
         )
     else:
         assert spec.read_requests is not None  # TraceFormat holds one or the other
-        trace = scaled_requests(spec.read_requests(path), scale)
+        trace = scaled_requests(windowed_requests(spec.read_requests(path), window), scale)
     return trim_idle_gaps(trace)
