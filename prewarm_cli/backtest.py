@@ -30,11 +30,12 @@ from rich.table import Table
 
 from autoscaler.backtest.prometheus import DEFAULT_LOOKBACK_S
 from autoscaler.backtest.series import DemandSeries
-from prewarm_cli.options import LengthScaleOption, RateScaleOption
+from prewarm_cli.options import FromOption, LengthScaleOption, RateScaleOption, UntilOption
 from simulations.backtest.loaders import QUANTITIES
 from simulations.backtest.sources import SourceSpec
 from simulations.traces.formats import FORMAT_HELP
 from simulations.traces.scale import TraceScale
+from simulations.traces.window import TraceWindow
 
 SeriesOption = Annotated[
     Path | None, typer.Option("--series", help="CSV `t_s,value`: demand in tokens/s per row")
@@ -94,13 +95,15 @@ def source_spec(
     bucket_s: float | None,
     rate_scale: float = 1.0,
     length_scale: float = 1.0,
+    from_s: float | None = None,
+    until_s: float | None = None,
 ) -> SourceSpec:
     """The options as one SourceSpec; only here does "now" come from the wall clock."""
     if prometheus is not None and end_s is None:
         end_s = time.time()
     return SourceSpec(
         series, trace, fmt, prometheus, model, namespace, lookback_s, end_s, quantity, bucket_s,
-        TraceScale(rate_scale, length_scale),
+        TraceScale(rate_scale, length_scale), TraceWindow(from_s, until_s),
     )  # fmt: skip
 
 
@@ -227,6 +230,8 @@ def backtest_command(
     fmt: FormatOption = None,
     rate_scale: RateScaleOption = 1.0,
     length_scale: LengthScaleOption = 1.0,
+    from_s: FromOption = None,
+    until_s: UntilOption = None,
     prometheus: PrometheusOption = None,
     model: ModelOption = None,
     namespace: NamespaceOption = None,
@@ -257,7 +262,7 @@ def backtest_command(
     console = Console(stderr=json_out)
     spec = source_spec(
         series, trace, fmt, prometheus, model, namespace, lookback_s, end_s, quantity, bucket_s,
-        rate_scale, length_scale,
+        rate_scale, length_scale, from_s, until_s,
     )  # fmt: skip
     with input_errors(console):
         kinds = parse_kinds(forecasters)

@@ -17,10 +17,12 @@ from autoscaler.clock import Clock, SystemClock
 from autoscaler.profile import ProfileError, load_profile
 from prewarm_cli.options import (
     FormatOption,
+    FromOption,
     LengthScaleOption,
     ProfileOption,
     RateScaleOption,
     TraceOption,
+    UntilOption,
 )
 from prewarm_cli.simulate import BUNDLED_PROFILE, DEMO_DURATION_S, DEMO_MEAN_RPS
 
@@ -33,6 +35,8 @@ def emulate_command(
     fmt: FormatOption = "azure",
     rate_scale: RateScaleOption = 1.0,
     length_scale: LengthScaleOption = 1.0,
+    from_s: FromOption = None,
+    until_s: UntilOption = None,
     port: Annotated[
         int, typer.Option(min=0, max=65535, help="TCP port; 0 picks a free one")
     ] = 8000,
@@ -73,6 +77,8 @@ def emulate_command(
             max_requests=max_requests,
             rate_scale=rate_scale,
             length_scale=length_scale,
+            from_s=from_s,
+            until_s=until_s,
         )
     except (ValueError, ProfileError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
@@ -110,6 +116,8 @@ def build_fleet(
     max_requests: int | None = None,
     rate_scale: float = 1.0,
     length_scale: float = 1.0,
+    from_s: float | None = None,
+    until_s: float | None = None,
 ) -> EmulatedFleet:
     """The emulated fleet `prewarm emulate` serves (also for `prewarm serve --demo`).
     Raises ValueError, ProfileError or FileNotFoundError with a message for the user."""
@@ -118,10 +126,13 @@ def build_fleet(
     from simulations.traces.loader import load_trace
     from simulations.traces.scale import TraceScale, check_scale
     from simulations.traces.synthetic import synthetic_trace
+    from simulations.traces.window import TraceWindow, check_window
 
     trace_format(fmt)
     scale = TraceScale(rate_scale, length_scale)
     check_scale(scale, fmt, has_trace=trace is not None)
+    window = TraceWindow(from_s, until_s)
+    check_window(window, has_trace=trace is not None)
     model_profile = load_profile(profile or BUNDLED_PROFILE)
     if trace is None:
         request_trace = synthetic_trace(
@@ -129,7 +140,9 @@ def build_fleet(
         )
     else:
         # TraceFormatError is a ValueError.
-        request_trace = load_trace(trace, fmt, seed=seed, max_requests=max_requests, scale=scale)
+        request_trace = load_trace(
+            trace, fmt, seed=seed, max_requests=max_requests, scale=scale, window=window
+        )
     if request_trace.n_requests == 0:
         raise ValueError(f"{trace}: the trace has no requests")
     return EmulatedFleet(

@@ -33,3 +33,21 @@ LengthScaleOption = Annotated[
         "follows; with --rate-scale it scales by both)"
     ),
 ]
+# No typer min=: as for the scales, simulations.traces.window.check_window says what is wrong.
+FromOption = Annotated[
+    float | None,
+    typer.Option(
+        "--from-s",
+        help="keep the trace's rows/requests from this many seconds after its start (t=0: "
+        "its first row or first request); the kept part starts at 0, its first day is the "
+        "warm-up",
+    ),
+]
+UntilOption = Annotated[
+    float | None,
+    typer.Option(
+        "--until-s",
+        help="keep the trace's rows/requests before this many seconds after its start (a "
+        "rate row is kept whole when it starts before this)",
+    ),
+]

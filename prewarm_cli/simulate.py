@@ -16,10 +16,12 @@ from autoscaler.profile import ModelProfile, ProfileError
 from prewarm_cli.inputs import BUNDLED_PROFILE, check_out_dir, cli_profile
 from prewarm_cli.options import (
     FormatOption,
+    FromOption,
     LengthScaleOption,
     ProfileOption,
     RateScaleOption,
     TraceOption,
+    UntilOption,
 )
 from simulations.traces.inputs import DEMO_DURATION_S, DEMO_MEAN_RPS
 
@@ -32,6 +34,8 @@ def simulate_command(
     fmt: FormatOption = "azure",
     rate_scale: RateScaleOption = 1.0,
     length_scale: LengthScaleOption = 1.0,
+    from_s: FromOption = None,
+    until_s: UntilOption = None,
     profile: ProfileOption = None,
     policies: Annotated[
         str,
@@ -97,16 +101,19 @@ def simulate_command(
     from simulations.traces.request_trace import TraceFormatError
     from simulations.traces.scale import TraceScale
     from simulations.traces.span import trimmed_note
+    from simulations.traces.window import TraceWindow
 
     console = Console(stderr=json_out)
     try:
         names = parse_policy_names(policies)
         scale = TraceScale(rate_scale, length_scale)
-        check_trace_options(trace is not None, fmt, process, cv, max_requests, scale)
+        window = TraceWindow(from_s, until_s)
+        check_trace_options(trace is not None, fmt, process, cv, max_requests, scale, window)
         model_profile = cli_profile(profile, cold_start_s)
         request_trace = load_trace_input(
-            trace, fmt, seed=seed, process=process, cv=cv, max_requests=max_requests, scale=scale
-        )
+            trace, fmt, seed=seed, process=process, cv=cv, max_requests=max_requests,
+            scale=scale, window=window,
+        )  # fmt: skip
         warmup = replay_warmup_s(request_trace, warmup_s)
         sim_placement: SimPlacement | None = None
         if inventory is None and (placement is not None or node_provision_s is not None):

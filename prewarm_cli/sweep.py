@@ -12,7 +12,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from autoscaler.profile import ProfileError
 from prewarm_cli.inputs import check_out_dir, cli_profile
-from prewarm_cli.options import FormatOption, LengthScaleOption, ProfileOption, RateScaleOption
+from prewarm_cli.options import (
+    FormatOption,
+    FromOption,
+    LengthScaleOption,
+    ProfileOption,
+    RateScaleOption,
+    UntilOption,
+)
 from prewarm_cli.replay_errors import replay_failures_reported
 
 if TYPE_CHECKING:
@@ -35,6 +42,8 @@ def sweep_command(
     fmt: FormatOption = "azure",
     rate_scale: RateScaleOption = 1.0,
     length_scale: LengthScaleOption = 1.0,
+    from_s: FromOption = None,
+    until_s: UntilOption = None,
     policies: Annotated[
         str | None,
         typer.Option(
@@ -92,6 +101,7 @@ def sweep_command(
     from simulations.traces.inputs import check_trace_options
     from simulations.traces.request_trace import TraceFormatError
     from simulations.traces.scale import TraceScale
+    from simulations.traces.window import TraceWindow
 
     console = Console()
     try:
@@ -100,7 +110,8 @@ def sweep_command(
         else:
             names = parse_policy_names(policies)
         scale = TraceScale(rate_scale, length_scale)
-        check_trace_options(bool(trace), fmt, process, cv, max_requests, scale)
+        window = TraceWindow(from_s, until_s)
+        check_trace_options(bool(trace), fmt, process, cv, max_requests, scale, window)
         paths = [str(path) for path in trace or []]
         repeated = sorted({path for path in paths if paths.count(path) > 1})
         if repeated:
@@ -113,7 +124,18 @@ def sweep_command(
         grid = build_grid(set_ or [], base)
         check_out_dir(out)
         refs = [
-            TraceRef(path, fmt, seed, process, cv, max_requests, rate_scale, length_scale)
+            TraceRef(
+                path,
+                fmt,
+                seed,
+                process,
+                cv,
+                max_requests,
+                rate_scale=rate_scale,
+                length_scale=length_scale,
+                from_s=from_s,
+                until_s=until_s,
+            )
             for path in paths
         ] or [TraceRef(None, fmt, seed)]
         traces = load_traces(refs, warmup_s)

@@ -76,7 +76,7 @@ from prewarm_cli.backtest import (
     source_spec,
     stride_buckets,
 )
-from prewarm_cli.options import LengthScaleOption, RateScaleOption
+from prewarm_cli.options import FromOption, LengthScaleOption, RateScaleOption, UntilOption
 from prewarm_cli.tune_replay import (
     DEFAULT_BATCH,
     DEFAULT_TRIALS,
@@ -161,6 +161,8 @@ def tune_command(
     fmt: FormatOption = None,
     rate_scale: RateScaleOption = 1.0,
     length_scale: LengthScaleOption = 1.0,
+    from_s: FromOption = None,
+    until_s: UntilOption = None,
     prometheus: PrometheusOption = None,
     model: ModelOption = None,
     namespace: NamespaceOption = None,
@@ -256,6 +258,8 @@ def tune_command(
                 fmt=fmt,
                 rate_scale=rate_scale,
                 length_scale=length_scale,
+                from_s=from_s,
+                until_s=until_s,
                 prometheus=prometheus,
                 model=model,
                 namespace=namespace,
@@ -297,7 +301,7 @@ def tune_command(
     console = Console(stderr=json_out)
     spec = source_spec(
         series, trace, fmt, prometheus, model, namespace, lookback_s, end_s, quantity, bucket_s,
-        rate_scale, length_scale,
+        rate_scale, length_scale, from_s, until_s,
     )  # fmt: skip
     base: ModelProfile | None = None
     with input_errors(console):

@@ -156,6 +156,8 @@ class ReplayOptions:
     series: Path | None = None  # given only to be refused: a demand series has no requests
     rate_scale: float = 1.0  # of a --trace only: Prometheus history is replayed as it was
     length_scale: float = 1.0
+    from_s: float | None = None  # of a --trace only, likewise
+    until_s: float | None = None
 
 
 def choose_objective(
@@ -197,6 +199,7 @@ def _check(opts: ReplayOptions) -> None:
     from simulations.traces.formats import FORMAT_NAMES
     from simulations.traces.inputs import check_trace_options
     from simulations.traces.scale import TraceScale, check_scale
+    from simulations.traces.window import TraceWindow, check_window
 
     if opts.series is not None:
         raise ValueError(
@@ -224,7 +227,9 @@ def _check(opts: ReplayOptions) -> None:
     fmt = opts.fmt if opts.trace is not None else "rate"
     scale = TraceScale(opts.rate_scale, opts.length_scale)
     check_scale(scale, fmt or "", has_trace=opts.trace is not None)
-    check_trace_options(True, fmt or "", opts.process, opts.cv, opts.max_requests, scale)
+    window = TraceWindow(opts.from_s, opts.until_s)
+    check_window(window, has_trace=opts.trace is not None)
+    check_trace_options(True, fmt or "", opts.process, opts.cv, opts.max_requests, scale, window)
     if opts.warmup_s is not None and not (math.isfinite(opts.warmup_s) and opts.warmup_s >= 0):
         raise ValueError(f"--warmup-s must be a finite number of seconds >= 0, got {opts.warmup_s}")
     if opts.ray_address is not None:
@@ -247,7 +252,7 @@ def _trace(console: Console, opts: ReplayOptions, base: ModelProfile) -> SweepTr
         assert opts.fmt is not None
         ref = TraceRef(
             str(opts.trace), opts.fmt, opts.replay_seed, opts.process, opts.cv, opts.max_requests,
-            opts.rate_scale, opts.length_scale,
+            opts.rate_scale, opts.length_scale, opts.from_s, opts.until_s,
         )  # fmt: skip
     else:
         assert opts.prometheus is not None and opts.model is not None
