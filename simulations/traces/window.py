@@ -48,7 +48,7 @@ class TraceWindow:
     def options(self) -> str:
         """The options as a user would type them, for messages: `--from-s 0 --until-s ...`."""
         given = [
-            f"{option} {value:g}"
+            f"{option} {_seconds(value)}"
             for option, value in (("--from-s", self.from_s), ("--until-s", self.until_s))
             if value is not None
         ]
@@ -72,12 +72,14 @@ def check_window(window: TraceWindow, *, has_trace: bool = True) -> None:
     is only known once the file is read: `window_rows` says so.)"""
     for option, value in (("--from-s", window.from_s), ("--until-s", window.until_s)):
         if value is not None and not (math.isfinite(value) and value >= 0):
-            raise ValueError(f"{option} must be a finite number of seconds >= 0, got {value:g}")
+            raise ValueError(
+                f"{option} must be a finite number of seconds >= 0, got {_seconds(value)}"
+            )
     if window.is_whole:
         return
     lo, hi = window.from_s, window.until_s
     if lo is not None and hi is not None and hi <= lo:
-        raise ValueError(f"--until-s {hi:g} must be after --from-s {lo:g}")
+        raise ValueError(f"--until-s {_seconds(hi)} must be after --from-s {_seconds(lo)}")
     if not has_trace:
         raise ValueError(f"{window.options}: a window applies to a --trace file")
 
@@ -145,6 +147,11 @@ def windowed_demand(rates: DemandRates, window: TraceWindow, source: str) -> Dem
         values=rates.values[rows],
         note=f"{rates.note}; {note}" if rates.note else note,
     )
+
+
+def _seconds(value: float) -> str:
+    """A bound as typed: 1209600, not :g's 1.2096e+06 (a week or more is 7 digits)."""
+    return f"{value:.15g}"
 
 
 def _meta(window: TraceWindow) -> dict[str, float]:

@@ -149,6 +149,12 @@ def test_a_window_without_a_trace_file_is_refused() -> None:
         check_window(TraceWindow(until_s=600.0), has_trace=False)
 
 
+def test_messages_show_the_bounds_as_typed() -> None:
+    # Two weeks are 7 digits: not 1.2096e+06, which :g would print.
+    assert TraceWindow(1209600.0, 1e7).options == "--from-s 1209600 --until-s 10000000"
+    assert TraceWindow(until_s=0.5).options == "--until-s 0.5"
+
+
 def test_a_window_that_keeps_nothing_names_the_span(tmp_path: Path) -> None:
     rate = _write(tmp_path / "rate.csv", RATE_HEADER, RATE_ROWS)
     with pytest.raises(
