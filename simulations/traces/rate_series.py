@@ -54,6 +54,9 @@ class RateSeries:
     name: str = "rate-series"
     source: str = "synthetic"
     meta: dict[str, Any] = field(default_factory=dict)  # carried into the trace's meta
+    # Rows that were collection gaps, bridged by the reader (ServeGen): kept so that a window
+    # of the series (window.py) counts its own gaps, not the whole file's.
+    gap: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         for name in ("t_s", "rate_rps", "input_tokens_per_s", "output_tokens_per_s"):
@@ -74,6 +77,8 @@ class RateSeries:
                 raise ValueError(f"{name} has shape {value.shape}, t_s has {t.shape}")
             if not np.all(np.isfinite(value) & (value >= 0)):
                 raise ValueError(f"{name} must be finite and >= 0")
+        if self.gap is not None and np.shape(self.gap) != t.shape:
+            raise ValueError(f"gap has shape {np.shape(self.gap)}, t_s has {t.shape}")
 
     @property
     def step_s(self) -> np.ndarray:

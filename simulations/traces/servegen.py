@@ -105,6 +105,7 @@ def servegen_rate_series(path: str | Path) -> RateSeries:
         name=rows.path.stem,
         source=str(rows.path),
         meta={"collection_gaps_bridged": gaps} if gaps else {},
+        gap=rows.gap,
     )
 
 

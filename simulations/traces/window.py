@@ -16,8 +16,12 @@ days) and the like: no hand-made file, and sweeps and tunes key their caches on 
   request at 0; demand at the file's own first t_s). A replay's warm-up (by default a day)
   is then the window's first day, not the trace's.
 - Cut before idle gaps are shortened (`span.trim_idle_gaps`), so a gap is measured inside
-  the window. The window and the scales (`scale.py`) commute: one cuts time, the others
-  multiply rates and lengths.
+  the window, but after a rate file is read whole: ServeGen's collection gaps are bridged
+  from the rows around them (at the window's edge, from the row past it, where a file cut
+  with `head` holds the last value) and its rows without covered clients take the whole
+  file's mean lengths. Gaps are counted in the window (`collection_gaps_bridged`).
+- The window and the scales (`scale.py`) commute: one cuts time, the others multiply rates
+  and lengths.
 
 Worked number: rows at 0, 600, 1,200 and 1,800 s with --from-s 500 --until-s 1800 keep the
 rows at 600 and 1,200 s, which become rows at 0 and 600 s.
@@ -107,13 +111,19 @@ def windowed_series(series: RateSeries, window: TraceWindow) -> RateSeries:
         return None if values is None else values[rows]
 
     t_s = series.t_s[rows]
+    meta = {**series.meta, **_meta(window)}
+    gap = None if series.gap is None else series.gap[rows]
+    meta.pop("collection_gaps_bridged", None)  # the whole file's count: recounted in the window
+    if gap is not None and gap.any():
+        meta["collection_gaps_bridged"] = int(np.count_nonzero(gap))
     return replace(
         series,
         t_s=t_s - t_s[0],
         rate_rps=series.rate_rps[rows],
         input_tokens_per_s=cut(series.input_tokens_per_s),
         output_tokens_per_s=cut(series.output_tokens_per_s),
-        meta={**series.meta, **_meta(window)},
+        meta=meta,
+        gap=gap,
     )
 
 

@@ -171,12 +171,12 @@ def test_a_window_that_keeps_nothing_names_the_span(tmp_path: Path) -> None:
 
 
 def _servegen_eight_days(path: Path) -> Path:
-    """Eight days of 600 s ServeGen rows from t_s 0, a collection gap on day 3."""
+    """Eight days of 600 s ServeGen rows from t_s 0, collection gaps on days 3 and 8."""
     rng = np.random.default_rng(9)
     rows = [SERVEGEN_HEADER]
     for i in range(8 * 144):
         t = 600 * i
-        if i == 400:
+        if i in (400, 1100):
             rows.append(f"{t},0,0,0,0,0,0")
             continue
         rate = float(rng.uniform(0.01, 0.05))
@@ -197,6 +197,13 @@ def test_servegen_until_one_week_is_the_head_cut_file(tmp_path: Path) -> None:
     assert cut.t_s.size == 1008 and cut.t_s[-1] == 604200.0
     for name in ("t_s", "rate_rps", "input_tokens_per_s", "output_tokens_per_s"):
         np.testing.assert_array_equal(getattr(cut, name), getattr(by_head, name), err_msg=name)
+    # The gaps are counted in the window, not in the whole file.
+    assert servegen_rate_series(full).meta["collection_gaps_bridged"] == 2
+    assert cut.meta["collection_gaps_bridged"] == by_head.meta["collection_gaps_bridged"] == 1
+    last_day = windowed_series(servegen_rate_series(full), TraceWindow(from_s=604800.0))
+    assert last_day.meta["collection_gaps_bridged"] == 1
+    before = windowed_series(servegen_rate_series(full), TraceWindow(until_s=240000.0))
+    assert "collection_gaps_bridged" not in before.meta  # none before the first, at row 400
     replayed = load_trace(full, "servegen", seed=1, window=week)
     by_hand = load_trace(head, "servegen", seed=1)
     assert replayed.n_requests > 10_000  # a week at ~0.03 req/s
