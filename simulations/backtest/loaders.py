@@ -33,7 +33,7 @@ from simulations.traces.rate_demand import QUANTITIES, check_quantity
 from simulations.traces.request_trace import TraceFormatError
 from simulations.traces.scale import UNSCALED, TraceScale, scaled_demand
 from simulations.traces.span import MAX_TIME_S, idle_cut_s, idle_note, trimmed_note
-from simulations.traces.window import WHOLE, TraceWindow, windowed_demand
+from simulations.traces.window import WHOLE, TraceWindow, window_note, windowed_demand
 
 __all__ = [
     "FORMAT_NAMES",
@@ -126,7 +126,8 @@ def load_request_trace(
         unit = "requests/s"
     return from_events(
         trace.arrival_s, weights, width_s, unit=unit, name=trace.name, source=str(path),
-        note=trimmed_note(trace),  # load_trace shortens idle gaps of over a week
+        # load_trace cuts the window and shortens idle gaps of over a week: say both
+        note="; ".join(filter(None, (window_note(window, "requests"), trimmed_note(trace)))),
     )  # fmt: skip
 
 

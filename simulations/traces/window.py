@@ -150,13 +150,18 @@ def windowed_demand(rates: DemandRates, window: TraceWindow, source: str) -> Dem
         return rates
     rows = window_rows(rates.t_s, window, "row", source)
     t_s = rates.t_s[rows]
-    note = f"rows {window.options}"
+    note = window_note(window, "rows")
     return replace(
         rates,
         t_s=t_s - t_s[0] + rates.t_s[0],
         values=rates.values[rows],
         note=f"{rates.note}; {note}" if rates.note else note,
     )
+
+
+def window_note(window: TraceWindow, what: str) -> str:
+    """What a demand series' line says was kept: `rows --until-s 604800`; "" for none."""
+    return "" if window.is_whole else f"{what} {window.options}"
 
 
 def _seconds(value: float) -> str:

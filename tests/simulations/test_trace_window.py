@@ -121,6 +121,8 @@ def test_request_list_demand_buckets_the_window(tmp_path: Path) -> None:
     # Kept: 1 s (202 tokens), 2.5 s (303), 4 s (404) and 10 s (505), now at 0, 1.5, 3 and 9:
     # three complete 3 s buckets (the one holding the last request is dropped, as ever).
     assert cut.values.tolist() == [505 / 3, 404 / 3, 0.0]
+    assert cut.note == "requests --from-s 1"  # the series line says what was kept
+    assert load_file(path, "burstgpt", "tokens", bucket_s=3.0).note == ""
 
 
 NOT_SECONDS = "must be a finite number of seconds >= 0, got"
