@@ -39,8 +39,8 @@ FromOption = Annotated[
     typer.Option(
         "--from-s",
         help="keep the trace's rows/requests from this many seconds after its start (t=0: "
-        "its first row or first request); the kept part starts at 0, its first day is the "
-        "warm-up",
+        "its first row or first request); the kept part starts at 0, so a default warm-up "
+        "is its first day",
     ),
 ]
 UntilOption = Annotated[
