@@ -108,11 +108,6 @@ class ModelProfile(_Strict):
         "upper peak may use: 0 plans it at the target like the mean peak, 0.25 at 0.85 for "
         "a target of 0.8",
     )
-
-    @property
-    def peak_utilisation(self) -> float:
-        """The utilisation the forecast's upper peak is planned at: 0.85 at the defaults."""
-        return self.target_utilisation + self.peak_headroom_share * (1 - self.target_utilisation)
     kv_target_utilisation: float = Field(0.85, gt=0, le=1.0)
     queue_drain_s: float | None = Field(
         None,
@@ -164,6 +159,11 @@ class ModelProfile(_Strict):
         if self.queue_drain_s is not None:
             return self.queue_drain_s
         return max(DEFAULT_QUEUE_DRAIN_SHARE * self.cold_start_s, self.decision_interval_s)
+
+    @property
+    def peak_utilisation(self) -> float:
+        """The utilisation the forecast's upper peak is planned at: 0.85 at the defaults."""
+        return self.target_utilisation + self.peak_headroom_share * (1 - self.target_utilisation)
 
     @property
     def horizon_s(self) -> float:
