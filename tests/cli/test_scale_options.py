@@ -8,43 +8,24 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
 
-from prewarm_cli.main import app
 from simulations.sweep.cache import task_key
 from simulations.sweep.tasks import TraceRef
+from tests.cli.trace_options import (
+    COMMANDS,
+    QUICK,
+    prewarm,
+    text,
+    with_trace,
+    write_demand_series,
+)
 from tests.simulations.format_samples import write_sample
-
-RUNNER = CliRunner()
-COMMANDS = ("simulate", "sweep", "emulate", "backtest", "tune")
-# What each command needs besides --trace/--format to run quickly on a sample.
-QUICK = {
-    "simulate": ["--policies", "static,oracle", "--cold-start-s", "60"],
-    "sweep": ["--policies", "oracle", "--workers", "1", "--warmup-s", "1800"],
-    "tune": ["--space", "given", "--choices", "target_utilisation=0.7,0.8", "--workers", "1",
-             "--warmup-s", "1800"],
-}  # fmt: skip
-
-
-def prewarm(*args: str) -> Result:
-    return RUNNER.invoke(app, list(args))
-
-
-def text(result: Result) -> str:
-    """The output with rich's line wrapping undone."""
-    return " ".join(result.output.split())
-
-
-def _with_trace(command: str, trace: Path, fmt: str, out: Path, *extra: str) -> Result:
-    out_option = [] if command == "emulate" else ["--out", str(out)]
-    port = ["--port", "0"] if command == "emulate" else []
-    return prewarm(command, "--trace", str(trace), "--format", fmt, *out_option, *port, *extra)
 
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_a_rate_scale_of_a_request_list_exits_2_saying_why(tmp_path: Path, command: str) -> None:
     trace = write_sample(tmp_path, "azure")
-    result = _with_trace(command, trace, "azure", tmp_path / "out", "--rate-scale", "2")
+    result = with_trace(command, trace, "azure", tmp_path / "out", "--rate-scale", "2")
     assert result.exit_code == 2, result.output
     assert (
         "--rate-scale applies to rate series (rate, servegen, azure2024); 'azure' lists its "
@@ -63,7 +44,7 @@ def test_a_scale_that_is_not_a_positive_number_exits_2_naming_it(
     tmp_path: Path, command: str, option: str, value: str, shown: str
 ) -> None:
     trace = write_sample(tmp_path, "rate")
-    result = _with_trace(command, trace, "rate", tmp_path / "out", option, value)
+    result = with_trace(command, trace, "rate", tmp_path / "out", option, value)
     assert result.exit_code == 2, result.output
     assert f"{option} must be a finite number > 0, got {shown}" in text(result)
 
@@ -78,8 +59,7 @@ def test_a_scale_of_the_bundled_trace_exits_2(command: str, tmp_path: Path) -> N
 
 @pytest.mark.parametrize("command", ["backtest", "tune"])
 def test_a_scale_of_a_demand_series_exits_2(command: str, tmp_path: Path) -> None:
-    series = tmp_path / "demand.csv"
-    series.write_text("t_s,value\n" + "\n".join(f"{t},100" for t in range(0, 86400, 600)))
+    series = write_demand_series(tmp_path)
     result = prewarm(command, "--series", str(series), "--rate-scale", "3", "--out", str(tmp_path))
     assert result.exit_code == 2, result.output
     assert "--rate-scale 3: scales apply to a --trace file" in text(result)
@@ -90,7 +70,7 @@ def test_simulate_replays_the_scaled_trace(tmp_path: Path) -> None:
 
     def summary(*scales: str) -> dict:  # type: ignore[type-arg]
         out = tmp_path / "-".join(("out", *scales))
-        result = _with_trace("simulate", trace, "rate", out, *QUICK["simulate"], "--json", *scales)
+        result = with_trace("simulate", trace, "rate", out, *QUICK["simulate"], "--json", *scales)
         assert result.exit_code == 0, result.output
         return json.loads((out / "summary.json").read_text())["trace"]
 
@@ -104,7 +84,7 @@ def test_simulate_replays_the_scaled_trace(tmp_path: Path) -> None:
 
 def test_backtest_forecasts_the_scaled_demand(tmp_path: Path) -> None:
     trace = write_sample(tmp_path, "rate")
-    result = _with_trace(
+    result = with_trace(
         "backtest", trace, "rate", tmp_path / "out", "--forecasters", "last-value",
         "--no-plots", "--horizon-s", "600", "--rate-scale", "0.5", "--length-scale", "4",
     )  # fmt: skip
@@ -130,7 +110,7 @@ def test_a_scaled_sweep_replays_instead_of_reading_the_unscaled_cache(tmp_path: 
     out = tmp_path / "out"
 
     def sweep(*scales: str) -> str:
-        result = _with_trace("sweep", trace, "rate", out, *QUICK["sweep"], *scales)
+        result = with_trace("sweep", trace, "rate", out, *QUICK["sweep"], *scales)
         assert result.exit_code == 0, result.output
         return text(result)
 
@@ -145,7 +125,7 @@ def test_a_scaled_tune_replays_instead_of_reading_the_unscaled_cache(tmp_path: P
     cache = tmp_path / "cache"
 
     def replays(out: str, *scales: str) -> dict:  # type: ignore[type-arg]
-        result = _with_trace(
+        result = with_trace(
             "tune", trace, "rate", tmp_path / out, *QUICK["tune"], "--cache-dir", str(cache),
             *scales,
         )  # fmt: skip

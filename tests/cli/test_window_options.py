@@ -12,7 +12,14 @@ import pytest
 
 from simulations.sweep.cache import task_key
 from simulations.sweep.tasks import TraceRef
-from tests.cli.test_scale_options import COMMANDS, QUICK, _with_trace, prewarm, text
+from tests.cli.trace_options import (
+    COMMANDS,
+    QUICK,
+    prewarm,
+    text,
+    with_trace,
+    write_demand_series,
+)
 from tests.simulations.format_samples import write_sample
 
 NOT_SECONDS = "must be a finite number of seconds >= 0, got"
@@ -30,7 +37,7 @@ def test_a_window_that_is_not_an_interval_of_seconds_exits_2_naming_it(
     tmp_path: Path, command: str, options: list[str], message: str
 ) -> None:
     trace = write_sample(tmp_path, "rate")
-    result = _with_trace(command, trace, "rate", tmp_path / "out", *options)
+    result = with_trace(command, trace, "rate", tmp_path / "out", *options)
     assert result.exit_code == 2, result.output
     assert message in text(result)
     assert not (tmp_path / "out").exists()  # refused before anything was written
@@ -43,7 +50,7 @@ def test_a_window_that_keeps_nothing_exits_2_naming_the_span(
     tmp_path: Path, command: str, fmt: str, what: str, span: str
 ) -> None:
     trace = write_sample(tmp_path, fmt)  # four hours
-    result = _with_trace(command, trace, fmt, tmp_path / "out", *QUICK.get(command, []),
+    result = with_trace(command, trace, fmt, tmp_path / "out", *QUICK.get(command, []),
                          "--from-s", "900000")  # fmt: skip
     assert result.exit_code == 2, result.output
     assert f"--from-s 900000 keeps no {what} of {trace} (it spans 0-{span} s)" in text(result)
@@ -59,8 +66,7 @@ def test_a_window_of_the_bundled_trace_exits_2(command: str, tmp_path: Path) -> 
 
 @pytest.mark.parametrize("command", ["backtest", "tune"])
 def test_a_window_of_a_demand_series_exits_2(command: str, tmp_path: Path) -> None:
-    series = tmp_path / "demand.csv"
-    series.write_text("t_s,value\n" + "\n".join(f"{t},100" for t in range(0, 86400, 600)))
+    series = write_demand_series(tmp_path)
     result = prewarm(command, "--series", str(series), "--from-s", "600", "--out", str(tmp_path))
     assert result.exit_code == 2, result.output
     assert "--from-s 600: a window applies to a --trace file" in text(result)
@@ -71,7 +77,7 @@ def test_simulate_replays_the_window(tmp_path: Path) -> None:
 
     def summary(*window: str) -> dict:  # type: ignore[type-arg]
         out = tmp_path / "-".join(("out", *window))
-        result = _with_trace("simulate", trace, "azure", out, *QUICK["simulate"], "--json", *window)
+        result = with_trace("simulate", trace, "azure", out, *QUICK["simulate"], "--json", *window)
         assert result.exit_code == 0, result.output
         return json.loads((out / "summary.json").read_text())["trace"]
 
@@ -86,7 +92,7 @@ def test_simulate_replays_the_window(tmp_path: Path) -> None:
 
 def test_backtest_forecasts_the_window(tmp_path: Path) -> None:
     trace = write_sample(tmp_path, "rate")
-    result = _with_trace(
+    result = with_trace(
         "backtest", trace, "rate", tmp_path / "out", "--forecasters", "last-value",
         "--no-plots", "--horizon-s", "600", "--until-s", "7200", "--json",
     )  # fmt: skip
@@ -116,7 +122,7 @@ def test_a_windowed_sweep_replays_instead_of_reading_the_whole_traces_cache(
     out = tmp_path / "out"
 
     def sweep(*window: str) -> str:
-        result = _with_trace("sweep", trace, "rate", out, *QUICK["sweep"], *window)
+        result = with_trace("sweep", trace, "rate", out, *QUICK["sweep"], *window)
         assert result.exit_code == 0, result.output
         return text(result)
 
@@ -133,7 +139,7 @@ def test_a_windowed_tune_replays_instead_of_reading_the_whole_traces_cache(
     cache = tmp_path / "cache"
 
     def replays(out: str, *window: str) -> dict:  # type: ignore[type-arg]
-        result = _with_trace(
+        result = with_trace(
             "tune", trace, "rate", tmp_path / out, *QUICK["tune"], "--cache-dir", str(cache),
             *window,
         )  # fmt: skip
